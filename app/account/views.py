@@ -1,0 +1,22 @@
+"""Account pages; this first one is the overview a person lands on after signing in."""
+
+from __future__ import annotations
+
+from flask import render_template
+from flask_login import current_user, login_required
+
+from app.account import bp
+from app.account.service import recent_events
+from app.auth.forms import ConfirmForm
+
+
+@bp.get("/")
+@login_required
+def overview():
+    return render_template(
+        "account/overview.html",
+        user=current_user.user,
+        user_session=current_user.session,
+        events=recent_events(current_user.user),
+        form=ConfirmForm(),
+    )

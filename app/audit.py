@@ -1,0 +1,44 @@
+"""Emits security events: one AuditEvent row, added to the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.extensions import db
+from app.models import AuditEvent, User
+
+# Keys that must never reach the audit trail, whatever a caller passes.
+_FORBIDDEN_KEYS = {"password", "token", "secret", "code", "otp", "cookie"}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from, captured by the view and handed to services."""
+
+    ip_address: str | None = None
+    user_agent: str | None = None
+
+
+def record_event(
+    event_type: str,
+    *,
+    origin: Origin,
+    subject: User | None = None,
+    actor: User | None = None,
+    **details: Any,
+) -> AuditEvent:
+    """Add an audit event to the current transaction; the caller commits it with the change."""
+    leaked = _FORBIDDEN_KEYS.intersection(details)
+    if leaked:
+        raise ValueError(f"audit details must not carry secrets: {sorted(leaked)}")
+    event = AuditEvent(
+        event_type=event_type,
+        subject_user_id=subject.id if subject else None,
+        actor_user_id=(actor or subject).id if (actor or subject) else None,
+        ip_address=origin.ip_address,
+        user_agent=origin.user_agent,
+        details=details,
+    )
+    db.session.add(event)
+    return event

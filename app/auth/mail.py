@@ -1,0 +1,48 @@
+"""The emails the auth pages send, each built from a .txt/.html template pair."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from app.mail import render_mail, send_mail
+from app.models import User
+
+
+def _absolute(path: str) -> str:
+    # Links use the configured issuer, never the request's Host header (host-header poisoning).
+    return current_app.config["ISSUER"] + path
+
+
+def send_verification(user: User, token: str) -> None:
+    link = _absolute(f"/verify-email/{token}")
+    send_mail(render_mail("verify_email", to=user.email, subject="Confirm your email address", user=user, link=link))
+
+
+def send_account_exists(user: User) -> None:
+    send_mail(
+        render_mail(
+            "account_exists",
+            to=user.email,
+            subject="Someone tried to register with your address",
+            user=user,
+            login_link=_absolute("/login"),
+            reset_link=_absolute("/forgot-password"),
+        )
+    )
+
+
+def send_password_reset(user: User, token: str) -> None:
+    link = _absolute(f"/reset-password/{token}")
+    send_mail(render_mail("reset_password", to=user.email, subject="Choose a new password", user=user, link=link))
+
+
+def send_password_changed(user: User) -> None:
+    send_mail(
+        render_mail(
+            "password_changed",
+            to=user.email,
+            subject="Your password was changed",
+            user=user,
+            reset_link=_absolute("/forgot-password"),
+        )
+    )

@@ -1,0 +1,214 @@
+"""Account logic behind the auth pages: register, verify, sign in, sign out, reset. No request objects here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from app.audit import Origin, record_event
+from app.extensions import db
+from app.models import EmailToken, EmailTokenPurpose, User, UserSession
+from app.models.base import utcnow
+from app.password_policy import PasswordRules, normalize_password, password_problems
+from app.security import hash_password, new_token, token_digest, verify_password
+from app.sessions import revoke_user_sessions, start_session
+
+
+class PasswordRejected(ValueError):
+    """The password breaks the policy; ``problems`` says why, for the person."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """A successful password check: the new session and the cookie value for the browser."""
+
+    user: User
+    user_session: UserSession
+    cookie_value: str
+
+
+def normalize_email(email: str) -> str:
+    return email.strip()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == normalize_email(email).lower()))
+
+
+def password_rules(user: User | None = None) -> PasswordRules:
+    config = current_app.config
+    has_mfa = user is not None and user.has_mfa
+    min_length = config["PASSWORD_MIN_LENGTH_MFA"] if has_mfa else config["PASSWORD_MIN_LENGTH"]
+    return PasswordRules(min_length, config["PASSWORD_MAX_LENGTH"], config["SERVICE_NAME"])
+
+
+def check_new_password(password: str, *, email: str, user: User | None = None) -> str:
+    """Return the normalized password, or raise PasswordRejected with the reasons."""
+    problems = password_problems(password, email=email, rules=password_rules(user))
+    if problems:
+        raise PasswordRejected(problems)
+    return normalize_password(password)
+
+
+def register_user(email: str, password: str, *, origin: Origin, display_name: str = "") -> tuple[User, bool]:
+    """Create an account, or return the existing one with created=False (the caller answers alike)."""
+    email = normalize_email(email)
+    normalized = check_new_password(password, email=email)
+    # Hash before looking the address up, so a taken address answers in the same time as a free one.
+    password_hash = hash_password(normalized)
+    existing = find_user_by_email(email)
+    if existing is not None:
+        record_event("auth.register_existing", origin=origin, subject=existing)
+        return existing, False
+    user = User(email=email, display_name=display_name.strip(), password_hash=password_hash)
+    db.session.add(user)
+    db.session.flush()
+    record_event("auth.registered", origin=origin, subject=user)
+    return user, True
+
+
+def issue_email_token(user: User, purpose: EmailTokenPurpose) -> str:
+    """A single-use link token; only its digest is stored. Older unused tokens of that purpose die."""
+    now = utcnow()
+    db.session.execute(
+        update(EmailToken)
+        .where(EmailToken.user_id == user.id, EmailToken.purpose == purpose, EmailToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    ttl: timedelta = current_app.config["EMAIL_VERIFY_TTL" if purpose == EmailTokenPurpose.VERIFY else "PASSWORD_RESET_TTL"]
+    token = new_token(prefix=f"{purpose.value}_")
+    db.session.add(
+        EmailToken(
+            token_digest=token_digest(token),
+            purpose=purpose,
+            user_id=user.id,
+            email=user.email,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    return token
+
+
+def find_email_token(token: str, purpose: EmailTokenPurpose) -> EmailToken | None:
+    """The usable token row for this link, or None when unknown, used, expired or for another address."""
+    if not token or len(token) > 128:
+        return None
+    row = db.session.scalar(
+        select(EmailToken).where(EmailToken.token_digest == token_digest(token), EmailToken.purpose == purpose)
+    )
+    if row is None or not row.is_usable(utcnow()) or row.email.lower() != row.user.email.lower():
+        return None
+    return row
+
+
+def _consume(row: EmailToken) -> bool:
+    """Mark the token used with one conditional UPDATE, so two parallel uses cannot both succeed."""
+    result = db.session.execute(
+        update(EmailToken).where(EmailToken.id == row.id, EmailToken.used_at.is_(None)).values(used_at=utcnow())
+    )
+    return result.rowcount == 1
+
+
+def verify_email(token: str, *, origin: Origin) -> User | None:
+    row = find_email_token(token, EmailTokenPurpose.VERIFY)
+    if row is None or not _consume(row):
+        return None
+    user = row.user
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+    record_event("auth.email_verified", origin=origin, subject=user)
+    return user
+
+
+def _lock_delay(failures: int) -> timedelta | None:
+    """Back-off after the threshold: base, then doubling, capped (NIST 3.2.2: no permanent lock)."""
+    config = current_app.config
+    over = failures - config["LOCKOUT_THRESHOLD"]
+    if over < 0:
+        return None
+    seconds = min(config["LOCKOUT_BASE_SECONDS"] * (2 ** min(over, 20)), config["LOCKOUT_MAX_SECONDS"])
+    return timedelta(seconds=seconds)
+
+
+def _record_failure(user: User, now: datetime, origin: Origin, reason: str) -> None:
+    # One atomic increment: parallel guesses cannot slip past the counter.
+    failures = db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_login_count=User.failed_login_count + 1)
+        .returning(User.failed_login_count)
+    ).scalar_one()
+    record_event("auth.login_failed", origin=origin, subject=user, reason=reason)
+    delay = _lock_delay(failures)
+    if delay is not None and reason == "password":
+        db.session.execute(update(User).where(User.id == user.id).values(locked_until=now + delay))
+        record_event("auth.locked", origin=origin, subject=user, seconds=int(delay.total_seconds()), failures=failures)
+    db.session.refresh(user)
+
+
+def authenticate(email: str, password: str, *, origin: Origin) -> SignIn | None:
+    """Check email and password; on success start a session. None for any failure, alike in shape and time."""
+    now = utcnow()
+    user = find_user_by_email(email)
+    password = normalize_password(password)
+    ok, new_hash = verify_password(password, user.password_hash if user else None)
+    if user is None:
+        record_event("auth.login_failed", origin=origin, reason="unknown_account")
+        return None
+    if user.is_disabled or user.is_locked(now) or not ok:
+        reason = "disabled" if user.is_disabled else "locked" if user.is_locked(now) else "password"
+        _record_failure(user, now, origin, reason)
+        return None
+    if new_hash:
+        user.password_hash = new_hash  # parameters were raised since this hash was made
+    user.failed_login_count = 0
+    user.locked_until = None
+    user_session, cookie_value = start_session(user, origin=origin, amr=["pwd"])
+    db.session.flush()
+    record_event("auth.login", origin=origin, subject=user, session_id=user_session.id, amr=["pwd"])
+    return SignIn(user, user_session, cookie_value)
+
+
+def sign_out(user_session: UserSession, *, origin: Origin) -> None:
+    if user_session.revoked_at is None:
+        user_session.revoked_at = utcnow()
+    record_event("auth.logout", origin=origin, subject=user_session.user, session_id=user_session.id)
+
+
+def request_password_reset(email: str, *, origin: Origin) -> tuple[User, str] | None:
+    """Issue a reset token when the account exists and may sign in; the caller answers the same either way."""
+    user = find_user_by_email(email)
+    if user is None or user.is_disabled:
+        record_event("auth.password_reset_requested", origin=origin, known=False)
+        return None
+    token = issue_email_token(user, EmailTokenPurpose.RESET)
+    record_event("auth.password_reset_requested", origin=origin, subject=user, known=True)
+    return user, token
+
+
+def reset_password(token: str, password: str, *, origin: Origin) -> User | None:
+    """Set a new password from a reset link; ends every session of the account. Never signs in."""
+    row = find_email_token(token, EmailTokenPurpose.RESET)
+    if row is None:
+        return None
+    user = row.user
+    normalized = check_new_password(password, email=user.email, user=user)
+    if not _consume(row):
+        return None
+    user.password_hash = hash_password(normalized)
+    user.failed_login_count = 0
+    user.locked_until = None
+    ended = revoke_user_sessions(user)
+    # Receiving the link proves control of the address.
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+    record_event("auth.password_reset_completed", origin=origin, subject=user, sessions_ended=ended)
+    return user

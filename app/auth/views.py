@@ -1,0 +1,162 @@
+"""Routes for sign-up, sign-in, sign-out, email verification and password reset."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.auth import bp
+from app.auth import service
+from app.auth.forms import ConfirmForm, ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
+from app.auth.mail import send_account_exists, send_password_changed, send_password_reset, send_verification
+from app.browser_session import attach_to_browser, detach_from_browser
+from app.extensions import db, limiter
+from app.messages import message
+from app.models import EmailTokenPurpose
+from app.redirects import safe_next
+from app.web import request_origin, see_other
+
+
+def _limit(name: str):
+    return lambda: current_app.config[name]
+
+
+def _account_key() -> str:
+    """Rate-limit key for the account named in the form, so one account cannot be hammered from many IPs."""
+    return "account:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
+def _failed_login(_response) -> bool:
+    return bool(g.get("login_failed"))
+
+
+def _landing(next_url: str | None) -> str:
+    return safe_next(next_url) or url_for("account.overview")
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("account.overview" if current_user.is_authenticated else "auth.login"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_limit("LIMIT_LOGIN_IP"), methods=["POST"])
+@limiter.limit(_limit("LIMIT_LOGIN_ACCOUNT"), key_func=_account_key, methods=["POST"], deduct_when=_failed_login)
+def login():
+    form = LoginForm(next=request.args.get("next"))
+    if request.method == "GET" and current_user.is_authenticated and "prompt" not in request.args:
+        return redirect(_landing(form.next.data))
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form), 400 if request.method == "POST" else 200
+    sign_in = service.authenticate(form.email.data, form.password.data, origin=request_origin())
+    if sign_in is None:
+        db.session.commit()  # the failure counter and audit event are kept
+        g.login_failed = True
+        form.password.data = ""
+        return render_template("auth/login.html", form=form, error=message("login_failed")), 401
+    db.session.commit()
+    attach_to_browser(sign_in.user, sign_in.user_session, sign_in.cookie_value)
+    return see_other(_landing(form.next.data))
+
+
+@bp.post("/logout")
+def logout():
+    if ConfirmForm().validate_on_submit() and current_user.is_authenticated:
+        service.sign_out(current_user.session, origin=request_origin())
+        db.session.commit()
+    detach_from_browser()
+    flash(message("logout"), "info")
+    return see_other(url_for("auth.login"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(_limit("LIMIT_REGISTER_IP"), methods=["POST"])
+def register():
+    form = RegisterForm()
+    if not form.validate_on_submit():
+        return render_template("auth/register.html", form=form), 400 if request.method == "POST" else 200
+    try:
+        user, created = service.register_user(
+            form.email.data, form.password.data, origin=request_origin(), display_name=form.display_name.data
+        )
+    except service.PasswordRejected as rejected:
+        form.password.errors = list(rejected.problems)
+        return render_template("auth/register.html", form=form), 400
+    if not created:
+        db.session.commit()
+        send_account_exists(user)
+    else:
+        token = service.issue_email_token(user, EmailTokenPurpose.VERIFY)
+        db.session.commit()
+        send_verification(user, token)
+    # The same page whether or not the address was free: registration reveals no accounts.
+    return render_template("auth/check_email.html", heading="Check your email", text=message("register_success"))
+
+
+@bp.get("/verify-email/<token>")
+def verify_email_page(token: str):
+    if service.find_email_token(token, EmailTokenPurpose.VERIFY) is None:
+        return render_template("auth/link_invalid.html", text=message("verify_invalid"), retry="verify"), 400
+    # A button, not a GET side effect: mail scanners that prefetch links must not confirm addresses.
+    return render_template("auth/verify_email.html", form=ConfirmForm(), token=token)
+
+
+@bp.post("/verify-email/<token>")
+def verify_email(token: str):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if service.verify_email(token, origin=request_origin()) is None:
+        return render_template("auth/link_invalid.html", text=message("verify_invalid"), retry="verify"), 400
+    db.session.commit()
+    flash(message("verify_success"), "success")
+    return see_other(url_for("account.overview" if current_user.is_authenticated else "auth.login"))
+
+
+@bp.post("/verify-email/resend")
+@login_required
+@limiter.limit("3 per hour", key_func=lambda: f"resend:{current_user.id}")
+def resend_verification():
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    user = current_user.user
+    if not user.is_email_verified:
+        token = service.issue_email_token(user, EmailTokenPurpose.VERIFY)
+        db.session.commit()
+        send_verification(user, token)
+    flash(message("verify_sent"), "info")
+    return see_other(url_for("account.overview"))
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit(_limit("LIMIT_RESET_IP"), methods=["POST"])
+@limiter.limit(_limit("LIMIT_RESET_ACCOUNT"), key_func=_account_key, methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if not form.validate_on_submit():
+        return render_template("auth/forgot_password.html", form=form), 400 if request.method == "POST" else 200
+    issued = service.request_password_reset(form.email.data, origin=request_origin())
+    db.session.commit()
+    if issued is not None:
+        send_password_reset(*issued)
+    return render_template("auth/check_email.html", heading="Check your email", text=message("reset_requested"))
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    if service.find_email_token(token, EmailTokenPurpose.RESET) is None:
+        return render_template("auth/link_invalid.html", text=message("reset_invalid"), retry="reset"), 400
+    form = ResetPasswordForm()
+    if not form.validate_on_submit():
+        return render_template("auth/reset_password.html", form=form, token=token), 400 if request.method == "POST" else 200
+    try:
+        user = service.reset_password(token, form.password.data, origin=request_origin())
+    except service.PasswordRejected as rejected:
+        form.password.errors = list(rejected.problems)
+        return render_template("auth/reset_password.html", form=form, token=token), 400
+    if user is None:
+        return render_template("auth/link_invalid.html", text=message("reset_invalid"), retry="reset"), 400
+    db.session.commit()
+    send_password_changed(user)
+    detach_from_browser()  # the reset ended every session, this browser's too; it never signs in
+    flash(message("reset_success"), "success")
+    return see_other(url_for("auth.login"))

@@ -1,0 +1,97 @@
+"""Binds server-side sessions to the browser: the auth cookie, Flask-Login's loader and the response hook."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g, request, session
+from flask.wrappers import Response
+from flask_login import AnonymousUserMixin
+
+from app.extensions import db, login_manager
+from app.models import User, UserSession
+from app.sessions import SessionPolicy, find_active_session, touch_session
+
+_SET = "set"
+_CLEAR = "clear"
+
+
+class SignedInUser:
+    """What Flask-Login sees as current_user: the account, and the session row that vouches for it."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def __init__(self, user: User, user_session: UserSession) -> None:
+        self.user = user
+        self.session = user_session
+
+    def get_id(self) -> str:
+        return self.session.id
+
+    def __getattr__(self, name: str):
+        return getattr(self.user, name)
+
+
+class Anonymous(AnonymousUserMixin):
+    user = None
+    session = None
+
+
+def _load_from_cookie(_request) -> SignedInUser | None:
+    cookie_value = request.cookies.get(current_app.config["AUTH_COOKIE_NAME"])
+    if not cookie_value or len(cookie_value) > 128:
+        return None
+    policy = SessionPolicy.from_config(current_app.config)
+    user_session = find_active_session(cookie_value, policy)
+    if user_session is None:
+        # Revoked, expired or forged: drop the cookie so the browser stops sending it.
+        g.auth_cookie_action = (_CLEAR, None)
+        g.session_ended = True
+        return None
+    if touch_session(user_session, policy):
+        db.session.commit()
+    return SignedInUser(user_session.user, user_session)
+
+
+def attach_to_browser(user: User, user_session: UserSession, cookie_value: str) -> None:
+    """After a successful sign-in: new cookie, fresh browser state (no fixation), current_user set."""
+    session.clear()
+    g.auth_cookie_action = (_SET, cookie_value)
+    g._login_user = SignedInUser(user, user_session)
+
+
+def detach_from_browser() -> None:
+    session.clear()
+    g.auth_cookie_action = (_CLEAR, None)
+    g._login_user = Anonymous()
+
+
+def _write_auth_cookie(response: Response) -> Response:
+    action = g.pop("auth_cookie_action", None)
+    if action is None:
+        return response
+    config = current_app.config
+    name = config["AUTH_COOKIE_NAME"]
+    options = {
+        "path": "/",
+        "secure": config["SESSION_COOKIE_SECURE"],
+        "httponly": True,
+        "samesite": "Lax",
+    }
+    if action[0] == _SET:
+        # No Max-Age: the server-side row's idle and absolute timeouts decide how long it lives.
+        response.set_cookie(name, action[1], **options)
+    else:
+        response.delete_cookie(name, **options)
+    return response
+
+
+def init_browser_sessions(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.anonymous_user = Anonymous
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    # No remember-me cookie and no user id in Flask's cookie: only the auth cookie identifies a person.
+    login_manager.session_protection = None  # the server-side row is the protection
+    login_manager.request_loader(_load_from_cookie)
+    app.after_request(_write_auth_cookie)

@@ -1,0 +1,137 @@
+"""Settings read from ``IDP_*`` environment variables, with safe single-machine defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"IDP_{name}", default)
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(_env(name, str(default)))
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_or_create_secret(instance_dir: Path) -> str:
+    """Read the generated secret key from instance/, creating it once (never a fixed fallback)."""
+    path = instance_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret
+
+
+class Config:
+    """Production-shaped settings; every value can be overridden by an IDP_ variable."""
+
+    def __init__(self) -> None:
+        self.ENV_NAME = _env("ENV", "development")
+        self.ISSUER = (_env("ISSUER", "http://localhost:5000") or "").rstrip("/")
+        self.SERVICE_NAME = _env("SERVICE_NAME", "Identity")
+        instance_dir = Path(_env("INSTANCE_DIR", str(INSTANCE_DIR)))
+        self.INSTANCE_DIR = str(instance_dir)
+        self.SECRET_KEY = _env("SECRET_KEY") or self._generated_secret(instance_dir)
+
+        self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL") or f"sqlite:///{instance_dir / 'idp.sqlite3'}"
+        self.REDIS_URL = _env("REDIS_URL")
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_KEY_PREFIX = "idp"
+        # Named limits, applied per IP and per account (see app/auth/views.py).
+        self.LIMIT_LOGIN_IP = _env("LIMIT_LOGIN_IP", "30 per minute;300 per hour")
+        self.LIMIT_LOGIN_ACCOUNT = _env("LIMIT_LOGIN_ACCOUNT", "10 per minute;50 per hour")
+        self.LIMIT_REGISTER_IP = _env("LIMIT_REGISTER_IP", "10 per hour")
+        self.LIMIT_RESET_IP = _env("LIMIT_RESET_IP", "10 per hour")
+        self.LIMIT_RESET_ACCOUNT = _env("LIMIT_RESET_ACCOUNT", "3 per hour")
+
+        self.PASSWORD_MIN_LENGTH = _env_int("PASSWORD_MIN_LENGTH", 15)
+        self.PASSWORD_MIN_LENGTH_MFA = _env_int("PASSWORD_MIN_LENGTH_MFA", 8)
+        self.PASSWORD_MAX_LENGTH = _env_int("PASSWORD_MAX_LENGTH", 256)
+        # Argon2id at OWASP's floor (19 MiB, t=2, p=1): ~24 ms here, see ARCHITECTURE.md.
+        self.ARGON2_MEMORY_KIB = _env_int("ARGON2_MEMORY_KIB", 19456)
+        self.ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 2)
+
+        self.LOCKOUT_THRESHOLD = _env_int("LOCKOUT_THRESHOLD", 5)
+        self.LOCKOUT_BASE_SECONDS = _env_int("LOCKOUT_BASE_SECONDS", 60)
+        self.LOCKOUT_MAX_SECONDS = _env_int("LOCKOUT_MAX_SECONDS", 3600)
+
+        self.SESSION_IDLE_TIMEOUT = timedelta(seconds=_env_int("SESSION_IDLE_SECONDS", 3600))
+        self.SESSION_ABSOLUTE_TIMEOUT = timedelta(seconds=_env_int("SESSION_ABSOLUTE_SECONDS", 86400))
+        # last_seen is written at most this often, so a page view is not a write.
+        self.SESSION_TOUCH_INTERVAL = timedelta(seconds=_env_int("SESSION_TOUCH_SECONDS", 300))
+        self.EMAIL_VERIFY_TTL = timedelta(seconds=_env_int("EMAIL_VERIFY_SECONDS", 86400))
+        self.PASSWORD_RESET_TTL = timedelta(seconds=_env_int("PASSWORD_RESET_SECONDS", 3600))
+
+        self.SMTP_HOST = _env("SMTP_HOST")
+        self.SMTP_PORT = _env_int("SMTP_PORT", 587)
+        self.SMTP_USERNAME = _env("SMTP_USERNAME")
+        self.SMTP_PASSWORD = _env("SMTP_PASSWORD")
+        self.SMTP_SECURITY = _env("SMTP_SECURITY", "starttls")  # starttls | ssl | none
+        self.SMTP_TIMEOUT = _env_int("SMTP_TIMEOUT", 10)
+        self.MAIL_FROM = _env("MAIL_FROM", "Identity <no-reply@localhost>")
+        self.MAIL_SYNC = _env_bool("MAIL_SYNC", False)  # deliver inside the request (tests)
+
+        self.TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
+        self.MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 64 * 1024)
+        self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+        self.LOG_JSON = _env_bool("LOG_JSON", True)
+
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.WTF_CSRF_TIME_LIMIT = None  # tied to the browser state cookie instead
+        self._cookie_settings()
+
+    def _generated_secret(self, instance_dir: Path) -> str:
+        if self.ENV_NAME == "production":
+            raise RuntimeError("IDP_SECRET_KEY must be set in production")
+        return load_or_create_secret(instance_dir)
+
+    def _cookie_settings(self) -> None:
+        secure = self.ISSUER.startswith("https://")
+        # __Host- pins the cookie to this origin; browsers accept it only with Secure.
+        prefix = "__Host-" if secure else ""
+        self.AUTH_COOKIE_NAME = f"{prefix}idp_session"
+        self.SESSION_COOKIE_NAME = f"{prefix}idp_state"
+        self.SESSION_COOKIE_SECURE = secure
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.PREFERRED_URL_SCHEME = "https" if secure else "http"
+
+
+class TestConfig(Config):
+    """Settings for the test suite: its own database, fast hashing, limiter off unless asked."""
+
+    def __init__(self, **overrides: object) -> None:
+        super().__init__()
+        self.TESTING = True
+        self.ENV_NAME = "test"
+        self.SECRET_KEY = "test-secret-key-not-for-production-" + "x" * 16
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get("IDP_TEST_DATABASE_URL", "sqlite://")
+        self.REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL")
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_ENABLED = False
+        self.ARGON2_MEMORY_KIB = 1024
+        self.ARGON2_TIME_COST = 1
+        self.SMTP_HOST = None
+        self.MAIL_SYNC = True
+        self.LOG_JSON = False
+        for key, value in overrides.items():
+            setattr(self, key, value)

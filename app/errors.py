@@ -1,0 +1,58 @@
+"""Friendly error pages that leak nothing: no stack traces, no exception text."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, make_response, render_template
+from flask.wrappers import Response
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.extensions import db
+from app.messages import message
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: ("Something was wrong with that request", "The form may have expired or a value was not accepted. Go back, reload the page and try again."),
+    403: ("Not allowed", "You don't have access to this page."),
+    404: ("Page not found", "There is nothing at this address."),
+    405: ("Not allowed", "This page can't be used that way."),
+    413: ("Too much data", "The request was larger than this service accepts."),
+    429: ("Slow down", message("rate_limited")),
+    500: ("Something went wrong", "An unexpected error occurred. It has been logged; please try again."),
+}
+
+
+def render_error(status: int) -> Response:
+    title, text = TITLES.get(status, TITLES[500] if status >= 500 else TITLES[400])
+    return make_response(render_template("errors/error.html", status=status, title=title, text=text), status)
+
+
+def _http_error(error: HTTPException) -> Response:
+    response = render_error(error.code or 500)
+    # Keep the headers that tell a client what to do next (Retry-After on 429, Allow on 405).
+    original = error.get_response()
+    for header in ("Retry-After", "Allow"):
+        if header in original.headers:
+            response.headers[header] = original.headers[header]
+    return response
+
+
+def _csrf_error(_error: CSRFError):
+    return render_error(400)
+
+
+def _unexpected_error(error: Exception):
+    db.session.rollback()
+    if isinstance(error, HTTPException):
+        return _http_error(error)
+    log.exception("unhandled error: %s", type(error).__name__)
+    return render_error(InternalServerError.code)
+
+
+def init_errors(app: Flask) -> None:
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)

@@ -1,0 +1,36 @@
+"""Server-side sign-in sessions: the browser cookie only names one of these rows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, UTCDateTime, utcnow
+from app.models.user import User
+
+
+class UserSession(Base):
+    __tablename__ = "user_session"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, comment="public random id, safe to show in URLs")
+    token_digest: Mapped[str] = mapped_column(
+        String(64), unique=True, comment="SHA-256 of the cookie value; the cookie itself is never stored"
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(512), default="")
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, comment="last time the person proved who they are")
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list, comment="RFC 8176 methods used, e.g. ['pwd']")
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+    def is_active(self, now: datetime, idle: timedelta, absolute: timedelta) -> bool:
+        """Live when not revoked and within both the idle and the absolute timeout."""
+        if self.revoked_at is not None:
+            return False
+        return now - self.last_seen_at < idle and now - self.created_at < absolute

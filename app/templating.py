@@ -1,0 +1,20 @@
+"""Values every template may use."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, current_app
+
+
+def _template_globals() -> dict[str, object]:
+    return {"service_name": current_app.config["SERVICE_NAME"]}
+
+
+def _format_time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+def init_templating(app: Flask) -> None:
+    app.context_processor(_template_globals)
+    app.add_template_filter(_format_time, "datetime")
