@@ -1,0 +1,169 @@
+"""Shared fixtures: the app with a clean database per test, a real SMTP server, factories and helpers."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import delete, select
+
+from app import create_app
+from app.config import TestConfig
+from app.extensions import db
+from app.models import AuditEvent, User
+from app.models.base import utcnow
+from app.security import hash_password
+from tests.mailbox import Mailbox, SmtpServer
+
+DEFAULT_PASSWORD = "correct horse battery staple"
+CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server: SmtpServer) -> Mailbox:
+    smtp_server.mailbox.clear()
+    return smtp_server.mailbox
+
+
+def make_config(smtp_port: int, **overrides: object) -> TestConfig:
+    base = {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": smtp_port,
+        "SMTP_SECURITY": "none",
+        # A fresh limiter namespace per app, so counters in a shared Redis never leak between tests.
+        "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+    }
+    base.update(overrides)
+    return TestConfig(**base)
+
+
+@pytest.fixture(scope="session")
+def _schema(smtp_server: SmtpServer) -> Iterator[None]:
+    """Create the tables once per run (in-memory SQLite is per app, handled in ``app``)."""
+    if not os.environ.get("IDP_TEST_DATABASE_URL"):
+        yield
+        return
+    app = create_app(make_config(smtp_server.port))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield
+    with app.app_context():
+        db.drop_all()
+        db.engine.dispose()
+
+
+def _empty_all_tables() -> None:
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(delete(table))
+    db.session.commit()
+
+
+@pytest.fixture
+def app_factory(smtp_server: SmtpServer, _schema: None) -> Iterator[Callable[..., Flask]]:
+    """Build apps with config overrides; each starts on an empty database."""
+    built: list[Flask] = []
+
+    def build(**overrides: object) -> Flask:
+        app = create_app(make_config(smtp_server.port, **overrides))
+        with app.app_context():
+            if os.environ.get("IDP_TEST_DATABASE_URL"):
+                _empty_all_tables()
+            else:
+                db.create_all()
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        with app.app_context():
+            if os.environ.get("IDP_TEST_DATABASE_URL"):
+                db.session.remove()
+                _empty_all_tables()
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Flask]) -> Iterator[Flask]:
+    app = app_factory()
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def test_client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_PATTERN.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+@pytest.fixture
+def create_user(app: Flask) -> Callable[..., User]:
+    """Factory: create_user(email=..., password=..., verified=True, **columns) -> User."""
+    counter = iter(range(1, 10_000))
+
+    def create(
+        email: str | None = None, password: str = DEFAULT_PASSWORD, verified: bool = True, **columns: object
+    ) -> User:
+        user = User(
+            email=email or f"user{next(counter)}@example.com",
+            password_hash=hash_password(password),
+            email_verified_at=utcnow() if verified else None,
+            **columns,
+        )
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return create
+
+
+class AuthActions:
+    """Sign in and out through the real pages, CSRF token included."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def csrf(self, path: str = "/login") -> str:
+        return csrf_from(self.client.get(path).get_data(as_text=True))
+
+    def login(self, email: str, password: str = DEFAULT_PASSWORD, next_url: str | None = None):
+        data = {"csrf_token": self.csrf(), "email": email, "password": password}
+        if next_url is not None:
+            data["next"] = next_url
+        return self.client.post("/login", data=data)
+
+    def logout(self):
+        token = self.csrf("/account/")
+        return self.client.post("/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(test_client: FlaskClient) -> AuthActions:
+    return AuthActions(test_client)
+
+
+def audit_types(user: User | None = None) -> list[str]:
+    """Event types in order, optionally only those about one user."""
+    query = select(AuditEvent.event_type).order_by(AuditEvent.id)
+    if user is not None:
+        query = query.where(AuditEvent.subject_user_id == user.id)
+    return list(db.session.scalars(query))
