@@ -60,6 +60,7 @@ class Config:
         self.LIMIT_LOGIN_IP = _env("LIMIT_LOGIN_IP", "30 per minute;300 per hour")
         self.LIMIT_LOGIN_ACCOUNT = _env("LIMIT_LOGIN_ACCOUNT", "10 per minute;50 per hour")
         self.LIMIT_REGISTER_IP = _env("LIMIT_REGISTER_IP", "10 per hour")
+        self.LIMIT_REGISTER_ACCOUNT = _env("LIMIT_REGISTER_ACCOUNT", "3 per hour")
         self.LIMIT_RESET_IP = _env("LIMIT_RESET_IP", "10 per hour")
         self.LIMIT_RESET_ACCOUNT = _env("LIMIT_RESET_ACCOUNT", "3 per hour")
 

@@ -71,6 +71,7 @@ def logout():
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(_limit("LIMIT_REGISTER_IP"), methods=["POST"])
+@limiter.limit(_limit("LIMIT_REGISTER_ACCOUNT"), key_func=_account_key, methods=["POST"])
 def register():
     form = RegisterForm()
     if not form.validate_on_submit():
