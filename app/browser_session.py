@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, flash, g, request, session
 from flask.wrappers import Response
 from flask_login import AnonymousUserMixin
 
 from app.extensions import db, login_manager
+from app.messages import message
 from app.models import User, UserSession
 from app.sessions import SessionPolicy, find_active_session, touch_session
 
@@ -46,7 +47,7 @@ def _load_from_cookie(_request) -> SignedInUser | None:
     if user_session is None:
         # Revoked, expired or forged: drop the cookie so the browser stops sending it.
         g.auth_cookie_action = (_CLEAR, None)
-        g.session_ended = True
+        flash(message("session_ended"), "info")
         return None
     if touch_session(user_session, policy):
         db.session.commit()

@@ -44,7 +44,7 @@ def home():
 @limiter.limit(_limit("LIMIT_LOGIN_ACCOUNT"), key_func=_account_key, methods=["POST"], deduct_when=_failed_login)
 def login():
     form = LoginForm(next=request.args.get("next"))
-    if request.method == "GET" and current_user.is_authenticated and "prompt" not in request.args:
+    if request.method == "GET" and current_user.is_authenticated:
         return redirect(_landing(form.next.data))
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400 if request.method == "POST" else 200
