@@ -29,7 +29,8 @@ def record_event(
     **details: Any,
 ) -> AuditEvent:
     """Add an audit event to the current transaction; the caller commits it with the change."""
-    leaked = _FORBIDDEN_KEYS.intersection(details)
+    # Word by word, so compound names (client_secret, refresh_token, new_password) are caught too.
+    leaked = [key for key in details if _FORBIDDEN_KEYS.intersection(key.lower().split("_"))]
     if leaked:
         raise ValueError(f"audit details must not carry secrets: {sorted(leaked)}")
     event = AuditEvent(

@@ -98,6 +98,9 @@ class Config:
 
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.WTF_CSRF_TIME_LIMIT = None  # tied to the browser state cookie instead
+        # Referrer-Policy: no-referrer means browsers send no Referer, so Flask-WTF's https Referer check would
+        # refuse every form; the CSRF token and the SameSite=Lax cookie are the protection.
+        self.WTF_CSRF_SSL_STRICT = False
         self._cookie_settings()
 
     def _generated_secret(self, instance_dir: Path) -> str:
@@ -134,5 +137,9 @@ class TestConfig(Config):
         self.SMTP_HOST = None
         self.MAIL_SYNC = True
         self.LOG_JSON = False
+        if "ISSUER" in overrides:
+            # Cookie names and Secure follow the issuer, as they do when IDP_ISSUER sets it in production.
+            self.ISSUER = str(overrides["ISSUER"]).rstrip("/")
+            self._cookie_settings()
         for key, value in overrides.items():
             setattr(self, key, value)

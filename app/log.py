@@ -12,7 +12,10 @@ from flask import Flask, g, has_request_context, request
 from flask.wrappers import Response
 
 # Belt and braces: values after these words are masked even if a caller logs them by mistake.
-_SECRET_PATTERN = re.compile(r"(?i)(password|secret|token|code|authorization)(\"?\s*[=:]\s*\"?)([^\s\"&,;]+)")
+# An Authorization value starts with its scheme ("Bearer x"), so the scheme and the credential both go.
+_SECRET_PATTERN = re.compile(
+    r"(?i)(password|secret|token|code|authorization)(\"?\s*[=:]\s*\"?)((?:(?:bearer|basic|dpop)\s+)?[^\s\"&,;]+)"
+)
 
 
 def redact(text: str) -> str:

@@ -133,8 +133,12 @@ def _connect(settings: SmtpSettings) -> smtplib.SMTP:
         smtp: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
     else:
         smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    try:
         if settings.security == "starttls":
             smtp.starttls(context=context)
-    if settings.username:
-        smtp.login(settings.username, settings.password or "")
+        if settings.username:
+            smtp.login(settings.username, settings.password or "")
+    except BaseException:
+        smtp.close()  # a refused STARTTLS or login must not leak the open socket
+        raise
     return smtp

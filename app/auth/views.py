@@ -14,6 +14,7 @@ from app.extensions import db, limiter
 from app.messages import message
 from app.models import EmailTokenPurpose
 from app.redirects import safe_next
+from app.sessions import revoke_session
 from app.web import request_origin, see_other
 
 
@@ -28,6 +29,11 @@ def _account_key() -> str:
 
 def _failed_login(_response) -> bool:
     return bool(g.get("login_failed"))
+
+
+def _mail_sent(response) -> bool:
+    """Only a registration that sent mail counts against the address; a refused password or typo does not."""
+    return response.status_code == 200
 
 
 def _landing(next_url: str | None) -> str:
@@ -54,6 +60,8 @@ def login():
         g.login_failed = True
         form.password.data = ""
         return render_template("auth/login.html", form=form, error=message("login_failed")), 401
+    if current_user.is_authenticated:
+        revoke_session(current_user.session)  # ASVS 7.2.4: the session this browser held ends with its cookie
     db.session.commit()
     attach_to_browser(sign_in.user, sign_in.user_session, sign_in.cookie_value)
     return see_other(_landing(form.next.data))
@@ -71,14 +79,14 @@ def logout():
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(_limit("LIMIT_REGISTER_IP"), methods=["POST"])
-@limiter.limit(_limit("LIMIT_REGISTER_ACCOUNT"), key_func=_account_key, methods=["POST"])
+@limiter.limit(_limit("LIMIT_REGISTER_ACCOUNT"), key_func=_account_key, methods=["POST"], deduct_when=_mail_sent)
 def register():
     form = RegisterForm()
     if not form.validate_on_submit():
         return render_template("auth/register.html", form=form), 400 if request.method == "POST" else 200
     try:
         user, created = service.register_user(
-            form.email.data, form.password.data, origin=request_origin(), display_name=form.display_name.data
+            form.email.data, form.password.data, origin=request_origin(), display_name=form.display_name.data or ""
         )
     except service.PasswordRejected as rejected:
         form.password.errors = list(rejected.problems)
