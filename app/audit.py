@@ -12,6 +12,26 @@ from app.models import AuditEvent, User
 _FORBIDDEN_KEYS = {"password", "token", "secret", "code", "otp", "cookie"}
 
 
+# How each event reads on a person's own pages; unknown types fall back to their dotted name.
+EVENT_LABELS = {
+    "auth.registered": "Account created",
+    "auth.register_existing": "Someone tried to register with your address",
+    "auth.email_verified": "Email address confirmed",
+    "auth.login": "Signed in",
+    "auth.login_failed": "Failed sign-in attempt",
+    "auth.locked": "Sign-in paused after repeated failures",
+    "auth.logout": "Signed out",
+    "auth.password_reset_requested": "Password reset requested",
+    "auth.password_reset_completed": "Password changed by reset link",
+    "admin.user_created": "Account created by an operator",
+    "admin.demo_seeded": "Demo account prepared",
+}
+
+
+def describe_event(event_type: str) -> str:
+    return EVENT_LABELS.get(event_type, event_type)
+
+
 @dataclass(frozen=True)
 class Origin:
     """Where a request came from, captured by the view and handed to services."""

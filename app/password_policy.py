@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,6 +16,8 @@ _ESTIMATE_PREFIX = 100
 # zxcvbn's score 3 begins just above 10**8 guesses, which no 8-character password reaches; comparing
 # guesses keeps the 8-character minimum with MFA attainable while holding everyone else to the same bar.
 _MIN_GUESSES = 10**8
+# zxcvbn swaps a module-global dictionary for each call's user_inputs, so threads must take turns.
+_ZXCVBN_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,8 @@ def password_problems(password: str, *, email: str, rules: PasswordRules) -> lis
             return [f"Don't build your password from your email address or the service name (it contains “{word}”)."]
     # zxcvbn raises ValueError past its default max_length of 72: a long passphrase must not become a 500.
     user_inputs = _context_words(email, rules.service_name)
-    estimate = zxcvbn(normalized[:_ESTIMATE_PREFIX], user_inputs=user_inputs, max_length=_ESTIMATE_PREFIX)
+    with _ZXCVBN_LOCK:
+        estimate = zxcvbn(normalized[:_ESTIMATE_PREFIX], user_inputs=user_inputs, max_length=_ESTIMATE_PREFIX)
     if estimate["guesses"] < _MIN_GUESSES:
         warning = estimate["feedback"].get("warning") or "This password follows a pattern that is easy to guess."
         return [f"{warning.rstrip('.')}. Choose something less predictable, such as several unrelated words."]

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from flask import Flask, current_app
 
+from app.audit import describe_event
+
 
 def _template_globals() -> dict[str, object]:
     return {"service_name": current_app.config["SERVICE_NAME"]}
@@ -18,3 +20,4 @@ def _format_time(value: datetime | None) -> str:
 def init_templating(app: Flask) -> None:
     app.context_processor(_template_globals)
     app.add_template_filter(_format_time, "datetime")
+    app.add_template_filter(describe_event, "event_label")

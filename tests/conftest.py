@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 
 from app import create_app
 from app.config import TestConfig
-from app.extensions import db
+from app.extensions import db, limiter
 from app.models import AuditEvent, User
 from app.models.base import utcnow
 from app.security import hash_password
@@ -78,6 +78,9 @@ def app_factory(smtp_server: SmtpServer, _schema: None) -> Iterator[Callable[...
     built: list[Flask] = []
 
     def build(**overrides: object) -> Flask:
+        # Flask-Limiter's Limiter is process-wide and keeps the first key prefix it saw; clear it so
+        # this app's own prefix applies and counters in a shared Redis never meet another test's.
+        limiter._key_prefix = None
         app = create_app(make_config(smtp_server.port, **overrides))
         with app.app_context():
             if os.environ.get("IDP_TEST_DATABASE_URL"):

@@ -104,10 +104,11 @@ def register():
 
 @bp.get("/verify-email/<token>")
 def verify_email_page(token: str):
-    if service.find_email_token(token, EmailTokenPurpose.VERIFY) is None:
+    row = service.find_email_token(token, EmailTokenPurpose.VERIFY)
+    if row is None:
         return render_template("auth/link_invalid.html", text=message("verify_invalid"), retry="verify"), 400
     # A button, not a GET side effect: mail scanners that prefetch links must not confirm addresses.
-    return render_template("auth/verify_email.html", form=ConfirmForm(), token=token)
+    return render_template("auth/verify_email.html", form=ConfirmForm(), token=token, email=row.email)
 
 
 @bp.post("/verify-email/<token>")
