@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 from sqlalchemy import delete, select
 
 from app import create_app
@@ -22,6 +24,39 @@ from tests.mailbox import Mailbox, SmtpServer
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+class RequestIsolatedClient(FlaskClient):
+    """Runs every request in its own app context, as a real server does.
+
+    The shared ``app`` fixture keeps one app context pushed for the whole test, and Flask
+    reuses a pushed context for requests. Then ``g`` (where Flask-Login caches the signed-in
+    user) and the request's database session would live on from one request to the next: a
+    fresh client without cookies would appear signed in, and uncommitted writes of a failed
+    request would look saved. A context per request ends both, and its teardown rolls back.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+class SharedBytecodeCache(BytecodeCache):
+    """Compiled templates kept for the whole run; every test builds a new app, which would recompile them all."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, tuple[str, object]] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        stored = self._compiled.get(bucket.key)
+        if stored is not None and stored[0] == bucket.checksum:  # the checksum is of the template source
+            bucket.code = stored[1]
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._compiled[bucket.key] = (bucket.checksum, bucket.code)
+
+
+_TEMPLATES = SharedBytecodeCache()
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +117,8 @@ def app_factory(smtp_server: SmtpServer, _schema: None) -> Iterator[Callable[...
         # this app's own prefix applies and counters in a shared Redis never meet another test's.
         limiter._key_prefix = None
         app = create_app(make_config(smtp_server.port, **overrides))
+        app.test_client_class = RequestIsolatedClient
+        app.jinja_env.bytecode_cache = _TEMPLATES
         with app.app_context():
             if os.environ.get("IDP_TEST_DATABASE_URL"):
                 _empty_all_tables()
