@@ -14,6 +14,7 @@ EMAIL_MAX = 254
 class _EmailMixin:
     email = EmailField(
         "Email address",
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
         validators=[DataRequired("Enter your email address."), Length(max=EMAIL_MAX), Email("Enter a valid email address.", check_deliverability=False)],
         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from app.auth import bp
 from app.auth import service
@@ -13,6 +13,7 @@ from app.browser_session import attach_to_browser, detach_from_browser
 from app.extensions import db, limiter
 from app.messages import message
 from app.models import EmailTokenPurpose
+from app.net import client_ip
 from app.redirects import safe_next
 from app.sessions import revoke_session
 from app.web import request_origin, see_other
@@ -34,6 +35,10 @@ def _failed_login(_response) -> bool:
 def _mail_sent(response) -> bool:
     """Only a registration that sent mail counts against the address; a refused password or typo does not."""
     return response.status_code == 200
+
+
+def _resend_key() -> str:
+    return f"resend:{current_user.id}" if current_user.is_authenticated else f"resend-anonymous:{client_ip()}"
 
 
 def _landing(next_url: str | None) -> str:
@@ -123,11 +128,13 @@ def verify_email(token: str):
 
 
 @bp.post("/verify-email/resend")
-@login_required
-@limiter.limit("3 per hour", key_func=lambda: f"resend:{current_user.id}")
+@limiter.limit("3 per hour", key_func=_resend_key)
 def resend_verification():
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    if not current_user.is_authenticated:
+        # Not login_required: its next= would send the person back to this POST-only URL by GET.
+        return see_other(url_for("auth.login"))
     user = current_user.user
     if not user.is_email_verified:
         token = service.issue_email_token(user, EmailTokenPurpose.VERIFY)

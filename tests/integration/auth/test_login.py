@@ -295,3 +295,12 @@ def test_csrf_token_is_renewed_at_sign_in(test_client, create_user):
     # The browser state is cleared at sign-in; a token read before it no longer works.
     assert response.status_code == 400
     assert is_signed_in(test_client)
+
+
+def test_email_typed_with_surrounding_spaces_still_signs_in(test_client, create_user):
+    create_user(email="spaces@example.com")
+    response = post_form(
+        test_client, "/login", {"email": "  Spaces@Example.com ", "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 303
+    assert is_signed_in(test_client)
