@@ -41,6 +41,10 @@ def _register_blueprints(app: Flask) -> None:
     from app import account, admin, auth, health, mfa, oauth
     from app.account import views as _account_views  # noqa: F401  (routes attach to the blueprint on import)
     from app.auth import views as _auth_views  # noqa: F401
+    from app.oauth import views as _oauth_views  # noqa: F401
+    from app.oauth.grants import init_oauth_server
+
+    init_oauth_server(app)
 
     for blueprint in (auth.bp, oauth.bp, mfa.bp, account.bp, admin.bp, health.bp):
         app.register_blueprint(blueprint)

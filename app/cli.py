@@ -76,5 +76,9 @@ def seed_demo() -> None:
 
 
 def init_cli(app: Flask) -> None:
+    from app.oauth.cli import clients_cli, keys_cli
+
     app.cli.add_command(users_cli)
+    app.cli.add_command(clients_cli)
+    app.cli.add_command(keys_cli)
     app.cli.add_command(seed_demo)

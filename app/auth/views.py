@@ -54,8 +54,9 @@ def home():
 @limiter.limit(_limit("LIMIT_LOGIN_IP"), methods=["POST"])
 @limiter.limit(_limit("LIMIT_LOGIN_ACCOUNT"), key_func=_account_key, methods=["POST"], deduct_when=_failed_login)
 def login():
-    form = LoginForm(next=request.args.get("next"))
-    if request.method == "GET" and current_user.is_authenticated:
+    form = LoginForm(next=request.args.get("next"), email=request.args.get("login_hint", "")[:254] or None)
+    # reauth=1: an app asked for a fresh sign-in (prompt=login, max_age), so show the form anyway.
+    if request.method == "GET" and current_user.is_authenticated and not request.args.get("reauth"):
         return redirect(_landing(form.next.data))
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400 if request.method == "POST" else 200

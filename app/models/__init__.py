@@ -3,7 +3,34 @@
 from app.models.audit import AuditEvent
 from app.models.base import Base
 from app.models.email_token import EmailToken, EmailTokenPurpose
+from app.models.keys import SigningKey
+from app.models.oauth import (
+    AuthorizationCode,
+    ClientCredentialsUsage,
+    DeviceCode,
+    DeviceCodeStatus,
+    OAuthClient,
+    OAuthConsent,
+    RefreshToken,
+    RevokedAccessToken,
+)
 from app.models.session import UserSession
 from app.models.user import User
 
-__all__ = ["AuditEvent", "Base", "EmailToken", "EmailTokenPurpose", "User", "UserSession"]
+__all__ = [
+    "AuditEvent",
+    "AuthorizationCode",
+    "Base",
+    "ClientCredentialsUsage",
+    "DeviceCode",
+    "DeviceCodeStatus",
+    "EmailToken",
+    "EmailTokenPurpose",
+    "OAuthClient",
+    "OAuthConsent",
+    "RefreshToken",
+    "RevokedAccessToken",
+    "SigningKey",
+    "User",
+    "UserSession",
+]

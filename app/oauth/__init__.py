@@ -1,5 +1,5 @@
-"""OAuth 2.1 and OpenID Connect endpoints (built in the OAuth issue)."""
+"""OAuth 2.1 and OpenID Connect: protocol endpoints, discovery, JWKS, and the consent page."""
 
 from flask import Blueprint
 
-bp = Blueprint("oauth", __name__, url_prefix="/oauth")
+bp = Blueprint("oauth", __name__)

@@ -1,0 +1,233 @@
+"""OAuth 2.1 / OpenID Connect records: clients, codes, refresh tokens, consents, device codes, deny-list."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, UTCDateTime, utcnow
+from app.models.user import User
+from app.security import constant_time_equals, token_digest
+
+
+class OAuthClient(Base):
+    """A relying party. Answers Authlib's ClientMixin questions about itself."""
+
+    __tablename__ = "oauth_client"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_secret_digest: Mapped[str | None] = mapped_column(
+        String(64), comment="SHA-256 of the secret; a high-entropy secret needs no slow hash"
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    logo_uri: Mapped[str | None] = mapped_column(String(500))
+    tos_uri: Mapped[str | None] = mapped_column(String(500))
+    policy_uri: Mapped[str | None] = mapped_column(String(500))
+    is_confidential: Mapped[bool] = mapped_column(Boolean, default=True)
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(32), default="client_secret_basic")
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list, comment="compared byte for byte")
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    response_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scope: Mapped[str] = mapped_column(Text, default="", comment="space-separated scopes the client may ask for")
+    jwks: Mapped[dict | None] = mapped_column(JSON, comment="public keys for private_key_jwt")
+    is_first_party: Mapped[bool] = mapped_column(Boolean, default=False, comment="skips the consent page")
+    is_disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_plain_code_flow: Mapped[bool] = mapped_column(
+        Boolean, default=False, comment="confidential clients only: PKCE may be omitted (never for public clients)"
+    )
+    registration_token_digest: Mapped[str | None] = mapped_column(String(64), comment="RFC 7592 access token digest")
+    is_dynamically_registered: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # --- Authlib ClientMixin ---
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        # OAuth 2.1: the redirect_uri is always sent; a default would hide mismatches.
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        if not scope:
+            return ""
+        allowed = set(self.scope.split())
+        return " ".join(s for s in scope.split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.redirect_uris  # exact string match (BCP 4.1.3)
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        if not self.client_secret_digest or not client_secret or len(client_secret) > 256:
+            return False
+        return constant_time_equals(token_digest(client_secret), self.client_secret_digest)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method == self.token_endpoint_auth_method
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type in self.response_types
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+
+class AuthorizationCode(Base):
+    __tablename__ = "oauth_authorization_code"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("oauth_client.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(32), comment="the UserSession that approved it (sid)")
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    nonce: Mapped[str | None] = mapped_column(String(255))
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(8))
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime, comment="when the person last authenticated")
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    access_token_jti: Mapped[str | None] = mapped_column(String(64), comment="first redemption's access token")
+    access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    client: Mapped[OAuthClient] = relationship(lazy="joined")
+    user: Mapped[User] = relationship(lazy="joined")
+
+    # --- Authlib AuthorizationCodeMixin ---
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.auth_time.timestamp())
+
+    def get_amr(self) -> list[str]:
+        return list(self.amr)
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return (now or utcnow()) >= self.expires_at
+
+
+class RefreshToken(Base):
+    """An opaque refresh token; rotation links rows in a family, and reuse revokes the family (RFC 9700 4.14)."""
+
+    __tablename__ = "oauth_refresh_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    family_id: Mapped[str] = mapped_column(String(32), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("oauth_refresh_token.id", ondelete="SET NULL"))
+    authorization_code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("oauth_authorization_code.id", ondelete="SET NULL"), index=True
+    )
+    client_id: Mapped[int] = mapped_column(ForeignKey("oauth_client.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, comment="absolute end of the family")
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="rotated: a second use is a replay")
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    access_token_jti: Mapped[str | None] = mapped_column(String(64), comment="access token issued beside it")
+    access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    client: Mapped[OAuthClient] = relationship(lazy="joined")
+    user: Mapped[User] = relationship(lazy="joined")
+
+    def is_active(self, now: datetime) -> bool:
+        return self.revoked_at is None and self.used_at is None and now < self.expires_at
+
+    # --- Authlib TokenMixin (refresh grant, revocation, introspection) ---
+    def check_client(self, client: OAuthClient) -> bool:
+        return self.client_id == client.id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def is_expired(self) -> bool:
+        return utcnow() >= self.expires_at
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None or self.used_at is not None
+
+
+class RevokedAccessToken(Base):
+    """The deny-list for self-contained access tokens: kept only until the token would expire anyway."""
+
+    __tablename__ = "oauth_revoked_access_token"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OAuthConsent(Base):
+    __tablename__ = "oauth_consent"
+    __table_args__ = (UniqueConstraint("user_id", "client_id", name="uq_oauth_consent_user_client"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("oauth_client.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    client: Mapped[OAuthClient] = relationship(lazy="joined")
+
+    def covers(self, scope: str) -> bool:
+        return set(scope.split()) <= set(self.scope.split())
+
+
+class DeviceCodeStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    REDEEMED = "redeemed"
+
+
+class DeviceCode(Base):
+    __tablename__ = "oauth_device_code"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_code_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_code: Mapped[str] = mapped_column(String(8), unique=True, comment="normalized: 8 letters, no dash")
+    client_id: Mapped[int] = mapped_column(ForeignKey("oauth_client.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    interval: Mapped[int] = mapped_column(Integer, default=5)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[DeviceCodeStatus] = mapped_column(
+        Enum(DeviceCodeStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=DeviceCodeStatus.PENDING,
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    session_id: Mapped[str | None] = mapped_column(String(32))
+    auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    client: Mapped[OAuthClient] = relationship(lazy="joined")
+    user: Mapped[User | None] = relationship(lazy="joined")
+
+
+class ClientCredentialsUsage(Base):
+    """Machine tokens counted per client and minute: one upserted row instead of a row per token."""
+
+    __tablename__ = "oauth_client_credentials_usage"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("oauth_client.id", ondelete="CASCADE"), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,104 @@
+"""The one place that decides what an authorization request needs next: sign-in, a page, or a code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import InvalidClientError
+from flask import current_app, redirect
+from werkzeug.wrappers import Response
+
+from app.models.base import utcnow
+from app.oauth import service
+from app.oauth.constants import PROMPT_CONSENT, PROMPT_LOGIN, PROMPT_NONE
+
+
+class InteractionError(OAuth2Error):
+    """OIDC Core 3.1.2.6 errors (login_required, consent_required, ...), sent back to the client."""
+
+    def __init__(self, error: str, description: str, redirect_uri: str, state: str | None) -> None:
+        super().__init__(description=description, redirect_uri=redirect_uri, state=state)
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Next:
+    """What the view should do: ``kind`` is login, unverified, consent or issue."""
+
+    kind: str
+    reauthenticate: bool = False
+
+
+def prompts(params) -> set[str]:
+    return set((params.get("prompt") or "").split())
+
+
+def decide(params, signed_in, grant) -> Next:
+    """Sign-in, re-authentication, verified email, consent, then a code (node-oidc-provider's policy, in order)."""
+    requested = prompts(params)
+    redirect_uri, state = grant.redirect_uri, params.get("state")
+    if PROMPT_NONE in requested and len(requested) > 1:
+        raise InteractionError("invalid_request", "prompt=none can't be combined with other values.", redirect_uri, state)
+    if not signed_in.is_authenticated:
+        if PROMPT_NONE in requested:
+            raise InteractionError("login_required", "The person is not signed in.", redirect_uri, state)
+        return Next("login")
+    if PROMPT_LOGIN in requested or _max_age_exceeded(params, signed_in.session.auth_time):
+        if PROMPT_NONE in requested:
+            raise InteractionError("login_required", "A fresh sign-in is needed.", redirect_uri, state)
+        return Next("login", reauthenticate=True)
+    if not signed_in.user.is_email_verified:
+        if PROMPT_NONE in requested:
+            raise InteractionError("interaction_required", "The person must confirm their email.", redirect_uri, state)
+        return Next("unverified")
+    client = grant.client
+    if PROMPT_CONSENT in requested or service.needs_consent(signed_in.user, client, grant.request.scope or ""):
+        if PROMPT_NONE in requested:
+            raise InteractionError("consent_required", "The person has not approved this app.", redirect_uri, state)
+        return Next("consent")
+    return Next("issue")
+
+
+def _max_age_exceeded(params, auth_time) -> bool:
+    raw = params.get("max_age")
+    if raw is None or raw == "":
+        return False
+    try:
+        max_age = int(raw)
+    except ValueError:
+        return False  # validated earlier; an unparsable max_age is refused there
+    return utcnow() - auth_time > timedelta(seconds=max(max_age, 0))
+
+
+def is_page_error(error: OAuth2Error) -> bool:
+    """Errors that must not redirect: unknown client or an unvalidated redirect URI (RFC 6749 4.1.2.1)."""
+    return isinstance(error, InvalidClientError) or not getattr(error, "redirect_uri", None)
+
+
+def with_issuer(location: str) -> str:
+    """RFC 9207: every authorization response names its issuer, errors too."""
+    return add_params_to_uri(location, {"iss": current_app.config["ISSUER"]})
+
+
+def error_redirect(error: OAuth2Error, *, status: int = 302) -> Response:
+    params = {"error": error.error}
+    if error.description:
+        params["error_description"] = error.description
+    if error.state:
+        params["state"] = error.state
+    return redirect(with_issuer(add_params_to_uri(error.redirect_uri, params)), code=status)
+
+
+def authorize_url_without(params, *drop: str, **extra: str) -> str:
+    """The authorization URL to come back to after sign-in, minus what sign-in has just satisfied."""
+    kept = [(k, v) for k, v in params.items(multi=True) if k not in drop]
+    if "prompt" in drop and params.get("prompt"):
+        rest = [p for p in params.get("prompt", "").split() if p != PROMPT_LOGIN]
+        if rest:
+            kept.append(("prompt", " ".join(rest)))
+    kept.extend(extra.items())
+    return "/oauth/authorize?" + urlencode(kept)

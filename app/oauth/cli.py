@@ -1,0 +1,110 @@
+"""Operator commands: ``flask clients create|list|delete`` and ``flask keys rotate``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.audit import Origin, record_event
+from app.extensions import db
+from app.models import OAuthClient, SigningKey
+from app.oauth.clients import ClientSpec, ClientSpecError, create_client
+from app.oauth.constants import GRANT_TYPES
+from app.oauth.keys import rotate_keys
+from app.oauth.service import client_cache
+
+clients_cli = AppGroup("clients", help="Manage OAuth clients.")
+keys_cli = AppGroup("keys", help="Manage JWT signing keys.")
+CLI_ORIGIN = Origin(ip_address=None, user_agent="flask-cli")
+
+
+@clients_cli.command("create")
+@click.option("--name", required=True)
+@click.option("--type", "client_type", type=click.Choice(["confidential", "public"]), default="confidential")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact redirect URI; repeat for several.")
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True)
+@click.option("--grant", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES), help="Repeat for several.")
+@click.option("--scope", "scopes", multiple=True, help="Scopes the client may ask for; repeat or space-separate.")
+@click.option("--auth-method", default=None, type=click.Choice(["client_secret_basic", "client_secret_post", "none"]))
+@click.option("--first-party", is_flag=True, help="Skip the consent page for this client.")
+def create_client_command(name, client_type, redirect_uris, post_logout_redirect_uris, grant_types, scopes, auth_method, first_party):
+    """Register a client; prints one JSON object with client_id and (only now) client_secret."""
+    spec = ClientSpec(
+        name=name,
+        is_confidential=client_type == "confidential",
+        redirect_uris=list(redirect_uris),
+        post_logout_redirect_uris=list(post_logout_redirect_uris),
+        grant_types=list(grant_types) or ["authorization_code", "refresh_token"],
+        scope=" ".join(" ".join(scopes).split()) or "openid profile email",
+        token_endpoint_auth_method=auth_method,
+        is_first_party=first_party,
+    )
+    try:
+        client, secret = create_client(spec)
+    except ClientSpecError as error:
+        click.echo(f"Refused: {error}", err=True)
+        sys.exit(2)
+    record_event("admin.client_created", origin=CLI_ORIGIN, client_id=client.client_id)
+    db.session.commit()
+    output = {"client_id": client.client_id, "client_name": client.name}
+    if secret:
+        output["client_secret"] = secret
+    click.echo(json.dumps(output))
+
+
+@clients_cli.command("list")
+def list_clients():
+    """One JSON object per line (no secrets: only their digests exist)."""
+    for client in db.session.scalars(select(OAuthClient).order_by(OAuthClient.id)):
+        click.echo(
+            json.dumps(
+                {
+                    "client_id": client.client_id,
+                    "name": client.name,
+                    "type": "confidential" if client.is_confidential else "public",
+                    "grant_types": client.grant_types,
+                    "redirect_uris": client.redirect_uris,
+                    "scope": client.scope,
+                    "first_party": client.is_first_party,
+                    "disabled": client.is_disabled,
+                }
+            )
+        )
+
+
+@clients_cli.command("delete")
+@click.argument("client_id")
+def delete_client(client_id: str):
+    """Delete a client; its codes, tokens and consents go with it."""
+    client = db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+    if client is None:
+        click.echo(f"No client {client_id}.", err=True)
+        sys.exit(1)
+    from app.oauth.service import revoke_client_tokens
+
+    revoke_client_tokens(client)
+    db.session.delete(client)
+    record_event("admin.client_deleted", origin=CLI_ORIGIN, client_id=client_id)
+    db.session.commit()
+    client_cache().invalidate(client_id)
+    click.echo(f"Deleted {client_id}.")
+
+
+@keys_cli.command("rotate")
+def rotate():
+    """Make new active RS256 and ES256 keys; the old ones stay published until their tokens expire."""
+    created = rotate_keys()
+    db.session.commit()
+    for key in created:
+        click.echo(f"new {key.algorithm} key {key.kid}")
+
+
+@keys_cli.command("list")
+def list_keys():
+    for key in db.session.scalars(select(SigningKey).order_by(SigningKey.created_at)):
+        state = "active" if key.retired_at is None else f"retired {key.retired_at:%Y-%m-%d %H:%M}"
+        click.echo(f"{key.kid} {key.algorithm} created {key.created_at:%Y-%m-%d %H:%M} {state}")

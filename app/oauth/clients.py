@@ -1,0 +1,107 @@
+"""Client registration rules shared by the CLI, dynamic registration and the admin console."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from app.extensions import db
+from app.models import OAuthClient
+from app.oauth.constants import GRANT_TYPES
+from app.security import new_token, token_digest
+
+CLIENT_SECRET_PREFIX = "cs_"
+_LOOPBACK_HOSTS = {"127.0.0.1", "::1", "[::1]", "localhost"}
+
+
+class ClientSpecError(ValueError):
+    """The registration is refused; the message names the field (RFC 7591 invalid_client_metadata)."""
+
+    def __init__(self, message: str, error: str = "invalid_client_metadata") -> None:
+        super().__init__(message)
+        self.error = error
+
+
+@dataclass
+class ClientSpec:
+    name: str
+    is_confidential: bool
+    redirect_uris: list[str]
+    grant_types: list[str]
+    scope: str
+    post_logout_redirect_uris: list[str] = field(default_factory=list)
+    token_endpoint_auth_method: str | None = None
+    is_first_party: bool = False
+    logo_uri: str | None = None
+    tos_uri: str | None = None
+    policy_uri: str | None = None
+    is_native: bool = False
+
+
+def check_redirect_uri(uri: str, *, native: bool = False) -> None:
+    """https, or http only on loopback; no fragment, userinfo or script schemes (OAuth 2.1 2.3.1)."""
+    if not isinstance(uri, str) or not uri or len(uri) > 500 or any(ord(c) < 33 for c in uri):
+        raise ClientSpecError("redirect_uris must be absolute URIs without spaces.", "invalid_redirect_uri")
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if parts.fragment or "#" in uri:
+        raise ClientSpecError("redirect_uris must not contain a fragment.", "invalid_redirect_uri")
+    if scheme in {"javascript", "data", "vbscript", "file"}:
+        raise ClientSpecError(f"the {scheme}: scheme is not allowed.", "invalid_redirect_uri")
+    if parts.username or parts.password or "@" in parts.netloc:
+        raise ClientSpecError("redirect_uris must not contain user information.", "invalid_redirect_uri")
+    if scheme == "https" and parts.hostname:
+        return
+    if scheme == "http" and parts.hostname in _LOOPBACK_HOSTS:
+        return
+    if native and scheme not in {"http", "https"} and "." in scheme and not parts.netloc.startswith("/"):
+        return  # private-use scheme such as com.example.app:/callback (RFC 8252 7.1)
+    raise ClientSpecError("redirect_uris must use https (http only for loopback).", "invalid_redirect_uri")
+
+
+def validate_spec(spec: ClientSpec) -> None:
+    if not spec.name or len(spec.name) > 100:
+        raise ClientSpecError("client_name is required (at most 100 characters).")
+    unknown = set(spec.grant_types) - set(GRANT_TYPES)
+    if unknown or not spec.grant_types:
+        raise ClientSpecError(f"unsupported grant_types: {sorted(unknown) or 'none given'}.")
+    if "client_credentials" in spec.grant_types and not spec.is_confidential:
+        raise ClientSpecError("client_credentials needs a confidential client.")
+    if "authorization_code" in spec.grant_types and not spec.redirect_uris:
+        raise ClientSpecError("authorization_code needs at least one redirect URI.", "invalid_redirect_uri")
+    for uri in spec.redirect_uris + spec.post_logout_redirect_uris:
+        check_redirect_uri(uri, native=spec.is_native)
+    method = spec.token_endpoint_auth_method
+    if spec.is_confidential and method == "none":
+        raise ClientSpecError("a confidential client authenticates: token_endpoint_auth_method can't be none.")
+    if not spec.is_confidential and method not in (None, "none"):
+        raise ClientSpecError("a public client has no secret: token_endpoint_auth_method must be none.")
+    for uri in (spec.logo_uri, spec.tos_uri, spec.policy_uri):
+        if uri and (urlsplit(uri).scheme != "https" or len(uri) > 500):
+            raise ClientSpecError("logo_uri, tos_uri and policy_uri must be https URLs.")
+
+
+def create_client(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
+    """Validate and add the client; returns it with its secret, shown this once and never stored."""
+    validate_spec(spec)
+    secret = new_token(CLIENT_SECRET_PREFIX) if spec.is_confidential else None
+    client = OAuthClient(
+        client_id=new_token()[:32],
+        client_secret_digest=token_digest(secret) if secret else None,
+        name=spec.name,
+        logo_uri=spec.logo_uri,
+        tos_uri=spec.tos_uri,
+        policy_uri=spec.policy_uri,
+        is_confidential=spec.is_confidential,
+        token_endpoint_auth_method=spec.token_endpoint_auth_method
+        or ("client_secret_basic" if spec.is_confidential else "none"),
+        redirect_uris=list(spec.redirect_uris),
+        post_logout_redirect_uris=list(spec.post_logout_redirect_uris),
+        grant_types=list(spec.grant_types),
+        response_types=["code"] if "authorization_code" in spec.grant_types else [],
+        scope=spec.scope,
+        is_first_party=spec.is_first_party,
+    )
+    db.session.add(client)
+    db.session.flush()
+    return client, secret

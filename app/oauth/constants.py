@@ -1,0 +1,32 @@
+"""Protocol words, and the one description of each scope shared by consent, admin and discovery."""
+
+AUTHORIZATION_CODE = "authorization_code"
+REFRESH_TOKEN = "refresh_token"
+CLIENT_CREDENTIALS = "client_credentials"
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+GRANT_TYPES = (AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS, DEVICE_CODE)
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+PKCE_METHODS = ("S256",)
+RESPONSE_TYPES = ("code",)
+
+PROMPT_NONE = "none"
+PROMPT_LOGIN = "login"
+PROMPT_CONSENT = "consent"
+
+# OpenID scopes release claims about the person; "offline_access" is how an app asks to stay connected.
+SCOPE_DESCRIPTIONS = {
+    "openid": "Confirm who you are (your account identifier)",
+    "profile": "See your name",
+    "email": "See your email address and whether it is confirmed",
+    "offline_access": "Stay connected when you are not using it",
+}
+
+CLAIMS_SUPPORTED = (
+    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid",
+    "name", "updated_at", "email", "email_verified",
+)
+
+
+def describe_scope(scope: str) -> str:
+    return SCOPE_DESCRIPTIONS.get(scope, f"Access “{scope}”")

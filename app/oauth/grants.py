@@ -1,0 +1,272 @@
+"""All Authlib wiring: the server, its grants bound to the models, PKCE, revocation and introspection."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, UnauthorizedClientError
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from flask import Flask, current_app
+
+from app.extensions import db
+from app.models import AuthorizationCode, OAuthClient, RefreshToken
+from app.models.base import utcnow
+from app.oauth import service
+from app.oauth.constants import AUTH_METHODS
+from app.oauth.tokens import ACCESS_TOKEN_TYPE, decode_own_jwt, is_access_token_revoked
+from app.security import new_token, token_digest
+from app.web import request_origin
+
+CODE_PREFIX = "ac_"
+
+
+class IdPAuthorizationServer(AuthorizationServer):
+    """Authlib's Flask server; clients come from the per-process cache, tokens are persisted by the grants."""
+
+    def query_client(self, client_id):
+        return service.find_client(client_id)
+
+    def save_token(self, token, request):
+        """Grants persist what they issue themselves (refresh rows, audit); nothing is left to store here."""
+
+    def load_config(self, config):
+        self.scopes_supported = None  # each client's own scope list is the limit (get_allowed_scope)
+        self._error_uris = None
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE as OAuth 2.1 asks: S256 only, and required unless a confidential client was allowed to skip it."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        request = grant.request
+        challenge = request.payload.data.get("code_challenge")
+        if not challenge:
+            client: OAuthClient = request.client
+            if client.is_confidential and client.allow_plain_code_flow:
+                return
+            raise InvalidRequestError("PKCE is required: send code_challenge with code_challenge_method=S256.")
+        if request.payload.data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("Only code_challenge_method=S256 is supported.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def get_authorization_code_challenge(self, authorization_code: AuthorizationCode):
+        return authorization_code.code_challenge
+
+    def get_authorization_code_challenge_method(self, authorization_code: AuthorizationCode):
+        return authorization_code.code_challenge_method
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def save_authorization_code(self, code, request):
+        signed_in = request.user  # browser_session.SignedInUser
+        now = utcnow()
+        payload = request.payload.data
+        row = AuthorizationCode(
+            code_digest=token_digest(code),
+            client_id=request.client.id,
+            user_id=signed_in.user.id,
+            session_id=signed_in.session.id,
+            redirect_uri=request.payload.redirect_uri,
+            scope=request.scope or "",
+            nonce=payload.get("nonce"),
+            code_challenge=payload.get("code_challenge"),
+            code_challenge_method=payload.get("code_challenge_method"),
+            auth_time=signed_in.session.auth_time,
+            amr=list(signed_in.session.amr),
+            created_at=now,
+            expires_at=now + timedelta(seconds=current_app.config["AUTHORIZATION_CODE_TTL"]),
+        )
+        db.session.add(row)
+        return row
+
+    def generate_authorization_code(self):
+        return new_token(CODE_PREFIX)
+
+    def query_authorization_code(self, code, client):
+        if not code or len(code) > 128:
+            return None
+        row = db.session.scalar(
+            db.select(AuthorizationCode).where(AuthorizationCode.code_digest == token_digest(code))
+        )
+        if row is None or row.client_id != client.id or row.is_expired():
+            return None
+        # A used code is returned on purpose: PKCE and redirect checks run first, so only a replay
+        # that would otherwise have succeeded revokes what the first redemption issued.
+        return row
+
+    def delete_authorization_code(self, authorization_code):
+        """Codes are consumed (used_at), not deleted: a later replay must still be recognised."""
+
+    def authenticate_user(self, authorization_code):
+        user = authorization_code.user
+        return user if service.user_can_receive_tokens(user) else None
+
+    def create_token_response(self):
+        code: AuthorizationCode = self.request.authorization_code
+        client: OAuthClient = self.request.client
+        origin = request_origin()
+        if code.used_at is not None or not service.consume_code(code):
+            service.revoke_tokens_from_code(code)
+            service.record_code_replay(code, origin=origin)
+            raise InvalidGrantError("The authorization code was already used.")
+        user = self.authenticate_user(code)
+        if user is None:
+            raise InvalidGrantError("The account can't receive tokens now.")
+        grant = service.PersonGrant(client, user, code.scope, code.auth_time, code.amr, code.session_id, code.nonce)
+        token = service.issue_person_tokens(
+            grant,
+            origin=origin,
+            include_refresh_token=client.check_grant_type("refresh_token"),
+            include_id_token=True,
+            code=code,
+            grant_type=self.GRANT_TYPE,
+        )
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    """Rotation on every use; a rotated token used again revokes its whole family (RFC 9700 4.14.2)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token):
+        row = service.find_refresh_token(refresh_token)
+        if row is None or row.revoked_at is not None or utcnow() >= row.expires_at:
+            return None
+        if row.used_at is not None:
+            # Rotated already: whoever holds this copy is not the only holder. End the family.
+            service.revoke_refresh_family(row.family_id)
+            service.record_refresh_replay(row, origin=request_origin())
+            return None
+        return row
+
+    def authenticate_user(self, refresh_token):
+        user = refresh_token.user
+        return user if service.user_can_receive_tokens(user) else None
+
+    def create_token_response(self):
+        old: RefreshToken = self.request.refresh_token
+        client: OAuthClient = self.request.client
+        user = self.authenticate_user(old)
+        if user is None:
+            raise InvalidGrantError("The account can't receive tokens now.")
+        if not service.consume_refresh_token(old):
+            # Lost a race with a parallel use of the same token: that is a replay too.
+            service.revoke_refresh_family(old.family_id)
+            raise InvalidGrantError("The refresh token was already used.")
+        scope = self.request.payload.scope or old.scope  # narrowing checked by Authlib (_validate_token_scope)
+        grant = service.PersonGrant(client, user, scope, old.auth_time, old.amr, old.session_id)
+        token = service.issue_person_tokens(
+            grant,
+            origin=request_origin(),
+            include_refresh_token=True,
+            include_id_token=False,
+            family_id=old.family_id,
+            parent=old,
+            grant_type=self.GRANT_TYPE,
+        )
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    """Machine tokens: pure CPU plus a cached client lookup; counted per minute, never a row per token."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def validate_token_request(self):
+        super().validate_token_request()
+        if not self.request.client.is_confidential:
+            raise UnauthorizedClientError("Only confidential clients may use client_credentials.")
+
+    def create_token_response(self):
+        from app.oauth.tokens import issue_access_token
+        from app.oauth.usage import count_machine_token
+
+        client: OAuthClient = self.request.client
+        scope = client.get_allowed_scope(self.request.payload.scope) if self.request.payload.scope else client.scope
+        access = issue_access_token(client, scope)
+        count_machine_token(client)
+        token = {"access_token": access.token, "token_type": "Bearer", "expires_in": access.expires_in, "scope": scope}
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+class AccessTokenClaims:
+    """An access JWT seen through Authlib's TokenMixin, for revocation and introspection."""
+
+    def __init__(self, claims: dict) -> None:
+        self.claims = claims
+
+    def check_client(self, client: OAuthClient) -> bool:
+        return self.claims.get("client_id") == client.client_id
+
+    def get_scope(self) -> str:
+        return self.claims.get("scope", "")
+
+    def is_expired(self) -> bool:
+        return False  # decode_own_jwt already refused expired tokens
+
+    def is_revoked(self) -> bool:
+        return is_access_token_revoked(self.claims["jti"])
+
+
+def _query_any_token(token_string: str, hint: str | None):
+    """Look a token up by its shape: JWT access token or opaque refresh token (the hint is only a hint)."""
+    if token_string.count(".") == 2:
+        claims = decode_own_jwt(token_string, expected_typ=ACCESS_TOKEN_TYPE)
+        return AccessTokenClaims(claims) if claims else None
+    return service.find_refresh_token(token_string)
+
+
+class TokenRevocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def authenticate_token(self, request, client):
+        self.check_params(request, client)
+        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        # RFC 7009 2.2: a token of another client is treated like an unknown one (200, nothing revoked).
+        return token if token is not None and token.check_client(client) else None
+
+    def query_token(self, token_string, token_type_hint):
+        return _query_any_token(token_string, token_type_hint)
+
+    def revoke_token(self, token, request):
+        service.revoke_token_object(token, origin=request_origin())
+
+
+class TokenIntrospection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def query_token(self, token_string, token_type_hint):
+        return _query_any_token(token_string, token_type_hint)
+
+    def check_permission(self, token, client, request):
+        # Any authenticated confidential client (a resource server) may introspect (RFC 7662 2.1).
+        return client.is_confidential
+
+    def introspect_token(self, token):
+        return service.introspection_payload(token)
+
+
+def authorization_server() -> IdPAuthorizationServer:
+    return current_app.extensions["idp_authorization_server"]
+
+
+def init_oauth_server(app: Flask) -> None:
+    """One server per app: grants and endpoints registered on a shared object would pile up per app."""
+    authorization = IdPAuthorizationServer(app)
+    app.extensions["idp_authorization_server"] = authorization
+    authorization.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
+    authorization.register_grant(RefreshTokenGrant)
+    authorization.register_grant(ClientCredentialsGrant)
+    authorization.register_endpoint(TokenRevocation)
+    authorization.register_endpoint(TokenIntrospection)

@@ -1,0 +1,157 @@
+"""Signing keys: created, encrypted at rest, loaded once per process, rotated, published as JWKS."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+from joserfc.jwk import ECKey, RSAKey
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import SigningKey
+from app.models.base import utcnow
+from app.security import new_public_id
+
+ALGORITHMS = ("RS256", "ES256")
+_ENCRYPTION_VERSION = "v1"
+
+
+def _wrapping_key(secret: str) -> bytes:
+    """A 256-bit AES key derived from the app secret; the label versions the derivation."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"idp signing-key wrap v1").derive(
+        secret.encode("utf-8")
+    )
+
+
+def encrypt_private_key(pem: bytes, secret: str, kid: str) -> str:
+    nonce = os.urandom(12)
+    ciphertext = AESGCM(_wrapping_key(secret)).encrypt(nonce, pem, kid.encode("utf-8"))
+    return f"{_ENCRYPTION_VERSION}:" + base64.b64encode(nonce + ciphertext).decode("ascii")
+
+
+def decrypt_private_key(blob: str, secret: str, kid: str) -> bytes:
+    version, _, payload = blob.partition(":")
+    if version != _ENCRYPTION_VERSION:
+        raise ValueError(f"unknown key encryption version {version!r}")
+    raw = base64.b64decode(payload)
+    return AESGCM(_wrapping_key(secret)).decrypt(raw[:12], raw[12:], kid.encode("utf-8"))
+
+
+def create_signing_key(algorithm: str) -> SigningKey:
+    """A new active key of that algorithm; the caller commits (and retires the old one when rotating)."""
+    key = RSAKey.generate_key(2048) if algorithm == "RS256" else ECKey.generate_key("P-256")
+    kid = new_public_id()
+    public = {**key.as_dict(private=False), "kid": kid, "use": "sig", "alg": algorithm}
+    row = SigningKey(
+        kid=kid,
+        algorithm=algorithm,
+        public_jwk=public,
+        private_key_encrypted=encrypt_private_key(key.as_pem(private=True), current_app.config["SECRET_KEY"], kid),
+    )
+    db.session.add(row)
+    return row
+
+
+def rotate_keys(algorithms: tuple[str, ...] = ALGORITHMS) -> list[SigningKey]:
+    """Retire the active keys of these algorithms and make new ones. Retired keys stay published."""
+    now = utcnow()
+    for row in db.session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))):
+        if row.algorithm in algorithms:
+            row.retired_at = now
+    created = [create_signing_key(alg) for alg in algorithms]
+    keyring().invalidate()
+    return created
+
+
+@dataclass(frozen=True)
+class LoadedKey:
+    kid: str
+    algorithm: str
+    key: RSAKey | ECKey
+    created_at: datetime
+
+
+class KeyRing:
+    """Per-process cache of parsed keys and the serialised JWKS, reloaded after a short TTL.
+
+    Parsing keys and decrypting them costs far more than a signature, so it happens once per
+    process and TTL; rotation elsewhere (CLI, another worker) is picked up within the TTL.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded_at = 0.0
+        self._signing: dict[str, LoadedKey] = {}
+        self._verifying: dict[str, LoadedKey] = {}
+        self._jwks_json = b'{"keys":[]}'
+
+    def invalidate(self) -> None:
+        self._loaded_at = 0.0
+
+    def _fresh(self) -> bool:
+        return time.monotonic() - self._loaded_at < current_app.config["KEY_CACHE_SECONDS"]
+
+    def _ensure_loaded(self) -> None:
+        if self._fresh():
+            return
+        with self._lock:
+            if not self._fresh():
+                self._load()
+
+    def _load(self) -> None:
+        config = current_app.config
+        rows = list(db.session.scalars(select(SigningKey).order_by(SigningKey.created_at)))
+        if not any(r.retired_at is None and r.algorithm == alg for alg in ALGORITHMS for r in rows):
+            rows = self._create_missing(rows)
+        # Retired keys stay published while any token they signed can still be valid.
+        publish_after = utcnow() - timedelta(seconds=config["KEY_RETENTION_SECONDS"])
+        signing: dict[str, LoadedKey] = {}
+        verifying: dict[str, LoadedKey] = {}
+        for row in rows:
+            if row.retired_at is not None and row.retired_at < publish_after:
+                continue
+            pem = decrypt_private_key(row.private_key_encrypted, config["SECRET_KEY"], row.kid)
+            key_cls = RSAKey if row.algorithm == "RS256" else ECKey
+            loaded = LoadedKey(row.kid, row.algorithm, key_cls.import_key(pem, {"kid": row.kid}), row.created_at)
+            verifying[row.kid] = loaded
+            if row.retired_at is None:
+                signing[row.algorithm] = loaded  # newest active wins (rows are ordered by age)
+        self._signing, self._verifying = signing, verifying
+        public = [row.public_jwk for row in rows if row.kid in verifying]
+        self._jwks_json = json.dumps({"keys": public}, separators=(",", ":")).encode("utf-8")
+        self._loaded_at = time.monotonic()
+
+    def _create_missing(self, rows: list[SigningKey]) -> list[SigningKey]:
+        present = {r.algorithm for r in rows if r.retired_at is None}
+        for algorithm in ALGORITHMS:
+            if algorithm not in present:
+                rows.append(create_signing_key(algorithm))
+        db.session.commit()
+        return sorted(rows, key=lambda r: r.created_at)
+
+    def signing_key(self, algorithm: str) -> LoadedKey:
+        self._ensure_loaded()
+        return self._signing[algorithm]
+
+    def verifying_key(self, kid: str) -> LoadedKey | None:
+        self._ensure_loaded()
+        return self._verifying.get(kid)
+
+    def jwks_json(self) -> bytes:
+        self._ensure_loaded()
+        return self._jwks_json
+
+
+def keyring() -> KeyRing:
+    """This app's key ring (one per app, so test apps with separate databases never share keys)."""
+    return current_app.extensions.setdefault("idp_keyring", KeyRing())

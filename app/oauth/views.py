@@ -1,0 +1,181 @@
+"""OAuth / OIDC routes. Protocol endpoints answer RFC JSON or redirects; the consent page is a page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from authlib.oauth2 import OAuth2Error
+from flask import Response, abort, current_app, jsonify, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.extensions import csrf, db, limiter
+from app.oauth import bp, service
+from app.oauth.authorize import (
+    InteractionError,
+    authorize_url_without,
+    decide,
+    error_redirect,
+    is_page_error,
+    with_issuer,
+)
+from app.oauth.constants import describe_scope
+from app.oauth.discovery import openid_configuration
+from app.oauth.forms import ConsentForm
+from app.oauth.grants import authorization_server
+from app.oauth.keys import keyring
+from app.oauth.userinfo import userinfo_response
+from app.web import request_origin
+
+_UNSUPPORTED_OBJECTS = {"request": "request_not_supported", "request_uri": "request_uri_not_supported"}
+
+
+def _error_page(error: OAuth2Error | None = None, *, status: int = 400, title: str | None = None, text: str | None = None):
+    page = render_template(
+        "oauth/error.html",
+        title=title or "This sign-in link can't be used",
+        text=text or (error.description if error is not None else "The request was not valid."),
+        error=error.error if error is not None else "invalid_request",
+    )
+    return page, status
+
+
+def _validated_grant():
+    """Authlib validates client, redirect URI, response type, scope and PKCE; raises OAuth2Error."""
+    grant = authorization_server().get_consent_grant(request=request, end_user=None)
+    for parameter, error in _UNSUPPORTED_OBJECTS.items():
+        if request.values.get(parameter):
+            raise InteractionError(error, f"The '{parameter}' parameter is not supported.", grant.redirect_uri, request.values.get("state"))
+    max_age = request.values.get("max_age")
+    if max_age and not max_age.isdigit():
+        raise InteractionError("invalid_request", "max_age must be a whole number of seconds.", grant.redirect_uri, request.values.get("state"))
+    return grant
+
+
+@bp.route("/oauth/authorize", methods=["GET", "POST"])
+@csrf.exempt  # a relying party may POST the request (OIDC Core 3.1.2.1); it reads, it changes nothing
+def authorize():
+    try:
+        grant = _validated_grant()
+        step = decide(request.values, current_user, grant)
+    except OAuth2Error as error:
+        return _error_page(error) if is_page_error(error) else error_redirect(error)
+    if step.kind == "login":
+        drop = ("prompt", "max_age") if step.reauthenticate else ()
+        next_url = authorize_url_without(request.values, *drop)
+        args = {"next": next_url}
+        if step.reauthenticate:
+            args["reauth"] = "1"
+        if request.values.get("login_hint"):
+            args["login_hint"] = request.values["login_hint"][:254]
+        return redirect(url_for("auth.login", **args))
+    if step.kind == "unverified":
+        return _error_page(
+            status=403,
+            title="Confirm your email address first",
+            text="Apps can be connected only to accounts with a confirmed email address. "
+            "Use the link we sent you, or ask for a new one from the banner above.",
+        )
+    if step.kind == "consent":
+        return _consent_page(grant)
+    return _issue_code(grant)
+
+
+def _consent_page(grant):
+    client = grant.client
+    scopes = (grant.request.scope or "").split()
+    return render_template(
+        "oauth/consent.html",
+        client=client,
+        scopes=[(s, describe_scope(s)) for s in scopes],
+        redirect_host=grant.redirect_uri.split("/")[2] if "://" in grant.redirect_uri else grant.redirect_uri,
+        form=ConsentForm(),
+        # The original request rides along in the query, so the answer is checked exactly like the request.
+        action=url_for("oauth.consent") + "?" + urlencode(list(request.values.items(multi=True))),
+    )
+
+
+def _issue_code(grant, *, status: int = 302):
+    response = authorization_server().create_authorization_response(request=request, grant=grant, grant_user=current_user)
+    db.session.commit()
+    if response.location:
+        response.headers["Location"] = with_issuer(response.location)
+    response.status_code = status
+    return response
+
+
+@bp.post("/oauth/authorize/consent")
+def consent():
+    """The person's answer on the consent page (CSRF-protected); the original request rides in the query."""
+    form = ConsentForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=authorize_url_without(request.args)), code=303)
+    try:
+        grant = _validated_grant()
+    except OAuth2Error as error:
+        return _error_page(error) if is_page_error(error) else error_redirect(error, status=303)
+    if not current_user.user.is_email_verified:
+        abort(403)
+    scope = grant.request.scope or ""
+    if form.decision.data != "approve":
+        service.record_consent_denied(current_user.user, grant.client, scope, origin=request_origin())
+        db.session.commit()
+        denied = InteractionError("access_denied", "The person declined.", grant.redirect_uri, request.args.get("state"))
+        return error_redirect(denied, status=303)
+    service.grant_consent(current_user.user, grant.client, scope, origin=request_origin())
+    return _issue_code(grant, status=303)
+
+
+@bp.post("/oauth/token")
+@csrf.exempt
+@limiter.exempt
+def token():
+    if not request.mimetype == "application/x-www-form-urlencoded":
+        return jsonify(error="invalid_request", error_description="Send the request as application/x-www-form-urlencoded."), 400
+    response = authorization_server().create_token_response(request)
+    db.session.commit()  # issued tokens, or the revocations a replay triggered
+    return response
+
+
+@bp.post("/oauth/revoke")
+@csrf.exempt
+def revoke():
+    response = authorization_server().create_endpoint_response("revocation", request)
+    db.session.commit()
+    return response
+
+
+@bp.post("/oauth/introspect")
+@csrf.exempt
+@limiter.exempt
+def introspect():
+    return authorization_server().create_endpoint_response("introspection", request)
+
+
+@bp.route("/oauth/userinfo", methods=["GET", "POST"])
+@csrf.exempt
+def userinfo():
+    return userinfo_response(request)
+
+
+@bp.get("/.well-known/openid-configuration")
+@bp.get("/.well-known/oauth-authorization-server")
+@limiter.exempt
+def discovery():
+    return _cached_json(openid_configuration(), max_age=3600)
+
+
+@bp.get("/oauth/jwks")
+@limiter.exempt
+def jwks():
+    return _cached_json(keyring().jwks_json(), max_age=300)
+
+
+def _cached_json(body: bytes, *, max_age: int) -> Response:
+    response = make_response(body)
+    response.mimetype = "application/json"
+    # Public metadata: caching is fine (the security-header hook leaves public responses alone).
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
