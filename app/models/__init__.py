@@ -13,6 +13,7 @@ from app.models.oauth import (
     OAuthConsent,
     RefreshToken,
     RevokedAccessToken,
+    UsedClientAssertion,
 )
 from app.models.session import UserSession
 from app.models.user import User
@@ -31,6 +32,7 @@ __all__ = [
     "RefreshToken",
     "RevokedAccessToken",
     "SigningKey",
+    "UsedClientAssertion",
     "User",
     "UserSession",
 ]

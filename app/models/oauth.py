@@ -231,3 +231,13 @@ class ClientCredentialsUsage(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("oauth_client.id", ondelete="CASCADE"), primary_key=True)
     minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class UsedClientAssertion(Base):
+    """private_key_jwt assertions seen, kept until they expire so each jti is accepted once (RFC 7523 3)."""
+
+    __tablename__ = "oauth_used_client_assertion"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("oauth_client.id", ondelete="CASCADE"), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

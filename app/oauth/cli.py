@@ -13,7 +13,7 @@ from app.audit import Origin, record_event
 from app.extensions import db
 from app.models import OAuthClient, SigningKey
 from app.oauth.clients import ClientSpec, ClientSpecError, create_client
-from app.oauth.constants import GRANT_TYPES
+from app.oauth.constants import AUTH_METHODS, GRANT_TYPES
 from app.oauth.keys import rotate_keys
 from app.oauth.service import client_cache
 
@@ -29,9 +29,12 @@ CLI_ORIGIN = Origin(ip_address=None, user_agent="flask-cli")
 @click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True)
 @click.option("--grant", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES), help="Repeat for several.")
 @click.option("--scope", "scopes", multiple=True, help="Scopes the client may ask for; repeat or space-separate.")
-@click.option("--auth-method", default=None, type=click.Choice(["client_secret_basic", "client_secret_post", "none"]))
+@click.option("--auth-method", default=None, type=click.Choice(AUTH_METHODS))
+@click.option("--jwks-file", type=click.File("r"), help="Public JWK Set for private_key_jwt.")
 @click.option("--first-party", is_flag=True, help="Skip the consent page for this client.")
-def create_client_command(name, client_type, redirect_uris, post_logout_redirect_uris, grant_types, scopes, auth_method, first_party):
+def create_client_command(
+    name, client_type, redirect_uris, post_logout_redirect_uris, grant_types, scopes, auth_method, jwks_file, first_party
+):
     """Register a client; prints one JSON object with client_id and (only now) client_secret."""
     spec = ClientSpec(
         name=name,
@@ -42,6 +45,7 @@ def create_client_command(name, client_type, redirect_uris, post_logout_redirect
         scope=" ".join(" ".join(scopes).split()) or "openid profile email",
         token_endpoint_auth_method=auth_method,
         is_first_party=first_party,
+        jwks=json.load(jwks_file) if jwks_file else None,
     )
     try:
         client, secret = create_client(spec)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
 from app.extensions import db
 from app.models import OAuthClient
 from app.oauth.constants import GRANT_TYPES
@@ -36,6 +39,7 @@ class ClientSpec:
     tos_uri: str | None = None
     policy_uri: str | None = None
     is_native: bool = False
+    jwks: dict | None = None
 
 
 def check_redirect_uri(uri: str, *, native: bool = False) -> None:
@@ -76,15 +80,34 @@ def validate_spec(spec: ClientSpec) -> None:
         raise ClientSpecError("a confidential client authenticates: token_endpoint_auth_method can't be none.")
     if not spec.is_confidential and method not in (None, "none"):
         raise ClientSpecError("a public client has no secret: token_endpoint_auth_method must be none.")
+    if method == "private_key_jwt":
+        _check_jwks(spec.jwks)
     for uri in (spec.logo_uri, spec.tos_uri, spec.policy_uri):
         if uri and (urlsplit(uri).scheme != "https" or len(uri) > 500):
             raise ClientSpecError("logo_uri, tos_uri and policy_uri must be https URLs.")
 
 
+def _check_jwks(jwks: dict | None) -> None:
+    """private_key_jwt needs public keys only, inline (no jwks_uri fetching, so no outbound requests)."""
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not keys or not isinstance(keys, list) or len(keys) > 10:
+        raise ClientSpecError("private_key_jwt needs jwks with 1 to 10 public keys.")
+    for key in keys:
+        if not isinstance(key, dict) or key.get("kty") not in {"RSA", "EC", "OKP"}:
+            raise ClientSpecError("jwks may hold only RSA, EC or OKP public keys.")
+        if any(private in key for private in ("d", "p", "q", "dp", "dq", "qi")):
+            raise ClientSpecError("jwks must not contain private key material.")
+    try:
+        KeySet.import_key_set(jwks)
+    except (JoseError, ValueError, TypeError) as exc:
+        raise ClientSpecError("jwks could not be read as a JWK Set.") from exc
+
+
 def create_client(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
     """Validate and add the client; returns it with its secret, shown this once and never stored."""
     validate_spec(spec)
-    secret = new_token(CLIENT_SECRET_PREFIX) if spec.is_confidential else None
+    uses_secret = spec.is_confidential and spec.token_endpoint_auth_method != "private_key_jwt"
+    secret = new_token(CLIENT_SECRET_PREFIX) if uses_secret else None
     client = OAuthClient(
         client_id=new_token()[:32],
         client_secret_digest=token_digest(secret) if secret else None,
@@ -101,6 +124,7 @@ def create_client(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
         response_types=["code"] if "authorization_code" in spec.grant_types else [],
         scope=spec.scope,
         is_first_party=spec.is_first_party,
+        jwks=spec.jwks,
     )
     db.session.add(client)
     db.session.flush()

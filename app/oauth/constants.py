@@ -6,7 +6,9 @@ CLIENT_CREDENTIALS = "client_credentials"
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 GRANT_TYPES = (AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS, DEVICE_CODE)
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+AUTH_METHODS = (*CONFIDENTIAL_AUTH_METHODS, "none")
+CLIENT_ASSERTION_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
 PKCE_METHODS = ("S256",)
 RESPONSE_TYPES = ("code",)
 

@@ -6,7 +6,15 @@ import json
 
 from flask import current_app
 
-from app.oauth.constants import AUTH_METHODS, CLAIMS_SUPPORTED, PKCE_METHODS, RESPONSE_TYPES, SCOPE_DESCRIPTIONS
+from app.oauth.constants import (
+    AUTH_METHODS,
+    CLAIMS_SUPPORTED,
+    CLIENT_ASSERTION_ALGORITHMS,
+    CONFIDENTIAL_AUTH_METHODS,
+    PKCE_METHODS,
+    RESPONSE_TYPES,
+    SCOPE_DESCRIPTIONS,
+)
 
 
 def _metadata(issuer: str) -> dict[str, object]:
@@ -27,7 +35,8 @@ def _metadata(issuer: str) -> dict[str, object]:
         "userinfo_signing_alg_values_supported": [],
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": list(CONFIDENTIAL_AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": list(CLIENT_ASSERTION_ALGORITHMS),
         "code_challenge_methods_supported": list(PKCE_METHODS),
         "claims_supported": list(CLAIMS_SUPPORTED),
         "prompt_values_supported": ["none", "login", "consent"],

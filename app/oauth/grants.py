@@ -16,7 +16,8 @@ from app.extensions import db
 from app.models import AuthorizationCode, OAuthClient, RefreshToken
 from app.models.base import utcnow
 from app.oauth import service
-from app.oauth.constants import AUTH_METHODS
+from app.oauth.client_assertion import PrivateKeyJWT
+from app.oauth.constants import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from app.oauth.tokens import ACCESS_TOKEN_TYPE, decode_own_jwt, is_access_token_revoked
 from app.security import new_token, token_digest
 from app.web import request_origin
@@ -181,7 +182,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     """Machine tokens: pure CPU plus a cached client lookup; counted per minute, never a row per token."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS = list(CONFIDENTIAL_AUTH_METHODS)
 
     def validate_token_request(self):
         super().validate_token_request()
@@ -244,7 +245,7 @@ class TokenRevocation(RevocationEndpoint):
 
 
 class TokenIntrospection(IntrospectionEndpoint):
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    CLIENT_AUTH_METHODS = list(CONFIDENTIAL_AUTH_METHODS)
 
     def query_token(self, token_string, token_type_hint):
         return _query_any_token(token_string, token_type_hint)
@@ -265,6 +266,7 @@ def init_oauth_server(app: Flask) -> None:
     """One server per app: grants and endpoints registered on a shared object would pile up per app."""
     authorization = IdPAuthorizationServer(app)
     app.extensions["idp_authorization_server"] = authorization
+    authorization.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT())
     authorization.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
     authorization.register_grant(RefreshTokenGrant)
     authorization.register_grant(ClientCredentialsGrant)
