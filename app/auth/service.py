@@ -14,6 +14,7 @@ from app.models import EmailToken, EmailTokenPurpose, User, UserSession
 from app.models.base import utcnow
 from app.password_policy import PasswordRules, normalize_password, password_problems
 from app.security import hash_password, new_token, token_digest, verify_password
+from app.oauth.service import revoke_user_tokens
 from app.sessions import revoke_user_sessions, start_session
 
 
@@ -207,8 +208,12 @@ def reset_password(token: str, password: str, *, origin: Origin) -> User | None:
     user.failed_login_count = 0
     user.locked_until = None
     ended = revoke_user_sessions(user)
+    # A reset means the password may have leaked: apps connected with it lose their tokens too.
+    revoked_families = revoke_user_tokens(user)
     # Receiving the link proves control of the address.
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
-    record_event("auth.password_reset_completed", origin=origin, subject=user, sessions_ended=ended)
+    record_event(
+        "auth.password_reset_completed", origin=origin, subject=user, sessions_ended=ended, app_grants_ended=revoked_families
+    )
     return user

@@ -296,3 +296,14 @@ def revoke_client_tokens(client: OAuthClient) -> None:
     for code in codes:
         if code.access_token_jti and code.access_token_expires_at:
             deny_access_token(code.access_token_jti, code.access_token_expires_at)
+
+
+def revoke_user_tokens(user: User, *, session_id: str | None = None) -> int:
+    """End the user's refresh families (all, or those issued in one session) and their access tokens."""
+    query = select(RefreshToken.family_id).where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+    if session_id is not None:
+        query = query.where(RefreshToken.session_id == session_id)
+    families = list(db.session.scalars(query.distinct()))
+    for family_id in families:
+        revoke_refresh_family(family_id)
+    return len(families)
