@@ -9,6 +9,7 @@ from flask import Response, abort, current_app, jsonify, make_response, redirect
 from flask_login import current_user
 
 from app.extensions import csrf, db, limiter
+from app.headers import CONTENT_SECURITY_POLICY
 from app.oauth import bp, service
 from app.oauth.authorize import (
     InteractionError,
@@ -83,7 +84,7 @@ def authorize():
 def _consent_page(grant):
     client = grant.client
     scopes = (grant.request.scope or "").split()
-    return render_template(
+    page = render_template(
         "oauth/consent.html",
         client=client,
         scopes=[(s, describe_scope(s)) for s in scopes],
@@ -92,6 +93,12 @@ def _consent_page(grant):
         # The original request rides along in the query, so the answer is checked exactly like the request.
         action=url_for("oauth.consent") + "?" + urlencode(list(request.values.items(multi=True))),
     )
+    response = make_response(page)
+    # The client's logo is the one third-party asset a page may show: https images only, nothing else.
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "img-src 'self' data:", "img-src 'self' data: https:"
+    )
+    return response
 
 
 def _issue_code(grant, *, status: int = 302):
