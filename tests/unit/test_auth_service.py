@@ -230,7 +230,7 @@ def test_reset_sets_the_new_password_ends_every_session_and_never_signs_in(creat
     assert all(find_active_session(cookie, policy) is None for cookie in cookies)
     assert db.session.scalar(select(func.count()).select_from(UserSession).where(UserSession.revoked_at.is_(None))) == 0
     (completed,) = audit_rows("auth.password_reset_completed")
-    assert completed.details == {"sessions_ended": 2}
+    assert completed.details == {"sessions_ended": 2, "app_grants_ended": 0}
 
 
 def test_reset_tokens_are_stored_as_digests_and_expire_within_an_hour(create_user):
