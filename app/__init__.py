@@ -42,6 +42,9 @@ def _register_blueprints(app: Flask) -> None:
     from app.account import views as _account_views  # noqa: F401  (routes attach to the blueprint on import)
     from app.auth import views as _auth_views  # noqa: F401
     from app.oauth import views as _oauth_views  # noqa: F401
+    from app.oauth import logout_views as _logout_views  # noqa: F401
+    from app.oauth import registration_views as _registration_views  # noqa: F401
+    from app.oauth import device_views as _device_views  # noqa: F401
     from app.oauth.grants import init_oauth_server
 
     init_oauth_server(app)

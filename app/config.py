@@ -64,6 +64,10 @@ class Config:
         self.LIMIT_REGISTER_ACCOUNT = _env("LIMIT_REGISTER_ACCOUNT", "3 per hour")
         self.LIMIT_RESET_IP = _env("LIMIT_RESET_IP", "10 per hour")
         self.LIMIT_RESET_ACCOUNT = _env("LIMIT_RESET_ACCOUNT", "3 per hour")
+        # Every typed device code counts (RFC 8628 5.1: user codes are guessable only if entry is unthrottled).
+        self.LIMIT_DEVICE_ENTRY_IP = _env("LIMIT_DEVICE_ENTRY_IP", "20 per minute;200 per hour")
+        self.LIMIT_DEVICE_ENTRY_ACCOUNT = _env("LIMIT_DEVICE_ENTRY_ACCOUNT", "10 per minute;60 per hour")
+        self.LIMIT_DEVICE_AUTHORIZATION_IP = _env("LIMIT_DEVICE_AUTHORIZATION_IP", "60 per minute")
 
         self.PASSWORD_MIN_LENGTH = _env_int("PASSWORD_MIN_LENGTH", 15)
         self.PASSWORD_MIN_LENGTH_MFA = _env_int("PASSWORD_MIN_LENGTH_MFA", 8)
@@ -88,7 +92,7 @@ class Config:
         self.ID_TOKEN_TTL = _env_int("ID_TOKEN_SECONDS", 600)
         self.AUTHORIZATION_CODE_TTL = min(_env_int("AUTHORIZATION_CODE_SECONDS", 60), 60)
         self.REFRESH_TOKEN_TTL = _env_int("REFRESH_TOKEN_SECONDS", 30 * 86400)
-        self.DEVICE_CODE_TTL = _env_int("DEVICE_CODE_SECONDS", 600)
+        self.DEVICE_CODE_TTL = min(_env_int("DEVICE_CODE_SECONDS", 600), 600)
         self.DEVICE_CODE_INTERVAL = _env_int("DEVICE_CODE_INTERVAL", 5)
         # ES256 signs ~5x faster than RS256 here; ID tokens stay RS256 unless a client asks otherwise.
         self.ACCESS_TOKEN_ALG = _env("ACCESS_TOKEN_ALG", "ES256")
@@ -99,6 +103,9 @@ class Config:
         self.KEY_RETENTION_SECONDS = max(self.ACCESS_TOKEN_TTL, self.ID_TOKEN_TTL) + 300
         self.OPEN_CLIENT_REGISTRATION = _env_bool("OPEN_CLIENT_REGISTRATION", False)
         self.REGISTRATION_INITIAL_TOKEN = _env("REGISTRATION_INITIAL_TOKEN")
+        # Scopes a self-registered client may ask for (RFC 7591 "scope"); anything else needs an operator.
+        self.REGISTRATION_SCOPES = _env("REGISTRATION_SCOPES", "openid profile email offline_access")
+        self.LIMIT_REGISTER_CLIENT_IP = _env("LIMIT_REGISTER_CLIENT_IP", "30 per hour")
 
         self.SMTP_HOST = _env("SMTP_HOST")
         self.SMTP_PORT = _env_int("SMTP_PORT", 587)

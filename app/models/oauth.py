@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -11,6 +12,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.models.base import Base, UTCDateTime, utcnow
 from app.models.user import User
 from app.security import constant_time_equals, token_digest
+
+
+_LOOPBACK_URI = re.compile(r"(http://(?:127\.0\.0\.1|\[::1\]))(?::([1-9][0-9]{0,4}))?([/?].*)?", re.DOTALL)
+
+
+def loopback_without_port(uri: str) -> str | None:
+    """``http://127.0.0.1:PORT/path`` without its port, for loopback IP literals only; otherwise None."""
+    match = _LOOPBACK_URI.fullmatch(uri)
+    if match is None or (match.group(2) and int(match.group(2)) > 65535):
+        return None
+    return match.group(1) + (match.group(3) or "")
 
 
 class OAuthClient(Base):
@@ -59,7 +71,11 @@ class OAuthClient(Base):
         return " ".join(s for s in scope.split() if s in allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in self.redirect_uris  # exact string match (BCP 4.1.3)
+        if redirect_uri in self.redirect_uris:  # exact string match (BCP 4.1.3)
+            return True
+        # Only a loopback IP's port may differ: native apps listen on an ephemeral port (RFC 8252 7.3).
+        without_port = loopback_without_port(redirect_uri)
+        return without_port is not None and any(loopback_without_port(uri) == without_port for uri in self.redirect_uris)
 
     def check_client_secret(self, client_secret: str) -> bool:
         if not self.client_secret_digest or not client_secret or len(client_secret) > 256:

@@ -88,9 +88,11 @@ def delete_client(client_id: str):
     if client is None:
         click.echo(f"No client {client_id}.", err=True)
         sys.exit(1)
-    from app.oauth.service import revoke_client_tokens
+    from app.oauth.service import delete_rows_naming_client, revoke_client_tokens
 
     revoke_client_tokens(client)
+    db.session.flush()  # the deny-list rows are written before the rows they came from go
+    delete_rows_naming_client(client)
     db.session.delete(client)
     record_event("admin.client_deleted", origin=CLI_ORIGIN, client_id=client_id)
     db.session.commit()

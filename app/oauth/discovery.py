@@ -11,10 +11,12 @@ from app.oauth.constants import (
     CLAIMS_SUPPORTED,
     CLIENT_ASSERTION_ALGORITHMS,
     CONFIDENTIAL_AUTH_METHODS,
+    DEVICE_CODE,
     PKCE_METHODS,
     RESPONSE_TYPES,
     SCOPE_DESCRIPTIONS,
 )
+from app.oauth.registration import registration_enabled
 
 
 def _metadata(issuer: str) -> dict[str, object]:
@@ -22,14 +24,16 @@ def _metadata(issuer: str) -> dict[str, object]:
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/oauth/authorize",
         "token_endpoint": f"{issuer}/oauth/token",
+        "device_authorization_endpoint": f"{issuer}/oauth/device_authorization",
         "userinfo_endpoint": f"{issuer}/oauth/userinfo",
         "jwks_uri": f"{issuer}/oauth/jwks",
         "revocation_endpoint": f"{issuer}/oauth/revoke",
         "introspection_endpoint": f"{issuer}/oauth/introspect",
+        "end_session_endpoint": f"{issuer}/oauth/logout",
         "scopes_supported": list(SCOPE_DESCRIPTIONS),
         "response_types_supported": list(RESPONSE_TYPES),
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "userinfo_signing_alg_values_supported": [],
@@ -52,5 +56,8 @@ def openid_configuration() -> bytes:
     cache = current_app.extensions.setdefault("idp_discovery", {})
     issuer = current_app.config["ISSUER"]
     if issuer not in cache:
-        cache[issuer] = json.dumps(_metadata(issuer), separators=(",", ":")).encode("utf-8")
+        metadata = _metadata(issuer)
+        if registration_enabled(current_app.config):  # advertised only when a client could use it
+            metadata["registration_endpoint"] = f"{issuer}/oauth/register"
+        cache[issuer] = json.dumps(metadata, separators=(",", ":")).encode("utf-8")
     return cache[issuer]

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, UnauthorizedClientError
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, InvalidRequestError, InvalidScopeError, UnauthorizedClientError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -18,6 +18,7 @@ from app.models.base import utcnow
 from app.oauth import service
 from app.oauth.client_assertion import PrivateKeyJWT
 from app.oauth.constants import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
+from app.oauth.device_grant import DeviceAuthorization, DeviceCodeGrant
 from app.oauth.tokens import ACCESS_TOKEN_TYPE, decode_own_jwt, is_access_token_revoked
 from app.security import new_token, token_digest
 from app.web import request_origin
@@ -33,6 +34,16 @@ class IdPAuthorizationServer(AuthorizationServer):
 
     def save_token(self, token, request):
         """Grants persist what they issue themselves (refresh rows, audit); nothing is left to store here."""
+
+    def authenticate_client(self, request, methods, endpoint="token"):
+        try:
+            client = super().authenticate_client(request, methods, endpoint)
+        except ValueError:  # Authlib's Basic parser raises on "Basic " with nothing after it
+            raise InvalidClientError(status_code=401, description="Malformed Authorization header.") from None
+        if request.auth_method == "none" and request.headers.get("Authorization"):
+            # Credentials that failed to verify are a failed authentication, not a public client (RFC 6749 2.3).
+            raise InvalidClientError(status_code=401, description="Client authentication failed.")
+        return client
 
     def load_config(self, config):
         self.scopes_supported = None  # each client's own scope list is the limit (get_allowed_scope)
@@ -195,6 +206,8 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
 
         client: OAuthClient = self.request.client
         scope = client.get_allowed_scope(self.request.payload.scope) if self.request.payload.scope else client.scope
+        if self.request.payload.scope and not scope:
+            raise InvalidScopeError("None of the requested scopes is available to this client.")  # RFC 6749 5.2
         access = issue_access_token(client, scope)
         count_machine_token(client)
         token = {"access_token": access.token, "token_type": "Bearer", "expires_in": access.expires_in, "scope": scope}
@@ -217,19 +230,29 @@ class AccessTokenClaims:
         return False  # decode_own_jwt already refused expired tokens
 
     def is_revoked(self) -> bool:
-        return is_access_token_revoked(self.claims["jti"])
+        # A deleted or disabled client's tokens end with it; machine tokens have no row to deny-list.
+        return is_access_token_revoked(self.claims["jti"]) or service.find_client(self.claims.get("client_id")) is None
 
 
 def _query_any_token(token_string: str, hint: str | None):
     """Look a token up by its shape: JWT access token or opaque refresh token (the hint is only a hint)."""
     if token_string.count(".") == 2:
         claims = decode_own_jwt(token_string, expected_typ=ACCESS_TOKEN_TYPE)
-        return AccessTokenClaims(claims) if claims else None
+        return AccessTokenClaims(claims) if claims and claims.get("jti") else None  # no jti: not revocable, not ours
     return service.find_refresh_token(token_string)
+
+
+def _require_token_param(request) -> None:
+    """Only ``token`` is required; an unknown token_type_hint is ignored, not refused (RFC 7009 2.1, RFC 7662 2.1)."""
+    if "token" not in request.form:
+        raise InvalidRequestError("Missing 'token' parameter.")
 
 
 class TokenRevocation(RevocationEndpoint):
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def check_params(self, request, client):
+        _require_token_param(request)
 
     def authenticate_token(self, request, client):
         self.check_params(request, client)
@@ -246,6 +269,9 @@ class TokenRevocation(RevocationEndpoint):
 
 class TokenIntrospection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = list(CONFIDENTIAL_AUTH_METHODS)
+
+    def check_params(self, request, client):
+        _require_token_param(request)
 
     def query_token(self, token_string, token_type_hint):
         return _query_any_token(token_string, token_type_hint)
@@ -272,3 +298,5 @@ def init_oauth_server(app: Flask) -> None:
     authorization.register_grant(ClientCredentialsGrant)
     authorization.register_endpoint(TokenRevocation)
     authorization.register_endpoint(TokenIntrospection)
+    authorization.register_grant(DeviceCodeGrant)
+    authorization.register_endpoint(DeviceAuthorization)

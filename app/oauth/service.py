@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.audit import Origin, record_event
 from app.extensions import db
@@ -120,7 +121,8 @@ def issue_person_tokens(
                 client_id=grant.client.id,
                 user_id=grant.user.id,
                 session_id=grant.session_id,
-                scope=grant.scope,
+                # RFC 6749 6: a rotated refresh token keeps its parent's scope, even when the access token narrows.
+                scope=parent.scope if parent else grant.scope,
                 auth_time=grant.auth_time,
                 amr=list(grant.amr),
                 expires_at=expires_at,
@@ -157,7 +159,11 @@ def deny_access_token(jti: str, expires_at: datetime) -> None:
     """Put a jti on the deny-list until the token would have expired; a repeat is harmless."""
     if expires_at <= utcnow() or db.session.get(RevokedAccessToken, jti) is not None:
         return
-    db.session.add(RevokedAccessToken(jti=jti, expires_at=expires_at))
+    try:
+        with db.session.begin_nested():
+            db.session.add(RevokedAccessToken(jti=jti, expires_at=expires_at))
+    except IntegrityError:
+        pass  # a parallel revocation (replay racers, double revoke) denied it first: same outcome
 
 
 def prune_deny_list() -> int:
@@ -285,6 +291,18 @@ def introspection_payload(token: object) -> dict[str, object]:
     payload = {key: claims[key] for key in ("scope", "client_id", "sub", "exp", "iat", "aud", "iss", "jti") if key in claims}
     payload.update(active=True, token_type="Bearer")
     return payload
+
+
+def delete_rows_naming_client(client: OAuthClient) -> None:
+    """Delete every row that references the client (codes, refresh tokens, consents, ...), dependents first.
+
+    Explicit deletes rather than ON DELETE CASCADE: SQLite enforces it only with PRAGMA foreign_keys, and a
+    reused row id would otherwise hand the next client this one's consents.
+    """
+    for table in reversed(db.metadata.sorted_tables):
+        for fk in table.foreign_keys:
+            if fk.column.table.name == OAuthClient.__tablename__ and table.name != OAuthClient.__tablename__:
+                db.session.execute(delete(table).where(fk.parent == client.id))
 
 
 def revoke_client_tokens(client: OAuthClient) -> None:

@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 from app.extensions import db
 from app.models import User
 from app.oauth.claims import user_claims
-from app.oauth.service import user_can_receive_tokens
+from app.oauth.service import find_client, user_can_receive_tokens
 from app.oauth.tokens import subject_of, validate_access_token
 
 
@@ -28,7 +28,7 @@ def userinfo_response(request: Request) -> Response:
         response.headers["WWW-Authenticate"] = 'Bearer realm="userinfo"'
         return response
     claims = validate_access_token(token.strip())
-    if claims is None or "auth_time" not in claims:
+    if claims is None or "auth_time" not in claims or find_client(claims.get("client_id")) is None:
         return _bearer_error("invalid_token", "The access token is invalid, expired or revoked.", 401)
     if "openid" not in claims.get("scope", "").split():
         return _bearer_error("insufficient_scope", "The token was not issued with the openid scope.", 403)

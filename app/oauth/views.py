@@ -46,6 +46,9 @@ def _validated_grant():
     for parameter, error in _UNSUPPORTED_OBJECTS.items():
         if request.values.get(parameter):
             raise InteractionError(error, f"The '{parameter}' parameter is not supported.", grant.redirect_uri, request.values.get("state"))
+    if not grant.request.scope:
+        # Nothing requested, or nothing this client may have (RFC 6749 3.3): no code for an empty grant.
+        raise InteractionError("invalid_scope", "None of the requested scopes is available to this client.", grant.redirect_uri, request.values.get("state"))
     max_age = request.values.get("max_age")
     if max_age and not max_age.isdigit():
         raise InteractionError("invalid_request", "max_age must be a whole number of seconds.", grant.redirect_uri, request.values.get("state"))
@@ -141,7 +144,8 @@ def token():
     if not request.mimetype == "application/x-www-form-urlencoded":
         return jsonify(error="invalid_request", error_description="Send the request as application/x-www-form-urlencoded."), 400
     response = authorization_server().create_token_response(request)
-    db.session.commit()  # issued tokens, or the revocations a replay triggered
+    if db.session().in_transaction():  # a client-credentials token (cached client) touched nothing: no commit
+        db.session.commit()  # issued tokens, or the revocations a replay triggered
     return response
 
 
