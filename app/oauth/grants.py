@@ -277,8 +277,9 @@ class TokenIntrospection(IntrospectionEndpoint):
         return _query_any_token(token_string, token_type_hint)
 
     def check_permission(self, token, client, request):
-        # Any authenticated confidential client (a resource server) may introspect (RFC 7662 2.1).
-        return client.is_confidential
+        # Operator-registered confidential clients (resource servers) may introspect (RFC 7662 2.1);
+        # a self-registered client may not read other clients' tokens.
+        return client.is_confidential and not client.is_dynamically_registered
 
     def introspect_token(self, token):
         return service.introspection_payload(token)

@@ -15,6 +15,8 @@ from app.audit import Origin, record_event
 from app.extensions import db
 from app.models import (
     AuthorizationCode,
+    DeviceCode,
+    DeviceCodeStatus,
     OAuthClient,
     OAuthConsent,
     RefreshToken,
@@ -324,4 +326,11 @@ def revoke_user_tokens(user: User, *, session_id: str | None = None) -> int:
     families = list(db.session.scalars(query.distinct()))
     for family_id in families:
         revoke_refresh_family(family_id)
+    if session_id is None:
+        # A device approved but not yet collected would otherwise still get tokens after this.
+        db.session.execute(
+            update(DeviceCode)
+            .where(DeviceCode.user_id == user.id, DeviceCode.status == DeviceCodeStatus.APPROVED)
+            .values(status=DeviceCodeStatus.DENIED)
+        )
     return len(families)

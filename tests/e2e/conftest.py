@@ -50,7 +50,7 @@ def live_server(smtp_server: SmtpServer, tmp_path_factory: pytest.TempPathFactor
         engine = create_engine(database_url, poolclass=NullPool)
         log_path = tmp_dir / "server.log"
         process = live.start_gunicorn(port, env, log_path)
-        server = LiveServer(f"http://localhost:{port}", database_url, log_path, process, engine)
+        server = LiveServer(f"http://localhost:{port}", database_url, log_path, process, engine, env)
         try:
             live.wait_until_ready(server, f"http://127.0.0.1:{port}/healthz")
             yield server

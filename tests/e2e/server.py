@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -35,6 +35,7 @@ class LiveServer:
     log_path: Path
     process: subprocess.Popen
     engine: Engine
+    env: dict[str, str] = field(default_factory=dict)  # the server's configuration, for ``flask`` commands
 
     def log_text(self, start: int = 0) -> str:
         with self.log_path.open("rb") as handle:
@@ -49,6 +50,15 @@ class LiveServer:
 
     def error_lines(self, start: int = 0) -> list[str]:
         return [line for line in self.log_text(start).splitlines() if any(marker in line for marker in ERROR_MARKERS)]
+
+    def flask(self, *args: str) -> str:
+        """Run a ``flask`` CLI command against the server's own database and configuration; its stdout."""
+        result = subprocess.run(
+            [str(VENV_BIN / "flask"), *args], cwd=PROJECT_ROOT, env=self.env, capture_output=True, text=True, timeout=120
+        )
+        if result.returncode != 0:
+            pytest.fail(f"flask {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}", pytrace=False)
+        return result.stdout
 
     def count_users(self, email: str) -> int:
         """Read the server's own database: how many accounts use this address (case-insensitive)."""
