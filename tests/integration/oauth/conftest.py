@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
@@ -29,26 +29,26 @@ from tests.conftest import AuthActions, csrf_from
 
 REDIRECT_URI = "https://rp.example/cb"
 ALL_SCOPES = "openid profile email offline_access"
-TOKEN_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 CONSENT_ACTION = re.compile(r'<form method="post" action="(/oauth/authorize/consent[^"]*)"')
 
 
 # --- signing keys: generated once per run, so each test's fresh database does not pay for RSA keygen ---
 
-_KEY_POOL: dict[str, dict[str, Any]] = {}
+_KEY_POOL: dict[tuple[str, str], dict[str, Any]] = {}
 
 
 def _pooled_key(algorithm: str) -> SigningKey:
-    if algorithm not in _KEY_POOL:
+    pool_key = (algorithm, current_app.config["SECRET_KEY"])  # the private half is encrypted with the app secret
+    if pool_key not in _KEY_POOL:
         row = keys_module.create_signing_key(algorithm)  # real generation and encryption, once
         db.session.expunge(row)
-        _KEY_POOL[algorithm] = {
+        _KEY_POOL[pool_key] = {
             "kid": row.kid,
             "algorithm": row.algorithm,
             "public_jwk": dict(row.public_jwk),
             "private_key_encrypted": row.private_key_encrypted,
         }
-    row = SigningKey(**_KEY_POOL[algorithm])
+    row = SigningKey(**_KEY_POOL[pool_key])
     db.session.add(row)
     return row
 
@@ -158,7 +158,7 @@ class Issued:
 class RelyingParty:
     """Drives the protocol through the test client the way a browser and a relying party would."""
 
-    def __init__(self, app: Flask, http: FlaskClient, auth: AuthActions) -> None:
+    def __init__(self, app: Flask, http: FlaskClient, auth: AuthActions | None) -> None:
         self.app = app
         self.http = http
         self.auth = auth
@@ -305,7 +305,3 @@ def fresh(model, ident):
 
 def table_counts() -> dict[str, int]:
     return {table.name: db.session.scalar(select(func.count()).select_from(table)) for table in db.metadata.sorted_tables}
-
-
-def location_of(response: TestResponse) -> str:
-    return response.headers.get("Location", "")

@@ -1,4 +1,12 @@
-"""Authorization endpoint errors (RFC 6749 4.1.2.1, RFC 9207, OIDC Core 3.1.2): page or redirect, never both wrong."""
+"""Authorization endpoint errors (RFC 6749 4.1.2.1, RFC 9207, OIDC Core 3.1.2): page or redirect, never both wrong.
+
+OpenID conformance modules covered here: oidcc-ensure-registered-redirect-uri,
+oidcc-ensure-redirect-uri-in-authorization-request, oidcc-redirect-uri-query-OK / -mismatch / -added,
+oidcc-response-type-missing, oidcc-ensure-request-with-unknown-parameter-succeeds, oidcc-display-page /
+-popup, oidcc-ui-locales, oidcc-claims-locales, oidcc-ensure-request-with-acr-values-succeeds,
+oidcc-claims-essential (ignored: claims_parameter_supported is false), oidcc-ensure-post-request-succeeds,
+oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported.
+"""
 
 from __future__ import annotations
 
@@ -170,7 +178,7 @@ def test_non_loopback_http_port_may_not_vary(rp, signed_in, create_oauth_client)
 
 def test_unsupported_response_type_redirects_with_error_state_and_iss(app, rp, signed_in, rp_client, subtests):
     client, _ = rp_client
-    for response_type in ["token", "code id_token", "id_token", "code token", "none", "CODE"]:
+    for response_type in ["token", "code id_token", "id_token", "code token", "none", "CODE", None]:
         with subtests.test(response_type=response_type):
             pending = rp.request(client, response_type=response_type)
             assert_error_redirect(rp.authorize(pending), app, pending, "unsupported_response_type")
@@ -294,7 +302,15 @@ def test_prompt_none_combined_with_another_value_is_invalid_request(app, rp, sig
 def test_unknown_parameters_are_ignored(rp, signed_in, rp_client):
     client, _ = rp_client
 
-    response = rp.authorize(rp.request(client, foo="bar", claims_locales="de", ui_locales="fr"))
+    extra = {
+        "foo": "bar",
+        "claims_locales": "de",
+        "ui_locales": "fr",
+        "display": "popup",
+        "acr_values": "urn:idp:acr:pwd",
+        "claims": '{"id_token":{"email":{"essential":true}}}',
+    }
+    response = rp.authorize(rp.request(client, **extra))
 
     assert response.status_code == 200
 
@@ -316,6 +332,22 @@ def test_error_redirect_keeps_the_registered_query_and_adds_iss(app, rp, signed_
 
     params = assert_error_redirect(response, app, pending, "unsupported_response_type", to="https://rp.example/cb")
     assert params["tenant"] == "7"
+
+
+def test_a_registered_query_is_kept_on_the_success_redirect(rp, create_user, create_oauth_client):
+    client, _ = create_oauth_client(redirect_uris=["https://rp.example/cb?tenant=7"])
+
+    issued = rp.code(client, create_user(email="ada@example.com"))
+
+    assert issued.location["tenant"] == "7" and issued.location["code"]
+
+
+def test_scope_order_does_not_matter(rp, create_user, rp_client):
+    client, secret = rp_client
+
+    tokens = rp.tokens(client, secret, create_user(email="ada@example.com"), scope="email profile openid")
+
+    assert set(tokens["scope"].split()) == {"openid", "profile", "email"} and tokens["id_token"]
 
 
 def test_success_redirect_carries_code_state_and_iss(app, rp, create_user, rp_client):

@@ -1,4 +1,7 @@
-"""``flask clients create|list|delete``: the secret shown once, safe redirect URIs only, delete revokes tokens."""
+"""``flask clients create|list|delete``: the secret shown once, safe redirect URIs only, delete revokes tokens.
+
+The registration rule behind oidcc-redirect-uri-regfrag (no fragment) is checked here for the CLI.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Discovery (OIDC Discovery 1.0, RFC 8414): the configured issuer, only what is implemented, live URLs."""
+"""Discovery (OIDC Discovery 1.0, RFC 8414): the configured issuer, only what is implemented, live URLs.
+
+OpenID conformance module covered here: oidcc-discovery-endpoint-verification (oidcc-config plan).
+"""
 
 from __future__ import annotations
 

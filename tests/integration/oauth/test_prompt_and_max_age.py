@@ -1,4 +1,8 @@
-"""prompt, max_age and login_hint (OIDC Core 3.1.2.1, 3.1.2.6): sign-in and re-authentication on request."""
+"""prompt, max_age and login_hint (OIDC Core 3.1.2.1, 3.1.2.6): sign-in and re-authentication on request.
+
+OpenID conformance modules covered here: oidcc-prompt-login, oidcc-prompt-none-not-logged-in,
+oidcc-prompt-none-logged-in, oidcc-max-age-1, oidcc-max-age-10000, oidcc-login-hint.
+"""
 
 from __future__ import annotations
 

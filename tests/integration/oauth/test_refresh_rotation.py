@@ -1,4 +1,7 @@
-"""Refresh tokens (RFC 6749 6, RFC 9700 4.14.2): rotated on use, reuse kills the family, bound to client and scope."""
+"""Refresh tokens (RFC 6749 6, RFC 9700 4.14.2): rotated on use, reuse kills the family, bound to client and scope.
+
+OpenID conformance module covered here: oidcc-refresh-token.
+"""
 
 from __future__ import annotations
 
