@@ -91,7 +91,8 @@ class Config:
         self.ACCESS_TOKEN_TTL = _env_int("ACCESS_TOKEN_SECONDS", 600)
         self.ID_TOKEN_TTL = _env_int("ID_TOKEN_SECONDS", 600)
         self.AUTHORIZATION_CODE_TTL = min(_env_int("AUTHORIZATION_CODE_SECONDS", 60), 60)
-        self.REFRESH_TOKEN_TTL = _env_int("REFRESH_TOKEN_SECONDS", 30 * 86400)
+        self.REFRESH_TOKEN_TTL = _env_int("REFRESH_TOKEN_SECONDS", 30 * 86400)  # absolute, per family
+        self.REFRESH_TOKEN_IDLE_TTL = _env_int("REFRESH_TOKEN_IDLE_SECONDS", 14 * 86400)  # unused this long: dead
         self.DEVICE_CODE_TTL = min(_env_int("DEVICE_CODE_SECONDS", 600), 600)
         self.DEVICE_CODE_INTERVAL = _env_int("DEVICE_CODE_INTERVAL", 5)
         # ES256 signs ~5x faster than RS256 here; ID tokens stay RS256 unless a client asks otherwise.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.audit import Origin, record_event
@@ -112,8 +112,7 @@ def issue_person_tokens(
         code.access_token_jti, code.access_token_expires_at = access.jti, access.expires_at
     if include_refresh_token:
         refresh_value = new_token(REFRESH_TOKEN_PREFIX)
-        config = current_app.config
-        expires_at = parent.expires_at if parent else utcnow() + timedelta(seconds=config["REFRESH_TOKEN_TTL"])
+        expires_at = _refresh_expiry(parent)
         db.session.add(
             RefreshToken(
                 token_digest=token_digest(refresh_value),
@@ -155,6 +154,19 @@ def issue_person_tokens(
         refresh=include_refresh_token,
     )
     return response
+
+
+def _refresh_expiry(parent: RefreshToken | None) -> datetime:
+    """Idle expiry for each token, capped by the family's absolute lifetime (SECURITY.md, BCP 4.14.2)."""
+    config = current_app.config
+    now = utcnow()
+    started = now
+    if parent is not None:
+        started = db.session.scalar(
+            select(func.min(RefreshToken.issued_at)).where(RefreshToken.family_id == parent.family_id)
+        ) or parent.issued_at
+    absolute = started + timedelta(seconds=config["REFRESH_TOKEN_TTL"])
+    return min(absolute, now + timedelta(seconds=config["REFRESH_TOKEN_IDLE_TTL"]))
 
 
 def deny_access_token(jti: str, expires_at: datetime) -> None:

@@ -71,14 +71,15 @@ def test_each_refresh_rotates_the_refresh_token_and_issues_a_new_access_token(rp
     assert len({row_of(t).family_id for t in seen}) == 1
 
 
-def test_rotation_keeps_the_familys_absolute_expiry_and_the_original_sign_in(rp, rp_client, tokens):
+def test_rotation_slides_the_idle_expiry_within_the_family_lifetime_and_keeps_the_sign_in(app, rp, rp_client, tokens):
     client, secret = rp_client
     original = row_of(tokens["refresh_token"])
 
     new = rp.refresh(client, secret, tokens["refresh_token"]).get_json()
 
     rotated = row_of(new["refresh_token"])
-    assert rotated.expires_at == original.expires_at
+    assert original.expires_at <= rotated.expires_at
+    assert rotated.expires_at <= original.issued_at + timedelta(seconds=app.config["REFRESH_TOKEN_TTL"] + 1)
     assert rotated.auth_time == original.auth_time and rotated.parent_id == original.id
     assert verify_jwt(rp.http, new["access_token"]).claims["auth_time"] == int(original.auth_time.timestamp())
 
@@ -250,3 +251,26 @@ def test_each_refresh_is_audited_without_the_token(rp, user, rp_client, tokens):
     ).first()
     assert event.details["grant_type"] == "refresh_token"
     assert new["refresh_token"] not in str(event.details) and tokens["refresh_token"] not in str(event.details)
+
+
+
+def test_refresh_token_expires_when_unused_for_the_idle_lifetime(app, rp, rp_client, tokens):
+    client, secret = rp_client
+    row = row_of(tokens["refresh_token"])
+    assert row.expires_at - row.issued_at <= timedelta(seconds=app.config["REFRESH_TOKEN_IDLE_TTL"] + 1)
+    row.expires_at = utcnow() - timedelta(seconds=1)  # left unused past its idle lifetime
+    db.session.commit()
+    assert_invalid(rp.refresh(client, secret, tokens["refresh_token"]))
+
+
+def test_rotation_never_extends_a_family_past_its_absolute_lifetime(app, rp, rp_client, tokens):
+    client, secret = rp_client
+    first = row_of(tokens["refresh_token"])
+    family_start = utcnow() - timedelta(seconds=app.config["REFRESH_TOKEN_TTL"] - 60)  # family nearly over
+    first.issued_at = family_start
+    db.session.commit()
+    response = rp.refresh(client, secret, tokens["refresh_token"])
+    assert response.status_code == 200
+    child = row_of(response.get_json()["refresh_token"])
+    assert child.expires_at <= family_start + timedelta(seconds=app.config["REFRESH_TOKEN_TTL"] + 1)
+    assert child.expires_at - utcnow() < timedelta(seconds=120)
