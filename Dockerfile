@@ -28,4 +28,4 @@ EXPOSE 8000
 # Production needs IDP_SECRET_KEY, IDP_ISSUER (https) and IDP_DATABASE_URL; IDP_REDIS_URL for
 # rate limits shared between workers and replicas. Inside the container gunicorn listens on all
 # interfaces so the container port can be published.
-CMD ["sh", "-c", "flask db upgrade && exec gunicorn --bind 0.0.0.0:8000 --workers ${WEB_CONCURRENCY:-2} --threads 4 --no-control-socket --forwarded-allow-ips ${FORWARDED_ALLOW_IPS:-127.0.0.1} wsgi:app"]
+CMD ["sh", "-c", "flask db upgrade && flask keys ensure && exec gunicorn --bind 0.0.0.0:8000 --workers ${WEB_CONCURRENCY:-2} --threads 4 --no-control-socket --forwarded-allow-ips ${FORWARDED_ALLOW_IPS:-127.0.0.1} wsgi:app"]

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import OAuthClient, SigningKey
 from app.oauth.clients import ClientSpec, ClientSpecError, create_client
 from app.oauth.constants import AUTH_METHODS, GRANT_TYPES
-from app.oauth.keys import rotate_keys
+from app.oauth.keys import ensure_keys, rotate_keys
 from app.oauth.service import client_cache
 
 clients_cli = AppGroup("clients", help="Manage OAuth clients.")
@@ -107,6 +107,14 @@ def rotate():
     db.session.commit()
     for key in created:
         click.echo(f"new {key.algorithm} key {key.kid}")
+
+
+@keys_cli.command("ensure")
+def ensure():
+    """Create missing signing keys now, so cold workers never race to create them."""
+    created = ensure_keys()
+    db.session.commit()
+    click.echo(", ".join(f"new {key.algorithm} key {key.kid}" for key in created) or "signing keys present")
 
 
 @keys_cli.command("list")

@@ -73,6 +73,12 @@ def rotate_keys(algorithms: tuple[str, ...] = ALGORITHMS) -> list[SigningKey]:
     return created
 
 
+def ensure_keys() -> list[SigningKey]:
+    """Create an active key for each algorithm that has none (run once at start, before workers)."""
+    active = set(db.session.scalars(select(SigningKey.algorithm).where(SigningKey.retired_at.is_(None))))
+    return [create_signing_key(algorithm) for algorithm in ALGORITHMS if algorithm not in active]
+
+
 @dataclass(frozen=True)
 class LoadedKey:
     kid: str

@@ -176,3 +176,17 @@ def test_keys_list_shows_active_and_retired_keys_without_private_material(app, t
     assert len(lines) == 4
     assert sum("active" in line for line in lines) == 2 and sum("retired" in line for line in lines) == 2
     assert "PRIVATE" not in result.output and "v1:" not in result.output
+
+
+def test_keys_ensure_creates_missing_keys_once(app):
+    from sqlalchemy import func, select
+
+    from app.models import SigningKey
+
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["keys", "ensure"])
+    second = runner.invoke(args=["keys", "ensure"])
+    assert first.exit_code == 0 and second.exit_code == 0
+    assert "signing keys present" in second.output
+    active = select(SigningKey.algorithm, func.count()).where(SigningKey.retired_at.is_(None)).group_by(SigningKey.algorithm)
+    assert dict(db.session.execute(active).all()) == {"RS256": 1, "ES256": 1}
