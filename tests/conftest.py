@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import re
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -207,3 +210,21 @@ def audit_types(user: User | None = None) -> list[str]:
     if user is not None:
         query = query.where(AuditEvent.subject_user_id == user.id)
     return list(db.session.scalars(query))
+
+
+@pytest.fixture
+def capture_app_log() -> Iterator[Callable[[], io.StringIO]]:
+    """Call after building the app: the app's real handler (formatter, request-id filter) writes to the buffer."""
+    swapped: list[logging.StreamHandler] = []
+
+    def capture() -> io.StringIO:
+        handler = logging.getLogger("app").handlers[0]
+        assert isinstance(handler, logging.StreamHandler)
+        buffer = io.StringIO()
+        handler.setStream(buffer)
+        swapped.append(handler)
+        return buffer
+
+    yield capture
+    for handler in swapped:
+        handler.setStream(sys.stderr)

@@ -47,7 +47,7 @@ class IssuedDeviceCode:
     """The device authorization response's values; the device code exists only here and in the response."""
 
     device_code: str
-    user_code: str  # display form, XXXX-XXXX
+    user_code: str  # as shown to the person: two groups of four letters joined by a dash
     expires_in: int
     interval: int
 

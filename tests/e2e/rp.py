@@ -17,6 +17,7 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from tests.e2e.server import LiveServer
@@ -94,7 +95,12 @@ def callback_pattern(redirect_uri: str) -> re.Pattern[str]:
 
 def start_at_rp(page: Page, authorization_url: str) -> None:
     """The person starts on the relying party's page and follows its sign-in link to the IdP."""
-    page.goto("about:blank")
+    try:
+        page.goto("about:blank")
+    except PlaywrightError:
+        # The previous callback's refused navigation may still be turning into an error page.
+        page.wait_for_load_state()
+        page.goto("about:blank")
     page.set_content(f'<a href="{html.escape(authorization_url)}">Sign in with the identity provider</a>')
     page.get_by_role("link", name="Sign in with the identity provider").click()
 

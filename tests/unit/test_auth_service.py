@@ -99,11 +99,6 @@ def test_the_lockout_delay_never_grows_past_the_cap_even_after_many_failures(app
     assert service._lock_delay(app.config["LOCKOUT_THRESHOLD"] + 1000) == cap
 
 
-def test_lockout_is_temporary_and_configured_well_under_100_failures(app):
-    assert 1 <= app.config["LOCKOUT_THRESHOLD"] <= 100
-    assert app.config["LOCKOUT_MAX_SECONDS"] <= 24 * 3600
-
-
 def test_a_locked_account_refuses_even_the_right_password_and_does_not_extend_the_lock(create_user, app):
     user = create_user()
     for _ in range(app.config["LOCKOUT_THRESHOLD"]):
@@ -152,7 +147,6 @@ def test_the_failure_counter_is_incremented_in_sql_not_from_a_stale_copy(create_
     db.session.execute(
         update(User).where(User.id == user.id).values(failed_login_count=3).execution_options(synchronize_session=False)
     )
-    assert user.failed_login_count == 0
     fail_login(user)
     assert stored(user).failed_login_count == 4
 

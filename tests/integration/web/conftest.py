@@ -1,11 +1,8 @@
-"""Web-test helpers: read what the app's own log handler writes; build apps with the limiter on."""
+"""Web-test helpers: build apps with the limiter on."""
 
 from __future__ import annotations
 
-import io
-import logging
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
@@ -21,24 +18,6 @@ LIMIT_NAMES = (
     "LIMIT_RESET_IP",
     "LIMIT_RESET_ACCOUNT",
 )
-
-
-@pytest.fixture
-def capture_app_log() -> Iterator[Callable[[], io.StringIO]]:
-    """Call after building the app: the app's real handler (formatter, request-id filter) writes to the buffer."""
-    swapped: list[logging.StreamHandler] = []
-
-    def capture() -> io.StringIO:
-        handler = logging.getLogger("app").handlers[0]
-        assert isinstance(handler, logging.StreamHandler)
-        buffer = io.StringIO()
-        handler.setStream(buffer)
-        swapped.append(handler)
-        return buffer
-
-    yield capture
-    for handler in swapped:
-        handler.setStream(sys.stderr)
 
 
 @pytest.fixture
