@@ -57,6 +57,8 @@ def _register_cross_cutting(app: Flask) -> None:
     from app.cli import init_cli
     from app.errors import init_errors
     from app.headers import init_headers
+    from app.oauth.discovery import public_metadata_lifetimes
+    from app.public_cache import init_public_cache
     from app.templating import init_templating
 
     if app.config["TRUSTED_PROXIES"]:
@@ -65,5 +67,7 @@ def _register_cross_cutting(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
     init_errors(app)
     init_headers(app)
+    # Outermost, so the cached public metadata skips even the proxy fix-up.
+    init_public_cache(app, public_metadata_lifetimes(app.config))
     init_templating(app)
     init_cli(app)

@@ -95,4 +95,8 @@ def init_browser_sessions(app: Flask) -> None:
     # No remember-me cookie and no user id in Flask's cookie: only the auth cookie identifies a person.
     login_manager.session_protection = None  # the server-side row is the protection
     login_manager.request_loader(_load_from_cookie)
+    # Flask-Login's own after-request hook only maintains its remember-me cookie, which we never
+    # set; it reads Flask's session on every response, and that marks every response `Vary: Cookie`
+    # (public metadata included, which then could not be cached).
+    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
     app.after_request(_write_auth_cookie)

@@ -18,6 +18,21 @@ from app.oauth.constants import (
 )
 from app.oauth.registration import registration_enabled
 
+WELL_KNOWN_PATHS = ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server")
+JWKS_PATH = "/oauth/jwks"
+DISCOVERY_MAX_AGE = 3600
+JWKS_MAX_AGE = 300
+
+
+def public_metadata_lifetimes(config) -> dict[str, float]:
+    """How long each process may answer these paths from memory (see app.public_cache).
+
+    Discovery depends on configuration only. The JWKS is reused no longer than the key ring's own
+    reload interval, so a rotation elsewhere shows up as soon as this process would sign with it.
+    """
+    jwks_seconds = min(JWKS_MAX_AGE, config["KEY_CACHE_SECONDS"])
+    return {**dict.fromkeys(WELL_KNOWN_PATHS, DISCOVERY_MAX_AGE), JWKS_PATH: jwks_seconds}
+
 
 def _metadata(issuer: str) -> dict[str, object]:
     return {
@@ -26,7 +41,7 @@ def _metadata(issuer: str) -> dict[str, object]:
         "token_endpoint": f"{issuer}/oauth/token",
         "device_authorization_endpoint": f"{issuer}/oauth/device_authorization",
         "userinfo_endpoint": f"{issuer}/oauth/userinfo",
-        "jwks_uri": f"{issuer}/oauth/jwks",
+        "jwks_uri": f"{issuer}{JWKS_PATH}",
         "revocation_endpoint": f"{issuer}/oauth/revoke",
         "introspection_endpoint": f"{issuer}/oauth/introspect",
         "end_session_endpoint": f"{issuer}/oauth/logout",

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import SigningKey
 from app.models.base import utcnow
+from app.public_cache import clear_public_responses
 from app.security import new_public_id
 
 ALGORITHMS = ("RS256", "ES256")
@@ -103,6 +104,7 @@ class KeyRing:
 
     def invalidate(self) -> None:
         self._loaded_at = 0.0
+        clear_public_responses()  # the JWKS this process serves from memory, too
 
     def _fresh(self) -> bool:
         return time.monotonic() - self._loaded_at < current_app.config["KEY_CACHE_SECONDS"]

@@ -20,7 +20,7 @@ from app.oauth.authorize import (
     with_issuer,
 )
 from app.oauth.constants import describe_scope
-from app.oauth.discovery import openid_configuration
+from app.oauth.discovery import DISCOVERY_MAX_AGE, JWKS_MAX_AGE, JWKS_PATH, WELL_KNOWN_PATHS, openid_configuration
 from app.oauth.forms import ConsentForm
 from app.oauth.grants import authorization_server
 from app.oauth.keys import keyring
@@ -170,23 +170,25 @@ def userinfo():
     return userinfo_response(request)
 
 
-@bp.get("/.well-known/openid-configuration")
-@bp.get("/.well-known/oauth-authorization-server")
+# GET and HEAD of these are answered from memory by app.public_cache; these views fill it.
+@bp.get(WELL_KNOWN_PATHS[0])
+@bp.get(WELL_KNOWN_PATHS[1])
 @limiter.exempt
 def discovery():
-    return _cached_json(openid_configuration(), max_age=3600)
+    return _public_json(openid_configuration(), max_age=DISCOVERY_MAX_AGE)
 
 
-@bp.get("/oauth/jwks")
+@bp.get(JWKS_PATH)
 @limiter.exempt
 def jwks():
-    return _cached_json(keyring().jwks_json(), max_age=300)
+    return _public_json(keyring().jwks_json(), max_age=JWKS_MAX_AGE)
 
 
-def _cached_json(body: bytes, *, max_age: int) -> Response:
+def _public_json(body: bytes, *, max_age: int) -> Response:
     response = make_response(body)
     response.mimetype = "application/json"
     # Public metadata: caching is fine (the security-header hook leaves public responses alone).
     response.headers["Cache-Control"] = f"public, max-age={max_age}"
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    response.add_etag()
+    return response.make_conditional(request)

@@ -97,3 +97,26 @@ def test_discovery_is_read_only(test_client, method):
     response = getattr(test_client, method)(WELL_KNOWN[0])
 
     assert response.status_code == 405
+
+
+@pytest.mark.parametrize("path", [*WELL_KNOWN, "/oauth/jwks"])
+def test_public_metadata_is_answered_from_memory_with_every_security_header(test_client, path):
+    built = test_client.get(path)
+
+    again = test_client.get(path)
+
+    assert again.data == built.data
+    assert "X-Request-ID" in built.headers and "X-Request-ID" not in again.headers  # no Flask hook ran
+    for header in ("Content-Security-Policy", "X-Content-Type-Options", "Cache-Control", "ETag"):
+        assert again.headers[header] == built.headers[header]
+    assert "Vary" not in again.headers and "Set-Cookie" not in again.headers
+
+
+@pytest.mark.parametrize("path", [*WELL_KNOWN, "/oauth/jwks"])
+def test_public_metadata_answers_a_matching_etag_with_304(test_client, path):
+    etag = test_client.get(path).headers["ETag"]
+
+    response = test_client.get(path, headers={"If-None-Match": etag})
+
+    assert response.status_code == 304
+    assert response.data == b""
