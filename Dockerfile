@@ -27,5 +27,6 @@ EXPOSE 8000
 
 # Production needs IDP_SECRET_KEY, IDP_ISSUER (https) and IDP_DATABASE_URL; IDP_REDIS_URL for
 # rate limits shared between workers and replicas. Inside the container gunicorn listens on all
-# interfaces so the container port can be published.
-CMD ["sh", "-c", "flask db upgrade && flask keys ensure && exec gunicorn --bind 0.0.0.0:8000 --workers ${WEB_CONCURRENCY:-2} --threads 4 --no-control-socket --forwarded-allow-ips ${FORWARDED_ALLOW_IPS:-127.0.0.1} wsgi:app"]
+# interfaces so the container port can be published; --reuse-port spreads connections over the
+# workers (one socket each) instead of letting one worker accept them all.
+CMD ["sh", "-c", "flask db upgrade && flask keys ensure && exec gunicorn --bind 0.0.0.0:8000 --workers ${WEB_CONCURRENCY:-2} --threads 4 --reuse-port --no-control-socket --forwarded-allow-ips ${FORWARDED_ALLOW_IPS:-127.0.0.1} wsgi:app"]

@@ -220,6 +220,8 @@ class Gunicorn:
         command += ["--worker-class", worker_class]
         if worker_class == "gthread":
             command += ["--threads", str(args.threads)]
+        if args.reuse_port:
+            command += ["--reuse-port"]
         command += ["--backlog", "2048", "--no-control-socket", "--graceful-timeout", "5", "--chdir", str(chdir), app]
         self.log = log
         self._log_file = log.open("wb")
@@ -428,6 +430,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--worker-class", action="append", choices=["sync", "gthread"], help="repeat to compare (default: sync)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    parser.add_argument(
+        "--no-reuse-port", dest="reuse_port", action="store_false",
+        help="share one listening socket (default: a socket per worker, SO_REUSEPORT, as .ci/serve runs)",
+    )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of untimed load before each scenario")
