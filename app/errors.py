@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, make_response, render_template
+from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask.wrappers import Response
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -25,9 +25,23 @@ TITLES = {
 }
 
 
+# Error codes for machine clients, in the RFC 6749 5.2 shape; 4xx without a better code are invalid_request.
+JSON_ERROR_CODES = {404: "not_found", 429: "too_many_requests", 500: "server_error", 503: "temporarily_unavailable"}
+
+
 def render_error(status: int) -> Response:
     title, text = TITLES.get(status, TITLES[500] if status >= 500 else TITLES[400])
+    if _is_machine_request():
+        code = JSON_ERROR_CODES.get(status, "server_error" if status >= 500 else "invalid_request")
+        response = jsonify(error=code, error_description=title + ".")
+        response.status_code = status
+        return response
     return make_response(render_template("errors/error.html", status=status, title=title, text=text), status)
+
+
+def _is_machine_request() -> bool:
+    """Protocol endpoints answer JSON even when something fails outside their own error handling."""
+    return request.path.startswith(current_app.extensions.get("idp_json_error_paths", ()))
 
 
 def _http_error(error: HTTPException) -> Response:
@@ -52,7 +66,9 @@ def _unexpected_error(error: Exception):
     return render_error(InternalServerError.code)
 
 
-def init_errors(app: Flask) -> None:
+def init_errors(app: Flask, *, json_paths: tuple[str, ...] = ()) -> None:
+    """`json_paths`: path prefixes of endpoints called by programs, which get JSON errors, not pages."""
+    app.extensions["idp_json_error_paths"] = json_paths
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)

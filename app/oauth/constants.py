@@ -32,3 +32,16 @@ CLAIMS_SUPPORTED = (
 
 def describe_scope(scope: str) -> str:
     return SCOPE_DESCRIPTIONS.get(scope, f"Access “{scope}”")
+
+
+# Endpoints called by programs, not people: their failures are JSON, never an HTML page.
+MACHINE_PATH_PREFIXES = (
+    "/oauth/token",
+    "/oauth/revoke",
+    "/oauth/introspect",
+    "/oauth/userinfo",
+    "/oauth/register",
+    "/oauth/device_authorization",
+    "/oauth/jwks",
+    "/.well-known/",
+)
