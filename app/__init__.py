@@ -45,9 +45,11 @@ def _register_blueprints(app: Flask) -> None:
     from app.oauth import logout_views as _logout_views  # noqa: F401
     from app.oauth import registration_views as _registration_views  # noqa: F401
     from app.oauth import device_views as _device_views  # noqa: F401
+    from app.oauth.deny_list import init_deny_list
     from app.oauth.grants import init_oauth_server
 
     init_oauth_server(app)
+    init_deny_list(app)
 
     for blueprint in (auth.bp, oauth.bp, mfa.bp, account.bp, admin.bp, health.bp):
         app.register_blueprint(blueprint)
@@ -57,6 +59,7 @@ def _register_cross_cutting(app: Flask) -> None:
     from app.cli import init_cli
     from app.errors import init_errors
     from app.headers import init_headers
+    from app.oauth.constants import MACHINE_PATH_PREFIXES
     from app.oauth.discovery import public_metadata_lifetimes
     from app.public_cache import init_public_cache
     from app.templating import init_templating
@@ -65,7 +68,7 @@ def _register_cross_cutting(app: Flask) -> None:
         # X-Forwarded-* is believed only from that many proxy hops (SECURITY.md, ASVS 4.1.3).
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
-    init_errors(app)
+    init_errors(app, json_paths=MACHINE_PATH_PREFIXES)
     init_headers(app)
     # Outermost, so the cached public metadata skips even the proxy fix-up.
     init_public_cache(app, public_metadata_lifetimes(app.config))

@@ -57,6 +57,8 @@ class Config:
         self.RATELIMIT_HEADERS_ENABLED = True
         # Distinct per deployment when several share one Redis.
         self.RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "idp")
+        # Other Redis keys (the access-token deny-list) start with this one.
+        self.REDIS_KEY_PREFIX = _env("REDIS_KEY_PREFIX", "idp")
         # Named limits, applied per IP and per account (see app/auth/views.py).
         self.LIMIT_LOGIN_IP = _env("LIMIT_LOGIN_IP", "30 per minute;300 per hour")
         self.LIMIT_LOGIN_ACCOUNT = _env("LIMIT_LOGIN_ACCOUNT", "10 per minute;50 per hour")

@@ -81,8 +81,9 @@ def make_config(smtp_port: int, **overrides: object) -> TestConfig:
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": smtp_port,
         "SMTP_SECURITY": "none",
-        # A fresh limiter namespace per app, so counters in a shared Redis never leak between tests.
+        # A fresh Redis namespace per app, so counters and deny-lists never leak between tests.
         "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        "REDIS_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
     }
     base.update(overrides)
     return TestConfig(**base)

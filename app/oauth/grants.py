@@ -15,11 +15,11 @@ from flask import Flask, current_app
 from app.extensions import db
 from app.models import AuthorizationCode, OAuthClient, RefreshToken
 from app.models.base import utcnow
-from app.oauth import service
+from app.oauth import deny_list, service
 from app.oauth.client_assertion import PrivateKeyJWT
 from app.oauth.constants import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from app.oauth.device_grant import DeviceAuthorization, DeviceCodeGrant
-from app.oauth.tokens import ACCESS_TOKEN_TYPE, decode_own_jwt, is_access_token_revoked
+from app.oauth.tokens import ACCESS_TOKEN_TYPE, decode_own_jwt
 from app.security import new_token, token_digest
 from app.web import request_origin
 
@@ -231,7 +231,7 @@ class AccessTokenClaims:
 
     def is_revoked(self) -> bool:
         # A deleted or disabled client's tokens end with it; machine tokens have no row to deny-list.
-        return is_access_token_revoked(self.claims["jti"]) or service.find_client(self.claims.get("client_id")) is None
+        return deny_list.is_denied(self.claims["jti"]) or service.find_client(self.claims.get("client_id")) is None
 
 
 def _query_any_token(token_string: str, hint: str | None):

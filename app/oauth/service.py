@@ -24,6 +24,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
+from app.oauth import deny_list
 from app.oauth.tokens import issue_access_token, issue_id_token
 from app.security import new_public_id, new_token, token_digest
 
@@ -175,7 +176,7 @@ def deny_access_token(jti: str, expires_at: datetime) -> None:
         return
     try:
         with db.session.begin_nested():
-            db.session.add(RevokedAccessToken(jti=jti, expires_at=expires_at))
+            deny_list.deny(jti, expires_at)
     except IntegrityError:
         pass  # a parallel revocation (replay racers, double revoke) denied it first: same outcome
 
