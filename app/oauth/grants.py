@@ -6,7 +6,14 @@ from datetime import timedelta
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, InvalidRequestError, InvalidScopeError, UnauthorizedClientError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    UnauthorizedClientError,
+    UnsupportedResponseTypeError,
+)
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -35,7 +42,18 @@ class IdPAuthorizationServer(AuthorizationServer):
     def save_token(self, token, request):
         """Grants persist what they issue themselves (refresh rows, audit); nothing is left to store here."""
 
+    def get_authorization_grant(self, request):
+        try:
+            return super().get_authorization_grant(request)
+        except UnsupportedResponseTypeError as error:
+            if request.payload.response_type:
+                raise
+            # A missing parameter is invalid_request; unsupported_response_type is for a value we don't offer.
+            raise InvalidRequestError("Missing 'response_type' parameter.", redirect_uri=error.redirect_uri) from None
+
     def authenticate_client(self, request, methods, endpoint="token"):
+        _refuse_repeated_parameters(request)
+        _refuse_several_credentials(request)
         try:
             client = super().authenticate_client(request, methods, endpoint)
         except ValueError:  # Authlib's Basic parser raises on "Basic " with nothing after it
@@ -48,6 +66,25 @@ class IdPAuthorizationServer(AuthorizationServer):
     def load_config(self, config):
         self.scopes_supported = None  # each client's own scope list is the limit (get_allowed_scope)
         self._error_uris = None
+
+
+def _refuse_repeated_parameters(request) -> None:
+    """RFC 6749 3.1/3.2: request parameters MUST NOT be included more than once (any parameter)."""
+    for name, values in request.payload.datalist.items():
+        if len(values) > 1:
+            raise InvalidRequestError(f"Repeated parameter '{name}'.")
+
+
+def _refuse_several_credentials(request) -> None:
+    """RFC 6749 2.3: a client MUST NOT use more than one authentication method in a request."""
+    form = request.payload.data
+    presented = [
+        request.headers.get("Authorization", "").lower().startswith("basic "),
+        "client_secret" in form,
+        "client_assertion" in form,
+    ]
+    if sum(presented) > 1:
+        raise InvalidRequestError("Use one client authentication method per request.")
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -274,7 +311,10 @@ class TokenIntrospection(IntrospectionEndpoint):
         _require_token_param(request)
 
     def query_token(self, token_string, token_type_hint):
-        return _query_any_token(token_string, token_type_hint)
+        token = _query_any_token(token_string, token_type_hint)
+        if isinstance(token, RefreshToken) and not service.user_can_receive_tokens(token.user):
+            return None  # a disabled or locked person's refresh token cannot be used, so it is not active
+        return token
 
     def check_permission(self, token, client, request):
         # Operator-registered confidential clients (resource servers) may introspect (RFC 7662 2.1);

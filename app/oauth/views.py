@@ -43,6 +43,11 @@ def _error_page(error: OAuth2Error | None = None, *, status: int = 400, title: s
 def _validated_grant():
     """Authlib validates client, redirect URI, response type, scope and PKCE; raises OAuth2Error."""
     grant = authorization_server().get_consent_grant(request=request, end_user=None)
+    # Authlib refuses a repeated client_id, redirect_uri, response_type, scope or state (error page);
+    # any other repeated parameter (nonce, code_challenge, prompt, ...) is as ambiguous (RFC 6749 3.1).
+    repeated = sorted(name for name, values in request.values.lists() if len(values) > 1)
+    if repeated:
+        raise InteractionError("invalid_request", f"Repeated parameter '{repeated[0]}'.", grant.redirect_uri, request.values.get("state"))
     for parameter, error in _UNSUPPORTED_OBJECTS.items():
         if request.values.get(parameter):
             raise InteractionError(error, f"The '{parameter}' parameter is not supported.", grant.redirect_uri, request.values.get("state"))

@@ -178,11 +178,19 @@ def test_non_loopback_http_port_may_not_vary(rp, signed_in, create_oauth_client)
 
 def test_unsupported_response_type_redirects_with_error_state_and_iss(app, rp, signed_in, rp_client, subtests):
     client, _ = rp_client
-    for response_type in ["token", "code id_token", "id_token", "code token", "none", "CODE", None]:
+    for response_type in ["token", "code id_token", "id_token", "code token", "none", "CODE"]:
         with subtests.test(response_type=response_type):
             pending = rp.request(client, response_type=response_type)
             assert_error_redirect(rp.authorize(pending), app, pending, "unsupported_response_type")
             nothing_issued()
+
+
+def test_a_missing_response_type_redirects_with_invalid_request(app, rp, signed_in, rp_client):
+    client, _ = rp_client
+    pending = rp.request(client, response_type=None)
+
+    assert_error_redirect(rp.authorize(pending), app, pending, "invalid_request")
+    nothing_issued()
 
 
 def test_unsupported_response_type_with_a_bad_redirect_uri_gets_the_page(rp, signed_in, rp_client):
@@ -271,6 +279,17 @@ def test_a_duplicated_code_challenge_redirects_with_invalid_request(app, rp, sig
 
     assert_error_redirect(response, app, pending, "invalid_request")
     nothing_issued()
+
+
+def test_any_other_repeated_parameter_redirects_with_invalid_request(app, rp, signed_in, rp_client, subtests):
+    client, _ = rp_client
+    pending = rp.request(client)
+    twice = {"nonce": ["other"], "code_challenge_method": ["S256"], "prompt": ["login", "none"], "max_age": ["0", "60"]}
+    for parameter, extra in twice.items():
+        with subtests.test(parameter=parameter):
+            query = urlencode([*pending.params.items(), *((parameter, value) for value in extra)])
+            assert_error_redirect(rp.http.get("/oauth/authorize?" + query), app, pending, "invalid_request")
+            nothing_issued()
 
 
 def test_a_parameter_repeated_across_query_and_body_counts_as_duplicated(rp, signed_in, rp_client):

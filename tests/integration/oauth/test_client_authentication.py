@@ -12,6 +12,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.integrations.base_client.errors import OAuthError
 from requests.structures import CaseInsensitiveDict
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
 from app.models import AuthorizationCode
@@ -44,11 +45,6 @@ class TestClientAdapter(requests.adapters.BaseAdapter):
 
     def close(self) -> None:
         pass
-
-
-@pytest.fixture
-def user(create_user):
-    return create_user(email="ada@example.com")
 
 
 def registered(create_oauth_client, method: str):
@@ -215,3 +211,41 @@ def test_an_oversized_client_id_is_refused_without_a_lookup(rp, create_oauth_cli
     response = rp.http.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=("x" * 5000, "secret"))
 
     assert response.status_code == 401 and response.get_json()["error"] == "invalid_client"
+
+
+def test_two_authentication_methods_in_one_request_are_refused_and_the_code_survives(rp, user, create_oauth_client):
+    client, secret = create_oauth_client()
+    issued = rp.code(client, user)
+
+    # Basic and client_secret_post at once (RFC 6749 2.3: one method per request), even when both are right.
+    response = rp.redeem(client, secret, issued, client_id=client.client_id, client_secret=secret)
+
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_request"
+    assert rp.redeem(client, secret, issued).status_code == 200
+
+
+def test_a_secret_beside_a_client_assertion_is_refused(rp, create_oauth_client):
+    client, secret = create_oauth_client(grant_types=["client_credentials"], redirect_uris=[], scope="api")
+    data = {
+        "grant_type": "client_credentials",
+        "client_id": client.client_id,
+        "client_secret": secret,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": "a.b.c",
+    }
+
+    response = rp.http.post("/oauth/token", data=data)
+
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("path", ["/oauth/token", "/oauth/introspect", "/oauth/revoke"])
+def test_a_repeated_parameter_is_refused_at_every_client_authenticated_endpoint(rp, create_oauth_client, path):
+    client, secret = create_oauth_client(grant_types=["client_credentials"], redirect_uris=[], scope="api")
+    data = MultiDict([("grant_type", "client_credentials"), ("token", "x"), ("scope", "api"), ("scope", "api")])
+
+    response = rp.http.post(path, data=data, auth=(client.client_id, secret))
+
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_request"
+    assert "scope" in response.get_json()["error_description"]
