@@ -88,12 +88,9 @@ def delete_client(client_id: str):
     if client is None:
         click.echo(f"No client {client_id}.", err=True)
         sys.exit(1)
-    from app.oauth.service import delete_rows_naming_client, revoke_client_tokens
+    from app.oauth.service import delete_client as delete_everything_of
 
-    revoke_client_tokens(client)
-    db.session.flush()  # the deny-list rows are written before the rows they came from go
-    delete_rows_naming_client(client)
-    db.session.delete(client)
+    delete_everything_of(client)
     record_event("admin.client_deleted", origin=CLI_ORIGIN, client_id=client_id)
     db.session.commit()
     client_cache().invalidate(client_id)

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from app.audit import Origin, record_event
 from app.extensions import db
@@ -210,16 +210,8 @@ def update_client(client: OAuthClient, data: Any, *, origin: Origin) -> None:
 
 def delete_client(client: OAuthClient, *, origin: Origin) -> None:
     """RFC 7592 2.3: revoke what the client holds, then remove it and every row that names it."""
-    service.revoke_client_tokens(client)
-    db.session.flush()  # the revocations are written before the rows they touched go
-    # Explicit deletes rather than ON DELETE CASCADE: SQLite enforces it only with PRAGMA foreign_keys,
-    # and a reused row id would otherwise hand the next client this one's consents.
-    for table in reversed(db.metadata.sorted_tables):
-        for fk in table.foreign_keys:
-            if fk.column.table.name == OAuthClient.__tablename__ and table.name != OAuthClient.__tablename__:
-                db.session.execute(delete(table).where(fk.parent == client.id))
     record_event("oauth.client_deleted", origin=origin, client_id=client.client_id)
-    db.session.delete(client)
+    service.delete_client(client)
 
 
 def _application_type(client: OAuthClient) -> str:

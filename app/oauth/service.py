@@ -308,7 +308,15 @@ def introspection_payload(token: object) -> dict[str, object]:
     return payload
 
 
-def delete_rows_naming_client(client: OAuthClient) -> None:
+def delete_client(client: OAuthClient) -> None:
+    """Revoke what the client holds, then remove it and every row that names it (the caller audits)."""
+    revoke_client_tokens(client)
+    db.session.flush()  # the deny-list rows are written before the rows they came from go
+    _delete_rows_naming_client(client)
+    db.session.delete(client)
+
+
+def _delete_rows_naming_client(client: OAuthClient) -> None:
     """Delete every row that references the client (codes, refresh tokens, consents, ...), dependents first.
 
     Explicit deletes rather than ON DELETE CASCADE: SQLite enforces it only with PRAGMA foreign_keys, and a

@@ -305,3 +305,23 @@ def fresh(model, ident):
 
 def table_counts() -> dict[str, int]:
     return {table.name: db.session.scalar(select(func.count()).select_from(table)) for table in db.metadata.sorted_tables}
+
+
+# --- the usual cast: a verified person, a first-party app (consent not under test), their tokens ---
+
+
+@pytest.fixture
+def user(create_user) -> User:
+    return create_user(email="ada@example.com")
+
+
+@pytest.fixture
+def rp_client(first_party) -> tuple[OAuthClient, str]:
+    return first_party
+
+
+@pytest.fixture
+def tokens(rp, user, rp_client) -> dict[str, Any]:
+    """A full code flow's token response (access, refresh and ID token) for `user` at `rp_client`."""
+    client, secret = rp_client
+    return rp.tokens(client, secret, user)

@@ -27,11 +27,6 @@ def user(create_user):
     return create_user(email="ada@example.com", display_name="Ada Lovelace")
 
 
-@pytest.fixture
-def rp_client(first_party):
-    return first_party  # consent is not under test here
-
-
 def code_row() -> AuthorizationCode:
     db.session.expire_all()
     return db.session.scalar(select(AuthorizationCode))

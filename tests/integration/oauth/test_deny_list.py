@@ -21,16 +21,6 @@ pytestmark = pytest.mark.skipif(not os.environ.get("IDP_TEST_REDIS_URL"), reason
 
 
 @pytest.fixture
-def user(create_user):
-    return create_user(email="ada@example.com")
-
-
-@pytest.fixture
-def rp_client(first_party):
-    return first_party
-
-
-@pytest.fixture
 def index(app):
     return app.extensions["idp_deny_list_index"]
 

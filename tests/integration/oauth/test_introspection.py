@@ -6,7 +6,6 @@ import base64
 import json
 from datetime import timedelta
 
-import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
@@ -15,22 +14,6 @@ from app.models.base import utcnow
 from tests.integration.oauth.conftest import RelyingParty, verify_jwt
 
 INACTIVE = {"active": False}
-
-
-@pytest.fixture
-def user(create_user):
-    return create_user(email="ada@example.com")
-
-
-@pytest.fixture
-def rp_client(first_party):
-    return first_party  # consent is not under test here
-
-
-@pytest.fixture
-def tokens(rp, user, rp_client):
-    client, secret = rp_client
-    return rp.tokens(client, secret, user)
 
 
 def introspect(rp, resource_server, token, **extra):
@@ -171,3 +154,12 @@ def test_a_token_signed_by_a_foreign_key_is_inactive(app, rp, tokens, resource_s
             forged = jwt.encode({**header, "alg": alg}, claims, key, algorithms=[alg])  # same kid, attacker's key
             assert introspect(rp, resource_server, forged) == INACTIVE
             assert rp.userinfo(forged).status_code == 401
+
+
+def test_a_disabled_persons_refresh_token_is_inactive(rp, user, tokens, resource_server):
+    user.is_disabled = True
+    db.session.commit()
+
+    answer = rp.introspect(*resource_server, tokens["refresh_token"]).get_json()
+
+    assert answer == {"active": False}

@@ -40,11 +40,6 @@ def in_parallel(clients: list[FlaskClient], send: Callable[[FlaskClient], object
 
 
 @pytest.fixture
-def user(create_user):
-    return create_user(email="ada@example.com")
-
-
-@pytest.fixture
 def rp_client(create_oauth_client):
     return create_oauth_client()
 

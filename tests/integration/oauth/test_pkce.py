@@ -11,11 +11,6 @@ from tests.integration.oauth.conftest import REDIRECT_URI, count_rows, params_of
 
 
 @pytest.fixture
-def user(create_user):
-    return create_user(email="ada@example.com")
-
-
-@pytest.fixture
 def signed_in(auth, user):
     auth.login(user.email)
     return user

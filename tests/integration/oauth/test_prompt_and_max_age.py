@@ -22,11 +22,6 @@ AUTH_COOKIE = "idp_session"
 
 
 @pytest.fixture
-def user(create_user):
-    return create_user(email="ada@example.com")
-
-
-@pytest.fixture
 def rp_client(create_oauth_client):
     return create_oauth_client()
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -16,22 +15,6 @@ from app.models import AuditEvent, RefreshToken
 from app.models.base import utcnow
 from tests.conftest import audit_types
 from tests.integration.oauth.conftest import table_counts, verify_jwt
-
-
-@pytest.fixture
-def user(create_user):
-    return create_user(email="ada@example.com")
-
-
-@pytest.fixture
-def rp_client(first_party):
-    return first_party  # consent is not under test here
-
-
-@pytest.fixture
-def tokens(rp, user, rp_client):
-    client, secret = rp_client
-    return rp.tokens(client, secret, user)
 
 
 def row_of(refresh_token: str) -> RefreshToken:
@@ -251,7 +234,6 @@ def test_each_refresh_is_audited_without_the_token(rp, user, rp_client, tokens):
     ).first()
     assert event.details["grant_type"] == "refresh_token"
     assert new["refresh_token"] not in str(event.details) and tokens["refresh_token"] not in str(event.details)
-
 
 
 def test_refresh_token_expires_when_unused_for_the_idle_lifetime(app, rp, rp_client, tokens):

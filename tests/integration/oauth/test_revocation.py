@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, RefreshToken, RevokedAccessToken
 from tests.conftest import audit_types
 from tests.integration.oauth.conftest import count_rows, table_counts
-
-
-@pytest.fixture
-def user(create_user):
-    return create_user(email="ada@example.com")
-
-
-@pytest.fixture
-def rp_client(first_party):
-    return first_party  # consent is not under test here
-
-
-@pytest.fixture
-def tokens(rp, user, rp_client):
-    client, secret = rp_client
-    return rp.tokens(client, secret, user)
 
 
 def active(rp, resource_server, token: str) -> bool:

@@ -18,17 +18,6 @@ def user(create_user):
     return create_user(email="ada@example.com", display_name="Ada Lovelace")
 
 
-@pytest.fixture
-def rp_client(first_party):
-    return first_party  # consent is not under test here
-
-
-@pytest.fixture
-def tokens(rp, user, rp_client):
-    client, secret = rp_client
-    return rp.tokens(client, secret, user)
-
-
 def assert_bearer_error(response, status: int, error: str | None):
     assert response.status_code == status
     challenge = response.headers["WWW-Authenticate"]
