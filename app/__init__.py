@@ -45,6 +45,9 @@ def _register_blueprints(app: Flask) -> None:
     from app.oauth import logout_views as _logout_views  # noqa: F401
     from app.oauth import registration_views as _registration_views  # noqa: F401
     from app.oauth import device_views as _device_views  # noqa: F401
+    from app.mfa import views as _mfa_views  # noqa: F401
+    from app.mfa import totp_views as _totp_views  # noqa: F401
+    from app.mfa import recovery_views as _recovery_views  # noqa: F401
     from app.oauth.deny_list import init_deny_list
     from app.oauth.grants import init_oauth_server
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, flash, g, request, session
 from flask.wrappers import Response
-from flask_login import AnonymousUserMixin
+from flask_login import AnonymousUserMixin, current_user
 
 from app.extensions import db, login_manager
 from app.messages import message
@@ -51,14 +51,29 @@ def _load_from_cookie(_request) -> SignedInUser | None:
         return None
     if touch_session(user_session, policy):
         db.session.commit()
+    if user_session.pending is not None:
+        # Password checked, second factor (or its enrolment) still owed: not signed in anywhere but
+        # the MFA pages, which find this row through pending_session().
+        g.pending_session = user_session
+        return None
     return SignedInUser(user_session.user, user_session)
+
+
+def pending_session() -> UserSession | None:
+    """The browser's partially authenticated session, if that is what its cookie names."""
+    current_user._get_current_object()  # runs the cookie loader (once per request; it caches on g)
+    return g.get("pending_session")
 
 
 def attach_to_browser(user: User, user_session: UserSession, cookie_value: str) -> None:
     """After a successful sign-in: new cookie, fresh browser state (no fixation), current_user set."""
     session.clear()
     g.auth_cookie_action = (_SET, cookie_value)
-    g._login_user = SignedInUser(user, user_session)
+    if user_session.pending is None:
+        g._login_user = SignedInUser(user, user_session)
+    else:
+        g._login_user = Anonymous()
+        g.pending_session = user_session
 
 
 def detach_from_browser() -> None:

@@ -73,6 +73,10 @@ class Config:
 
         self.PASSWORD_MIN_LENGTH = _env_int("PASSWORD_MIN_LENGTH", 15)
         self.PASSWORD_MIN_LENGTH_MFA = _env_int("PASSWORD_MIN_LENGTH_MFA", 8)
+        # MFA: everyone must enrol (admins always must); how recent a proof a sensitive change needs.
+        self.REQUIRE_MFA = _env_bool("REQUIRE_MFA", False)
+        self.FRESH_AUTH_SECONDS = _env_int("FRESH_AUTH_SECONDS", 300)
+        self.LIMIT_MFA_CHALLENGE = _env("LIMIT_MFA_CHALLENGE", "10 per minute")
         self.PASSWORD_MAX_LENGTH = _env_int("PASSWORD_MAX_LENGTH", 256)
         # Argon2id at OWASP's floor (19 MiB, t=2, p=1): ~24 ms here, see ARCHITECTURE.md.
         self.ARGON2_MEMORY_KIB = _env_int("ARGON2_MEMORY_KIB", 19456)

@@ -15,6 +15,8 @@ from app.models.base import utcnow
 from app.password_policy import PasswordRules, normalize_password, password_problems
 from app.security import hash_password, new_token, token_digest, verify_password
 from app.oauth.service import revoke_user_tokens
+from app.lockout import record_failed_attempt
+from app.mfa.flow import sign_in_stage
 from app.sessions import revoke_user_sessions, start_session
 
 
@@ -129,32 +131,6 @@ def verify_email(token: str, *, origin: Origin) -> User | None:
     return user
 
 
-def _lock_delay(failures: int) -> timedelta | None:
-    """Back-off after the threshold: base, then doubling, capped (NIST 3.2.2: no permanent lock)."""
-    config = current_app.config
-    over = failures - config["LOCKOUT_THRESHOLD"]
-    if over < 0:
-        return None
-    seconds = min(config["LOCKOUT_BASE_SECONDS"] * (2 ** min(over, 20)), config["LOCKOUT_MAX_SECONDS"])
-    return timedelta(seconds=seconds)
-
-
-def _record_failure(user: User, now: datetime, origin: Origin, reason: str) -> None:
-    # One atomic increment: parallel guesses cannot slip past the counter.
-    failures = db.session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(failed_login_count=User.failed_login_count + 1)
-        .returning(User.failed_login_count)
-    ).scalar_one()
-    record_event("auth.login_failed", origin=origin, subject=user, reason=reason)
-    delay = _lock_delay(failures)
-    if delay is not None and reason == "password":
-        db.session.execute(update(User).where(User.id == user.id).values(locked_until=now + delay))
-        record_event("auth.locked", origin=origin, subject=user, seconds=int(delay.total_seconds()), failures=failures)
-    db.session.refresh(user)
-
-
 def authenticate(email: str, password: str, *, origin: Origin) -> SignIn | None:
     """Check email and password; on success start a session. None for any failure, alike in shape and time."""
     now = utcnow()
@@ -166,15 +142,22 @@ def authenticate(email: str, password: str, *, origin: Origin) -> SignIn | None:
         return None
     if user.is_disabled or user.is_locked(now) or not ok:
         reason = "disabled" if user.is_disabled else "locked" if user.is_locked(now) else "password"
-        _record_failure(user, now, origin, reason)
+        record_failed_attempt(user, now, origin, reason)
         return None
     if new_hash:
         user.password_hash = new_hash  # parameters were raised since this hash was made
-    user.failed_login_count = 0
-    user.locked_until = None
     user_session, cookie_value = start_session(user, origin=origin, amr=["pwd"])
+    user_session.pending = sign_in_stage(user)  # a second factor (or its enrolment) may still be owed
+    if user_session.pending != "mfa":
+        # With a challenge still owed the count stays: a known password must not reset the guesses
+        # at the second factor (the challenge resets it when passed).
+        user.failed_login_count = 0
+        user.locked_until = None
     db.session.flush()
-    record_event("auth.login", origin=origin, subject=user, session_id=user_session.id, amr=["pwd"])
+    if user_session.pending is None:
+        record_event("auth.login", origin=origin, subject=user, session_id=user_session.id, amr=["pwd"])
+    else:
+        record_event("auth.password_verified", origin=origin, subject=user, session_id=user_session.id, next=user_session.pending)
     return SignIn(user, user_session, cookie_value)
 
 

@@ -9,9 +9,10 @@ from app.auth import bp
 from app.auth import service
 from app.auth.forms import ConfirmForm, ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from app.auth.mail import send_account_exists, send_password_changed, send_password_reset, send_verification
-from app.browser_session import attach_to_browser, detach_from_browser
+from app.browser_session import attach_to_browser, detach_from_browser, pending_session
 from app.extensions import db, limiter
 from app.messages import message
+from app.mfa.flow import remember_next
 from app.models import EmailTokenPurpose
 from app.net import client_ip
 from app.redirects import safe_next
@@ -58,6 +59,10 @@ def login():
     # reauth=1: an app asked for a fresh sign-in (prompt=login, max_age), so show the form anyway.
     if request.method == "GET" and current_user.is_authenticated and not request.args.get("reauth"):
         return redirect(_landing(form.next.data))
+    pending = pending_session()
+    if request.method == "GET" and pending is not None and not request.args.get("reauth"):
+        remember_next(form.next.data)
+        return redirect(_pending_page(pending))
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400 if request.method == "POST" else 200
     sign_in = service.authenticate(form.email.data, form.password.data, origin=request_origin())
@@ -66,17 +71,27 @@ def login():
         g.login_failed = True
         form.password.data = ""
         return render_template("auth/login.html", form=form, error=message("login_failed")), 401
-    if current_user.is_authenticated:
-        revoke_session(current_user.session)  # ASVS 7.2.4: the session this browser held ends with its cookie
+    for held in (current_user.session, pending):
+        if held is not None:
+            revoke_session(held)  # ASVS 7.2.4: the session this browser held ends with its cookie
     db.session.commit()
     attach_to_browser(sign_in.user, sign_in.user_session, sign_in.cookie_value)
+    if sign_in.user_session.pending is not None:
+        remember_next(form.next.data)
+        return see_other(_pending_page(sign_in.user_session))
     return see_other(_landing(form.next.data))
+
+
+def _pending_page(user_session) -> str:
+    """The challenge for a person with a factor; the security page for one who must enrol first."""
+    return url_for("mfa.challenge" if user_session.pending == "mfa" else "mfa.security")
 
 
 @bp.post("/logout")
 def logout():
-    if ConfirmForm().validate_on_submit() and current_user.is_authenticated:
-        service.sign_out(current_user.session, origin=request_origin())
+    held = current_user.session if current_user.is_authenticated else pending_session()
+    if ConfirmForm().validate_on_submit() and held is not None:
+        service.sign_out(held, origin=request_origin())
         db.session.commit()
     detach_from_browser()
     flash(message("logout"), "info")

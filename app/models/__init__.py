@@ -4,6 +4,7 @@ from app.models.audit import AuditEvent
 from app.models.base import Base
 from app.models.email_token import EmailToken, EmailTokenPurpose
 from app.models.keys import SigningKey
+from app.models.mfa import PhoneFactor, RecoveryCode, SmsCode, TotpFactor, WebAuthnChallenge, WebAuthnCredential
 from app.models.oauth import (
     AuthorizationCode,
     ClientCredentialsUsage,
@@ -19,6 +20,12 @@ from app.models.session import UserSession
 from app.models.user import User
 
 __all__ = [
+    "PhoneFactor",
+    "RecoveryCode",
+    "SmsCode",
+    "TotpFactor",
+    "WebAuthnChallenge",
+    "WebAuthnCredential",
     "AuditEvent",
     "AuthorizationCode",
     "Base",

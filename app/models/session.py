@@ -26,6 +26,10 @@ class UserSession(Base):
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, comment="last time the person proved who they are")
     amr: Mapped[list[str]] = mapped_column(JSON, default=list, comment="RFC 8176 methods used, e.g. ['pwd']")
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pending: Mapped[str | None] = mapped_column(
+        String(16),
+        comment="None: signed in. 'mfa': password checked, second factor owed. 'enrol': a factor must be set up first",
+    )
 
     user: Mapped[User] = relationship(lazy="joined")
 

@@ -31,8 +31,10 @@ class User(Base):
 
     @property
     def has_mfa(self) -> bool:
-        """Whether a second factor is enrolled (factors arrive with the MFA blueprint)."""
-        return False
+        """Whether a second factor is enrolled (recovery codes alone are not one)."""
+        from app.mfa.factors import enrolled_factor_kinds  # the factor tables live beside the MFA service
+
+        return bool(enrolled_factor_kinds(self))
 
     def is_locked(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now

@@ -15,6 +15,9 @@ RESPONSE_TYPES = ("code",)
 PROMPT_NONE = "none"
 PROMPT_LOGIN = "login"
 PROMPT_CONSENT = "consent"
+# Authentication context classes this IdP asserts in `acr` (and accepts in `acr_values`).
+ACR_PASSWORD = "urn:idp:acr:pwd"
+ACR_MFA = "urn:idp:acr:mfa"
 
 # OpenID scopes release claims about the person; "offline_access" is how an app asks to stay connected.
 SCOPE_DESCRIPTIONS = {

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import select
 
+from app.crypto import seal, unseal
 from app.extensions import db
 from app.models import SigningKey
 from app.models.base import utcnow
@@ -24,28 +20,14 @@ from app.public_cache import clear_public_responses
 from app.security import new_public_id
 
 ALGORITHMS = ("RS256", "ES256")
-_ENCRYPTION_VERSION = "v1"
-
-
-def _wrapping_key(secret: str) -> bytes:
-    """A 256-bit AES key derived from the app secret; the label versions the derivation."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"idp signing-key wrap v1").derive(
-        secret.encode("utf-8")
-    )
 
 
 def encrypt_private_key(pem: bytes, secret: str, kid: str) -> str:
-    nonce = os.urandom(12)
-    ciphertext = AESGCM(_wrapping_key(secret)).encrypt(nonce, pem, kid.encode("utf-8"))
-    return f"{_ENCRYPTION_VERSION}:" + base64.b64encode(nonce + ciphertext).decode("ascii")
+    return seal(pem, secret=secret, purpose="signing-key", context=kid)
 
 
 def decrypt_private_key(blob: str, secret: str, kid: str) -> bytes:
-    version, _, payload = blob.partition(":")
-    if version != _ENCRYPTION_VERSION:
-        raise ValueError(f"unknown key encryption version {version!r}")
-    raw = base64.b64decode(payload)
-    return AESGCM(_wrapping_key(secret)).decrypt(raw[:12], raw[12:], kid.encode("utf-8"))
+    return unseal(blob, secret=secret, purpose="signing-key", context=kid)
 
 
 def create_signing_key(algorithm: str) -> SigningKey:

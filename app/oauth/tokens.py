@@ -16,6 +16,7 @@ from app.extensions import db
 from app.models import OAuthClient, User
 from app.models.base import utcnow
 from app.oauth.claims import user_claims
+from app.oauth.constants import ACR_MFA, ACR_PASSWORD
 from app.oauth import deny_list
 from app.oauth.keys import keyring
 
@@ -95,8 +96,7 @@ def issue_id_token(
         "exp": now + config["ID_TOKEN_TTL"],
         "auth_time": int(auth_time.timestamp()),
         "amr": list(amr),
-        # ACR: "1" single factor; MFA will raise it with the second factor.
-        "acr": "urn:idp:acr:mfa" if "mfa" in amr else "urn:idp:acr:pwd",
+        "acr": ACR_MFA if "mfa" in amr else ACR_PASSWORD,
     }
     if nonce:
         claims["nonce"] = nonce

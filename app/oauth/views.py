@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from app.extensions import csrf, db, limiter
 from app.headers import CONTENT_SECURITY_POLICY
+from app.mfa.flow import remember_next
 from app.oauth import bp, service
 from app.oauth.authorize import (
     InteractionError,
@@ -84,6 +85,9 @@ def authorize():
             text="Apps can be connected only to accounts with a confirmed email address. "
             "Use the link we sent you, or ask for a new one from the banner above.",
         )
+    if step.kind == "step_up":
+        remember_next(authorize_url_without(request.values))
+        return redirect(url_for("mfa.challenge"))
     if step.kind == "consent":
         return _consent_page(grant)
     return _issue_code(grant)

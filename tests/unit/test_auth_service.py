@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from app.audit import Origin
 from app.auth import service
 from app.extensions import db
+from app.lockout import lock_delay
 from app.models import AuditEvent, EmailToken, EmailTokenPurpose, User, UserSession
 from app.models.base import utcnow
 from app.security import token_digest, verify_password
@@ -96,7 +97,7 @@ def _make_user() -> User:
 
 def test_the_lockout_delay_never_grows_past_the_cap_even_after_many_failures(app):
     cap = timedelta(seconds=app.config["LOCKOUT_MAX_SECONDS"])
-    assert service._lock_delay(app.config["LOCKOUT_THRESHOLD"] + 1000) == cap
+    assert lock_delay(app.config["LOCKOUT_THRESHOLD"] + 1000) == cap
 
 
 def test_a_locked_account_refuses_even_the_right_password_and_does_not_extend_the_lock(create_user, app):

@@ -79,7 +79,7 @@ def demo_password(output: str) -> str:
     return match.group(1)
 
 
-def test_demo_creates_an_admin_whose_printed_password_signs_in(app, auth):
+def test_demo_creates_an_admin_whose_printed_password_leads_to_mfa_enrolment(app, auth):
     result = run(app, "demo")
     assert result.exit_code == 0, result.output
     assert "admin@example.com" in result.output
@@ -88,7 +88,7 @@ def test_demo_creates_an_admin_whose_printed_password_signs_in(app, auth):
 
     response = auth.login("admin@example.com", demo_password(result.output))
     assert response.status_code == 303
-    assert response.headers["Location"].endswith("/account/")
+    assert response.headers["Location"].endswith("/mfa/")  # admins must set up a second factor first
 
 
 def test_running_demo_again_keeps_one_account_and_retires_the_old_password(app, auth, test_client):

@@ -1,0 +1,150 @@
+"""Authenticator-app routes: set up (show the QR code), confirm with a first code, remove, and the challenge."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Regexp
+
+from app.auth.forms import ConfirmForm
+from app.extensions import db, limiter
+from app.mfa import bp
+from app.mfa import totp as service
+from app.mfa.factors import FactorPlugin, register_factor
+from app.mfa.flow import (
+    challenge_locked,
+    challenge_subject,
+    complete_challenge,
+    enrolment_subject,
+    fail_challenge,
+    fresh_auth_required,
+)
+from app.mfa.mail import send_factor_notice
+from app.mfa.views import render_challenge, render_security
+from app.web import request_origin, see_other
+
+KIND = "totp"
+WRONG_CODE = "That code didn't work. Enter the current 6-digit code from your authenticator app."
+LOCKED = "Too many wrong codes. Wait a few minutes, then try again."
+ALREADY_ENROLLED = "An authenticator app is already set up. Remove it first to set up a new one."
+NO_SETUP = "There is no authenticator app setup in progress. Start again."
+ENROLLED = "Your authenticator app is set up. Signing in now asks for a code from it."
+REMOVED = "Your authenticator app was removed."
+NOT_ENROLLED = "There is no authenticator app to remove."
+
+
+def _no_spaces(value: str | None) -> str | None:
+    """People copy codes as "123 456"; the spaces carry nothing."""
+    return value.replace(" ", "") if isinstance(value, str) else value
+
+
+class TotpCodeForm(FlaskForm):
+    # Named for the factor: the challenge page holds every factor's form, and ids must stay unique.
+    totp_code = StringField(
+        "6-digit code",
+        filters=[_no_spaces],
+        validators=[
+            DataRequired("Enter the 6-digit code from your authenticator app."),
+            Regexp(r"^[0-9]{6}$", message="The code is 6 digits (spaces are fine)."),
+        ],
+    )
+
+
+def _first_error(form: FlaskForm) -> str:
+    return [error for errors in form.errors.values() for error in errors][0]
+
+
+@bp.post("/totp/setup")
+def setup_totp():
+    """A new seed, shown once in this response (QR code and text); it counts only once confirmed."""
+    subject = enrolment_subject()
+    if subject is None:
+        return see_other(url_for("auth.login", next=url_for("mfa.security")))
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    user, user_session = subject
+    try:
+        secret = service.start_totp_enrolment(user)
+    except service.TotpAlreadyEnrolled:
+        return render_security(user, user_session, status=400, totp_error=ALREADY_ENROLLED)
+    db.session.commit()
+    setup = service.describe_setup(secret, account=user.email, issuer=current_app.config["SERVICE_NAME"])
+    return render_security(user, user_session, totp_setup=setup, totp_form=TotpCodeForm(formdata=None))
+
+
+@bp.post("/totp/confirm")
+@limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
+def confirm_totp():
+    """The first code proves the app holds the seed; a pending must-enrol session is signed in by it."""
+    subject = enrolment_subject()
+    if subject is None:
+        return see_other(url_for("auth.login", next=url_for("mfa.security")))
+    user, user_session = subject
+    form = TotpCodeForm()
+    if not form.validate_on_submit():
+        return render_security(user, user_session, status=400, totp_form=form)  # the field shows its error
+    try:
+        confirmed = service.confirm_totp_enrolment(user, form.totp_code.data, origin=request_origin())
+    except service.NoTotpSetup:
+        return render_security(user, user_session, status=400, totp_error=NO_SETUP)
+    if not confirmed:
+        # Still unconfirmed: the same app can try its next code, or the person starts again.
+        retry = TotpCodeForm(formdata=None)
+        return render_security(user, user_session, status=400, totp_error=WRONG_CODE, totp_form=retry)
+    if user_session.pending == "enrol":
+        response = complete_challenge(user_session, KIND)  # commits, with the enrolment
+    else:
+        db.session.commit()
+        flash(ENROLLED, "success")
+        response = see_other(url_for("mfa.security"))
+    send_factor_notice(user, KIND, "added")
+    return response
+
+
+@bp.post("/totp/remove")
+@fresh_auth_required
+def remove_totp():
+    """A sensitive change: needs a recent second-factor proof (fresh_auth_required), then mails a notice."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    user = current_user.user
+    if not service.remove_totp(user, origin=request_origin()):
+        flash(NOT_ENROLLED, "info")
+        return see_other(url_for("mfa.security"))
+    db.session.commit()
+    send_factor_notice(user, KIND, "removed")
+    flash(REMOVED, "success")
+    return see_other(url_for("mfa.security"))
+
+
+@bp.post("/challenge/totp")
+@limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
+def challenge_totp():
+    """A code from the app answers the sign-in challenge or a step-up; a wrong one counts toward the lockout."""
+    subject = challenge_subject()
+    if subject is None:
+        return see_other(url_for("auth.login"))
+    user, user_session = subject
+    if challenge_locked(user):
+        return render_challenge(user, user_session, error=LOCKED, status=429)
+    form = TotpCodeForm()
+    if not form.validate_on_submit():
+        return render_challenge(user, user_session, error=_first_error(form), status=400)
+    if not service.check_totp(user, form.totp_code.data):
+        fail_challenge(user, KIND)
+        return render_challenge(user, user_session, error=WRONG_CODE, status=401)
+    return complete_challenge(user_session, KIND)
+
+
+register_factor(
+    FactorPlugin(
+        kind=KIND,
+        label="Authenticator app",
+        order=10,
+        challenge_template="mfa/_totp_challenge.html",
+        manage_template="mfa/_totp_manage.html",
+        can_challenge=service.has_confirmed_totp,
+    )
+)

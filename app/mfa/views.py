@@ -1,0 +1,59 @@
+"""The shared MFA pages: the sign-in challenge (each factor adds its own form) and the security page."""
+
+from __future__ import annotations
+
+from flask import redirect, render_template, url_for
+
+from app.mfa import bp
+from app.mfa.factors import challenge_plugins, enrolled_factor_kinds, plugins
+from app.mfa.flow import challenge_subject, enrolment_subject
+from app.models import User, UserSession
+
+
+@bp.get("/challenge")
+def challenge():
+    subject = challenge_subject()
+    if subject is None:
+        return redirect(url_for("auth.login"))
+    return render_challenge(*subject)
+
+
+def render_challenge(user: User, user_session: UserSession, *, error: str | None = None, status: int = 200, **context):
+    """The challenge page; a factor's view re-renders it with an error after a wrong proof.
+
+    `context` reaches the factors' partial templates (e.g. `sms_sent=True`).
+    """
+    page = render_template(
+        "mfa/challenge.html",
+        user=user,
+        methods=challenge_plugins(user),
+        stepping_up=user_session.pending is None,
+        error=error,
+        **context,
+    )
+    return page, status
+
+
+@bp.get("/")
+def security():
+    """Two-step verification: every factor's section; the only page a must-enrol session can reach."""
+    subject = enrolment_subject()
+    if subject is None:
+        return redirect(url_for("auth.login", next=url_for("mfa.security")))
+    return render_security(*subject)
+
+
+def render_security(user: User, user_session: UserSession, *, status: int = 200, **context):
+    """The security page with extra context for the factors' sections (a new secret, fresh codes, errors)."""
+    for section in plugins():
+        if section.manage_context is not None:
+            context = {**section.manage_context(user), **context}
+    page = render_template(
+        "mfa/security.html",
+        user=user,
+        sections=plugins(),
+        enrolled=enrolled_factor_kinds(user),
+        must_enrol=user_session.pending == "enrol",
+        **context,
+    )
+    return page, status
