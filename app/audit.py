@@ -28,6 +28,7 @@ EVENT_LABELS = {
     "mfa.recovery_codes_generated": "New recovery codes created",
     "mfa.recovery_code_used": "Signed in with a recovery code",
     "mfa.sms_sent": "Sign-in code sent by text message",
+    "mfa.webauthn_clone_suspected": "A security key was refused: it may have been copied",
     "auth.password_reset_requested": "Password reset requested",
     "auth.password_reset_completed": "Password changed by reset link",
     "oauth.consent_granted": "Allowed an app to use your account",

@@ -39,6 +39,17 @@ def mfa_required(user: User) -> bool:
     return user.is_admin or bool(current_app.config["REQUIRE_MFA"])
 
 
+KEEP_ONE = "Your account must keep a second factor. Add another one before removing this one."
+
+
+def keeps_required_factor(user: User, kinds_left: list[str]) -> bool:
+    """Whether removing a factor, leaving `kinds_left`, is allowed: someone who must have MFA keeps one.
+
+    They add the new factor first, then remove the old one; an admin is never left without MFA.
+    """
+    return bool(kinds_left) or not mfa_required(user)
+
+
 def sign_in_stage(user: User) -> str | None:
     """What a correct password leads to: None (signed in), "mfa" (challenge) or "enrol" (set a factor up)."""
     if user.has_mfa:

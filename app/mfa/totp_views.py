@@ -12,14 +12,16 @@ from app.auth.forms import ConfirmForm
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import totp as service
-from app.mfa.factors import FactorPlugin, register_factor
+from app.mfa.factors import FactorPlugin, enrolled_factor_kinds, register_factor
 from app.mfa.flow import (
+    KEEP_ONE,
     challenge_locked,
     challenge_subject,
     complete_challenge,
     enrolment_subject,
     fail_challenge,
     fresh_auth_required,
+    keeps_required_factor,
 )
 from app.mfa.mail import send_factor_notice
 from app.mfa.views import render_challenge, render_security
@@ -110,6 +112,8 @@ def remove_totp():
     if not ConfirmForm().validate_on_submit():
         abort(400)
     user = current_user.user
+    if not keeps_required_factor(user, [kind for kind in enrolled_factor_kinds(user) if kind != KIND]):
+        return render_security(user, current_user.session, status=400, totp_error=KEEP_ONE)
     if not service.remove_totp(user, origin=request_origin()):
         flash(NOT_ENROLLED, "info")
         return see_other(url_for("mfa.security"))

@@ -42,7 +42,7 @@ def submit_sign_in(page: Page, email: str, password: str) -> None:
         page.goto("/login")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:

@@ -407,3 +407,17 @@ def test_removing_when_there_is_nothing_to_remove_changes_nothing(ada, auth):
 
     assert response.status_code == 303
     assert "mfa.removed" not in audit_types(ada)
+
+
+def test_an_admin_cannot_remove_their_only_factor(create_user, with_totp, auth):
+    admin = create_user(email="root@example.com", is_admin=True)
+    totp = with_totp(admin)
+    auth.login("root@example.com")
+    answer_challenge(auth.client, totp.now())
+    token = csrf_from(auth.client.get("/mfa/").get_data(as_text=True))
+
+    response = auth.client.post("/mfa/totp/remove", data={"csrf_token": token})
+
+    assert response.status_code == 400
+    assert b"must keep a second factor" in response.data
+    assert factor_of(admin) is not None and "mfa.removed" not in audit_types(admin)

@@ -1,0 +1,265 @@
+"""Security keys and passkeys: JSON endpoints for the ceremonies (driven by static/webauthn.js) and the manage forms.
+
+Options and verify endpoints are POST with the CSRF token in an X-CSRFToken header. The browser keeps
+only the challenge row's id, in Flask's session; each answer consumes it whatever the outcome.
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, jsonify, request, session, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import StringField
+
+from app.auth.forms import ConfirmForm
+from app.browser_session import attach_to_browser, pending_session
+from app.extensions import db, limiter
+from app.mfa import bp
+from app.mfa import webauthn as service
+from app.mfa.factors import FactorPlugin, enrolled_factor_kinds, register_factor
+from app.mfa.flow import (
+    challenge_locked,
+    challenge_subject,
+    complete_challenge,
+    enrolment_subject,
+    fail_challenge,
+    fresh_auth_required,
+    is_fresh,
+    KEEP_ONE,
+    keeps_required_factor,
+    remember_next,
+)
+from app.mfa.mail import send_factor_notice
+from app.mfa.views import render_security
+from app.models import User
+from app.redirects import safe_next
+from app.sessions import revoke_session
+from app.web import request_origin, see_other
+
+LOCKED = "Too many failed attempts. Wait a few minutes, then try again."
+SIGNED_OUT = "Your sign-in has ended. Sign in again."
+
+
+def _limit(name: str):
+    return lambda: current_app.config[name]
+
+
+def _session_key(purpose: str) -> str:
+    return f"webauthn_{purpose}"
+
+
+def _error(reason_or_text: str, status: int, **extra) -> tuple[Response, int]:
+    text = service.ERRORS.get(reason_or_text, reason_or_text)
+    return jsonify(error=text, **extra), status
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+def _options(options_json: str, challenge_row, purpose: str, **remember) -> Response:
+    """Send the options; the browser's Flask session keeps the challenge's id (and what it was for)."""
+    session[_session_key(purpose)] = {"id": challenge_row.id, **remember}
+    db.session.commit()
+    return current_app.response_class(options_json, mimetype="application/json")
+
+
+def _take_challenge(purpose: str, user: User | None) -> tuple[bytes, dict]:
+    """Consume the challenge this browser was given for `purpose` (raises WebAuthnRefused("expired"))."""
+    held = session.pop(_session_key(purpose), None)
+    held = held if isinstance(held, dict) else {}
+    return service.consume_challenge(held.get("id"), purpose, user), held
+
+
+# --- registration (security page) -------------------------------------------------------------
+
+
+def _stale(user: User, user_session) -> tuple[Response, int] | None:
+    """A signed-in person adding a key proves themselves first (SECURITY.md: re-auth before MFA changes)."""
+    if user_session.pending is not None or is_fresh(user_session, need_mfa=user.has_mfa):
+        return None
+    if user.has_mfa:
+        remember_next(url_for("mfa.security"))
+        return _error("Confirm it's you first.", 401, redirect=url_for("mfa.challenge"))
+    return _error("Confirm it's you first.", 401, redirect=url_for("auth.login", next=url_for("mfa.security"), reauth="1"))
+
+
+@bp.post("/webauthn/register/options")
+def webauthn_register_options():
+    subject = enrolment_subject()
+    if subject is None:
+        return _error(SIGNED_OUT, 401, redirect=url_for("auth.login"))
+    user, user_session = subject
+    stale = _stale(user, user_session)
+    if stale is not None:
+        return stale
+    passkey = _body().get("passkey") is True
+    try:
+        options_json, row = service.registration_options(user, passkey=passkey)
+    except service.WebAuthnRefused as refused:
+        return _error(refused.reason, 400)
+    return _options(options_json, row, service.REGISTER, passkey=passkey)
+
+
+@bp.post("/webauthn/register/verify")
+def webauthn_register_verify():
+    subject = enrolment_subject()
+    if subject is None:
+        return _error(SIGNED_OUT, 401, redirect=url_for("auth.login"))
+    user, user_session = subject
+    body = _body()
+    try:
+        challenge, held = _take_challenge(service.REGISTER, user)
+        passkey = held.get("passkey") is True  # what the options asked for, not what this request claims
+        name = service.clean_name(body.get("name"), passkey=passkey)
+        credential = service.register_credential(
+            user, challenge, body.get("credential"), passkey=passkey, name=name, origin=request_origin()
+        )
+    except service.WebAuthnRefused as refused:
+        db.session.commit()  # the challenge stays used
+        return _error(refused.reason, 400)
+    kind = service.kind_of(credential)
+    db.session.commit()
+    send_factor_notice(user, kind, "added")
+    if user_session.pending == "enrol":
+        return jsonify(redirect=complete_challenge(user_session, kind).location)
+    use = "sign in with it, no password needed" if credential.is_passkey else "use it after your password when you sign in"
+    flash(f"“{credential.name}” was added. You can {use}.", "success")
+    return jsonify(redirect=url_for("mfa.security"))
+
+
+# --- second factor after the password (challenge page) ----------------------------------------
+
+
+@bp.post("/webauthn/authenticate/options")
+@limiter.limit(_limit("LIMIT_MFA_CHALLENGE"), methods=["POST"])
+def webauthn_authenticate_options():
+    subject = challenge_subject()
+    if subject is None:
+        return _error(SIGNED_OUT, 401, redirect=url_for("auth.login"))
+    user, _user_session = subject
+    if challenge_locked(user):
+        return _error(LOCKED, 429)
+    options_json, row = service.second_factor_options(user)
+    return _options(options_json, row, service.AUTHENTICATE)
+
+
+@bp.post("/webauthn/authenticate/verify")
+@limiter.limit(_limit("LIMIT_MFA_CHALLENGE"), methods=["POST"])
+def webauthn_authenticate_verify():
+    subject = challenge_subject()
+    if subject is None:
+        return _error(SIGNED_OUT, 401, redirect=url_for("auth.login"))
+    user, user_session = subject
+    if challenge_locked(user):
+        return _error(LOCKED, 429)
+    try:
+        challenge, _held = _take_challenge(service.AUTHENTICATE, user)
+        service.verify_second_factor(user, challenge, _body().get("credential"), origin=request_origin())
+    except service.WebAuthnRefused as refused:
+        if refused.reason == "malformed":
+            db.session.commit()  # the challenge stays used; unreadable input is no guess at the factor
+            return _error(refused.reason, 400)
+        fail_challenge(user, "webauthn")  # counts toward the lockout; commits the used challenge too
+        return _error(refused.reason, 401)
+    return jsonify(redirect=complete_challenge(user_session, "webauthn").location)
+
+
+# --- passwordless sign-in (sign-in page) ------------------------------------------------------
+
+
+@bp.post("/passkey/options")
+@limiter.limit(_limit("LIMIT_LOGIN_IP"), methods=["POST"])
+def passkey_options():
+    options_json, row = service.passkey_options()
+    return _options(options_json, row, service.PASSKEY)
+
+
+@bp.post("/passkey/verify")
+@limiter.limit(_limit("LIMIT_LOGIN_IP"), methods=["POST"])
+def passkey_verify():
+    body = _body()
+    origin = request_origin()
+    try:
+        challenge, _held = _take_challenge(service.PASSKEY, None)
+        credential = service.verify_passkey(challenge, body.get("credential"), origin=origin)
+        sign_in = service.sign_in_with_passkey(credential, origin=origin)
+        if sign_in is None:
+            raise service.WebAuthnRefused("sign_in_refused")
+    except service.WebAuthnRefused as refused:
+        db.session.commit()  # the used challenge, the counter and the audit events are kept
+        return _error(refused.reason, 400 if refused.reason == "malformed" else 401)
+    for held in (current_user.session, pending_session()):
+        if held is not None:
+            revoke_session(held)  # ASVS 7.2.4: the session this browser held ends with its cookie
+    db.session.commit()
+    attach_to_browser(sign_in.user, sign_in.user_session, sign_in.cookie_value)
+    next_url = body.get("next") if isinstance(body.get("next"), str) else None
+    return jsonify(redirect=safe_next(next_url) or url_for("account.overview"))
+
+
+# --- managing credentials (security page) -----------------------------------------------------
+
+
+class CredentialRenameForm(FlaskForm):
+    name = StringField("New name")
+
+
+def _own_credential_or_404(credential_id: int):
+    credential = service.find_credential(current_user.user, credential_id)
+    if credential is None:
+        abort(404)
+    return credential
+
+
+@bp.post("/webauthn/<int:credential_id>/rename")
+def webauthn_rename(credential_id: int):
+    if not current_user.is_authenticated:
+        return see_other(url_for("auth.login", next=url_for("mfa.security")))
+    credential = _own_credential_or_404(credential_id)
+    form = CredentialRenameForm()
+    if not form.validate_on_submit():
+        return render_security(current_user.user, current_user.session, status=400)
+    try:
+        name = service.clean_name(form.name.data, passkey=credential.is_passkey)
+    except service.WebAuthnRefused as refused:
+        return render_security(current_user.user, current_user.session, status=400, webauthn_error=refused.message)
+    service.rename_credential(credential, name)
+    db.session.commit()
+    flash(f"Renamed to “{name}”.", "success")
+    return see_other(url_for("mfa.security"))
+
+
+@bp.post("/webauthn/<int:credential_id>/delete")
+@fresh_auth_required
+def webauthn_delete(credential_id: int):
+    user = current_user.user
+    credential = _own_credential_or_404(credential_id)
+    if not ConfirmForm().validate_on_submit():
+        return render_security(user, current_user.session, status=400)
+    kinds_left = [kind for kind in enrolled_factor_kinds(user) if kind != "webauthn"]
+    if len(service.credentials_of(user)) > 1:
+        kinds_left.append("webauthn")
+    if not keeps_required_factor(user, kinds_left):
+        return render_security(user, current_user.session, status=400, webauthn_error=KEEP_ONE)
+    name = credential.name
+    kind = service.remove_credential(user, credential, origin=request_origin())
+    db.session.commit()
+    send_factor_notice(user, kind, "removed")
+    flash(f"“{name}” was removed. It can no longer be used to sign in.", "success")
+    return see_other(url_for("mfa.security"))
+
+
+register_factor(
+    FactorPlugin(
+        kind="webauthn",
+        label="Security keys and passkeys",
+        order=20,
+        challenge_template="mfa/_webauthn_challenge.html",
+        manage_template="mfa/_webauthn_manage.html",
+        can_challenge=service.has_credentials,
+        manage_context=lambda user: {"webauthn_credentials": service.credentials_of(user)},
+    )
+)

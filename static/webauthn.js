@@ -1,0 +1,126 @@
+/* Security keys and passkeys: the WebAuthn ceremonies behind the buttons marked data-webauthn.
+ *
+ * The CSP allows no inline script, so every button carries what it needs in data- attributes:
+ * the options and verify endpoints, the CSRF token (sent as X-CSRFToken), where to show errors.
+ * data-webauthn="register" adds a key (data-passkey="1": a passkey), "authenticate" answers the
+ * challenge after the password, "passkey" signs in without one. The server answers JSON:
+ * {redirect} on success, {error[, redirect]} otherwise.
+ */
+"use strict";
+
+(function () {
+  const MESSAGES = {
+    unsupported: "This browser can't use security keys or passkeys. Try an up-to-date browser.",
+    cancelled: "Nothing was used: the request was cancelled or timed out. Try again when you're ready.",
+    duplicate: "That security key or passkey is already registered to your account.",
+    expired: "This page has expired. Reload it and try again.",
+    limited: "Too many attempts. Wait a little and try again.",
+    failed: "Something went wrong. Reload the page and try again.",
+  };
+
+  class CeremonyError extends Error {
+    constructor(message, redirect) {
+      super(message);
+      this.redirect = redirect || null;
+    }
+  }
+
+  function supported() {
+    return typeof window.PublicKeyCredential === "function"
+      && typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function"
+      && typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function";
+  }
+
+  async function post(url, csrfToken, body) {
+    let response;
+    try {
+      response = await fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken },
+        body: JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new CeremonyError(MESSAGES.failed);
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (error) {
+      data = null; // an HTML error page: a missing or stale CSRF token, a rate limit
+    }
+    if (!response.ok || data === null) {
+      const fallback = { 400: MESSAGES.expired, 429: MESSAGES.limited }[response.status] || MESSAGES.failed;
+      throw new CeremonyError((data && data.error) || fallback, data && data.redirect);
+    }
+    return data;
+  }
+
+  // What the browser's own errors mean for the person (their messages are for developers).
+  function describe(error) {
+    if (error instanceof CeremonyError) return error.message;
+    if (error && error.name === "InvalidStateError") return MESSAGES.duplicate;
+    if (error && (error.name === "NotAllowedError" || error.name === "AbortError")) return MESSAGES.cancelled;
+    return MESSAGES.failed;
+  }
+
+  async function register(button) {
+    const nameInput = document.getElementById(button.dataset.nameInput);
+    const options = await post(button.dataset.optionsUrl, button.dataset.csrf, { passkey: button.dataset.passkey === "1" });
+    const credential = await navigator.credentials.create({
+      publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options),
+    });
+    return post(button.dataset.verifyUrl, button.dataset.csrf, {
+      credential: credential.toJSON(),
+      name: nameInput ? nameInput.value : "",
+    });
+  }
+
+  async function authenticate(button) {
+    const options = await post(button.dataset.optionsUrl, button.dataset.csrf, {});
+    const credential = await navigator.credentials.get({
+      publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options),
+    });
+    return post(button.dataset.verifyUrl, button.dataset.csrf, {
+      credential: credential.toJSON(),
+      next: button.dataset.next || "",
+    });
+  }
+
+  function show(box, text) {
+    if (!box) return;
+    box.textContent = text;
+    box.hidden = false;
+  }
+
+  function bind(button) {
+    if (button.dataset.bound) return;
+    button.dataset.bound = "1";
+    const errorBox = document.getElementById(button.dataset.error);
+    if (!supported()) {
+      button.disabled = true;
+      if (button.dataset.webauthn === "passkey") button.hidden = true; // the password form still works
+      else show(errorBox, MESSAGES.unsupported);
+      return;
+    }
+    button.addEventListener("click", async function () {
+      if (errorBox) errorBox.hidden = true;
+      button.disabled = true;
+      button.setAttribute("aria-busy", "true");
+      try {
+        const result = await (button.dataset.webauthn === "register" ? register(button) : authenticate(button));
+        window.location.assign(result.redirect);
+      } catch (error) {
+        if (error instanceof CeremonyError && error.redirect) {
+          window.location.assign(error.redirect);
+          return;
+        }
+        show(errorBox, describe(error));
+        button.disabled = false;
+        button.removeAttribute("aria-busy");
+      }
+    });
+  }
+
+  document.querySelectorAll("button[data-webauthn]").forEach(bind);
+})();
