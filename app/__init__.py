@@ -49,6 +49,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.mfa import totp_views as _totp_views  # noqa: F401
     from app.mfa import recovery_views as _recovery_views  # noqa: F401
     from app.mfa import webauthn_views as _webauthn_views  # noqa: F401
+    from app.mfa import sms_views as _sms_views  # noqa: F401
     from app.oauth.deny_list import init_deny_list
     from app.oauth.grants import init_oauth_server
 

@@ -77,6 +77,16 @@ class Config:
         self.REQUIRE_MFA = _env_bool("REQUIRE_MFA", False)
         self.FRESH_AUTH_SECONDS = _env_int("FRESH_AUTH_SECONDS", 300)
         self.LIMIT_MFA_CHALLENGE = _env("LIMIT_MFA_CHALLENGE", "10 per minute")
+        # Text-message codes: "log" writes them to the app log (development only), "http" posts to a
+        # Twilio-style gateway; the URL may hold {account}, e.g. .../Accounts/{account}/Messages.json.
+        self.SMS_SENDER = _env("SMS_SENDER", "log")
+        self.SMS_HTTP_URL = _env("SMS_HTTP_URL")
+        self.SMS_HTTP_ACCOUNT = _env("SMS_HTTP_ACCOUNT")
+        self.SMS_HTTP_TOKEN = _env("SMS_HTTP_TOKEN")
+        self.SMS_FROM = _env("SMS_FROM")
+        self.SMS_CODE_SECONDS = _env_int("SMS_CODE_SECONDS", 300)
+        self.SMS_MAX_ATTEMPTS = _env_int("SMS_MAX_ATTEMPTS", 5)
+        self.SMS_SENDS_PER_HOUR = _env_int("SMS_SENDS_PER_HOUR", 5)
         self.PASSWORD_MAX_LENGTH = _env_int("PASSWORD_MAX_LENGTH", 256)
         # Argon2id at OWASP's floor (19 MiB, t=2, p=1): ~24 ms here, see ARCHITECTURE.md.
         self.ARGON2_MEMORY_KIB = _env_int("ARGON2_MEMORY_KIB", 19456)

@@ -15,6 +15,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import PhoneFactor, TotpFactor, User, WebAuthnCredential
 
+# SMS can be intercepted or redirected (SIM swap): never an admin's only factor (SECURITY.md, NIST 4.2).
+RESTRICTED_KINDS = frozenset({"sms"})
+
 # RFC 8176 method references a factor adds to a session's amr.
 AMR = {"totp": "otp", "recovery": "otp", "sms": "sms", "webauthn": "hwk", "passkey": "hwk"}
 

@@ -23,7 +23,7 @@ from app.audit import Origin, record_event
 from app.browser_session import attach_to_browser, pending_session
 from app.extensions import db
 from app.lockout import record_failed_attempt
-from app.mfa.factors import AMR
+from app.mfa.factors import AMR, RESTRICTED_KINDS, enrolled_factor_kinds
 from app.models import User, UserSession
 from app.oauth.constants import ACR_MFA
 from app.models.base import utcnow
@@ -47,15 +47,23 @@ def keeps_required_factor(user: User, kinds_left: list[str]) -> bool:
 
     They add the new factor first, then remove the old one; an admin is never left without MFA.
     """
-    return bool(kinds_left) or not mfa_required(user)
+    return _satisfies_requirement(user, kinds_left) or not mfa_required(user)
+
+
+def _satisfies_requirement(user: User, kinds: list[str]) -> bool:
+    """An admin needs a factor other than SMS; anyone else, any factor."""
+    if user.is_admin:
+        return any(kind not in RESTRICTED_KINDS for kind in kinds)
+    return bool(kinds)
 
 
 def sign_in_stage(user: User) -> str | None:
     """What a correct password leads to: None (signed in), "mfa" (challenge) or "enrol" (set a factor up)."""
-    if user.has_mfa:
+    kinds = enrolled_factor_kinds(user)
+    if mfa_required(user) and not _satisfies_requirement(user, kinds):
+        return "enrol"  # an admin whose only factor is SMS sets up a stronger one first
+    if kinds:
         return "mfa"
-    if mfa_required(user):
-        return "enrol"
     return None
 
 
@@ -137,11 +145,15 @@ def is_fresh(user_session: UserSession, *, need_mfa: bool) -> bool:
     return "mfa" in user_session.amr or not need_mfa
 
 
-def fresh_auth_required(view: Callable) -> Callable:
-    """Guard for sensitive MFA changes: a factor proven within FRESH_AUTH_SECONDS, else step up first.
+def fresh_auth_required(view: Callable | None = None, *, back_to: str | None = None) -> Callable:
+    """Guard for sensitive changes: a factor proven within FRESH_AUTH_SECONDS, else step up first.
 
-    A person without any factor yet proves themselves with the password again instead.
+    A person without any factor proves themselves with the password again instead. Afterwards
+    they come back to `back_to` (an endpoint), or to this URL when it answers GET, or else to
+    the security page. Use as `@fresh_auth_required` or `@fresh_auth_required(back_to=...)`.
     """
+    if view is None:
+        return lambda inner: fresh_auth_required(inner, back_to=back_to)
 
     @wraps(view)
     def guarded(*args, **kwargs):
@@ -150,7 +162,7 @@ def fresh_auth_required(view: Callable) -> Callable:
         user, user_session = current_user.user, current_user.session
         has_factor = user.has_mfa
         if not is_fresh(user_session, need_mfa=has_factor):
-            back = request.full_path if request.method == "GET" else url_for("mfa.security")
+            back = _way_back(back_to)
             if has_factor:
                 remember_next(back)
                 return redirect(url_for("mfa.challenge"))
@@ -158,3 +170,13 @@ def fresh_auth_required(view: Callable) -> Callable:
         return view(*args, **kwargs)
 
     return guarded
+
+
+def _way_back(back_to: str | None) -> str:
+    if back_to is not None:
+        return url_for(back_to)
+    if request.method == "GET":
+        return request.full_path
+    if request.url_rule is not None and "GET" in request.url_rule.methods:
+        return request.path  # the form this POST came from
+    return url_for("mfa.security")

@@ -200,3 +200,40 @@ def test_wrong_second_factors_lock_the_account_like_wrong_passwords(app, create_
     assert user.locked_until is not None and challenge_locked(user)
     assert "auth.locked" in audit_types(user)
     assert auth.login("ada@example.com").status_code == 401  # the password step is closed too
+
+
+def add_verified_phone(user) -> None:
+    from app.models import PhoneFactor
+    from app.models.base import utcnow
+
+    db.session.add(PhoneFactor(user_id=user.id, phone_e164="+15555550123", verified_at=utcnow()))
+    db.session.commit()
+
+
+def test_an_admin_whose_only_factor_is_sms_must_set_up_a_stronger_one(create_user, auth):
+    admin = create_user(email="root@example.com", is_admin=True)
+    add_verified_phone(admin)
+
+    response = auth.login("root@example.com")
+
+    assert response.headers["Location"].endswith("/mfa/")
+    assert sessions_of(admin)[0].pending == "enrol"
+
+
+def test_sms_alone_is_enough_for_everyone_else(create_user, auth):
+    user = create_user(email="ada@example.com")
+    add_verified_phone(user)
+
+    assert auth.login("ada@example.com").headers["Location"].endswith("/mfa/challenge")
+
+
+def test_an_admin_cannot_remove_a_factor_and_be_left_with_sms_alone(app, create_user, with_totp):
+    from app.mfa.flow import keeps_required_factor
+
+    admin = create_user(email="root@example.com", is_admin=True)
+    user = create_user(email="ada@example.com")
+
+    assert not keeps_required_factor(admin, ["sms"])
+    assert keeps_required_factor(admin, ["sms", "totp"])
+    assert keeps_required_factor(user, ["sms"])
+    assert keeps_required_factor(user, [])  # no requirement, no factor needed

@@ -1,0 +1,273 @@
+"""Text-message routes: add a number (a code is texted to it), confirm it, remove it, and the challenge."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import abort, current_app, flash, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import StringField, TelField
+from wtforms.validators import DataRequired, Regexp, ValidationError
+
+from app.auth.forms import ConfirmForm
+from app.extensions import db, limiter
+from app.mfa import bp
+from app.mfa import sms as service
+from app.mfa.factors import FactorPlugin, enrolled_factor_kinds, register_factor
+from app.mfa.flow import (
+    KEEP_ONE,
+    challenge_locked,
+    challenge_subject,
+    complete_challenge,
+    enrolment_subject,
+    fail_challenge,
+    fresh_auth_required,
+    keeps_required_factor,
+)
+from app.mfa.mail import send_factor_notice
+from app.mfa.views import render_challenge, render_security
+from app.models import User, UserSession
+from app.sms_senders import SmsSendError, mask_phone, sms_sender
+from app.web import request_origin, see_other
+
+log = logging.getLogger(__name__)
+
+KIND = "sms"
+BAD_PHONE = "Enter a mobile number starting with + and the country code, for example +44 7700 900123."
+WRONG_CODE = "That code didn't work. Enter the newest code we texted you; each code works once, for a few minutes."
+LOCKED = "Too many wrong codes. Wait a few minutes, then try again."
+SENT = "We texted a code to {phone}. It works for the next {lifetime}."
+TOO_MANY_TEXTS = "We've already sent you several texts in the last hour. Wait a while before asking for another code."
+SEND_FAILED = "We couldn't send the text message just now. Please try again in a few minutes."
+RESTRICTED = (
+    "Text messages can be intercepted, so an administrator's account needs an authenticator app or a "
+    "security key. Set one of those up first; then you can add a phone as well."
+)
+ALREADY_ENROLLED = "A phone number is already set up. Remove it first to use a different one."
+NO_SETUP = "There is no phone number waiting for a code. Enter your number again."
+NO_PHONE = "There is no verified phone number on your account."
+ENROLLED = "Your phone number is verified. Signing in can now use a code sent by text message."
+REMOVED = "Your phone number was removed."
+CANCELLED = "The unverified phone number was removed."
+NOT_ENROLLED = "There is no phone number to remove."
+
+
+def _no_spaces(value: str | None) -> str | None:
+    """People copy codes as "123 456"; the spaces carry nothing."""
+    return value.replace(" ", "") if isinstance(value, str) else value
+
+
+class SmsPhoneForm(FlaskForm):
+    sms_phone = TelField("Mobile number", validators=[DataRequired(BAD_PHONE)])
+
+    def validate_sms_phone(self, field: TelField) -> None:
+        self.phone_e164 = service.normalize_phone(field.data)
+        if self.phone_e164 is None:
+            raise ValidationError(BAD_PHONE)
+
+
+class SmsCodeForm(FlaskForm):
+    # Named for the factor: the challenge page holds every factor's form, and ids must stay unique.
+    sms_code = StringField(
+        "Code from the text message",
+        filters=[_no_spaces],
+        validators=[
+            DataRequired("Enter the 6-digit code we texted you."),
+            Regexp(r"^[0-9]{6}$", message="The code is 6 digits (spaces are fine)."),
+        ],
+    )
+
+
+def _first_error(form: FlaskForm) -> str:
+    return next(iter(error for errors in form.errors.values() for error in errors))
+
+
+@bp.context_processor
+def _sms_context() -> dict[str, object]:
+    # Functions, called only by the SMS partials: other MFA pages pay nothing.
+    return {
+        "sms_phone_of": service.phone_factor,
+        "sms_allowed": service.sms_allowed_for,
+        "sms_waiting": service.waiting_for_code,
+        "sms_mask": mask_phone,
+        "sms_lifetime": service.lifetime_text,
+        "sms_new_phone_form": lambda: SmsPhoneForm(formdata=None),
+        "sms_new_code_form": lambda: SmsCodeForm(formdata=None),
+    }
+
+
+def _send_failure(error: Exception) -> tuple[str, int]:
+    """What a person is told when no text went out; the code row (if any) is committed by the caller."""
+    if isinstance(error, service.SmsRateLimited):
+        return TOO_MANY_TEXTS, 429
+    log.warning("SMS not sent: %s", error)
+    return SEND_FAILED, 503
+
+
+def _flash_sent(phone_e164: str) -> None:
+    flash(SENT.format(phone=mask_phone(phone_e164), lifetime=service.lifetime_text()), "info")
+
+
+def _security_error(user: User, user_session: UserSession, error: str, status: int):
+    db.session.rollback()  # nothing half-done survives a refused request
+    return render_security(user, user_session, status=status, sms_error=error)
+
+
+@bp.post("/sms/setup")
+@limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
+def setup_sms():
+    """Save the number unverified and text it a code; it counts as a factor once the code comes back."""
+    subject = enrolment_subject()
+    if subject is None:
+        return see_other(url_for("auth.login", next=url_for("mfa.security")))
+    user, user_session = subject
+    form = SmsPhoneForm()
+    if not form.validate_on_submit():
+        return render_security(user, user_session, status=400, sms_phone_form=form)  # the field shows its error
+    try:
+        phone = service.start_enrolment(user, form.phone_e164, sender=sms_sender(), origin=request_origin())
+    except service.SmsRestricted:
+        return _security_error(user, user_session, RESTRICTED, 400)
+    except service.PhoneAlreadyEnrolled:
+        return _security_error(user, user_session, ALREADY_ENROLLED, 400)
+    except service.SmsRateLimited as error:
+        return _security_error(user, user_session, *_send_failure(error))
+    except SmsSendError as error:
+        db.session.commit()  # the number waits unverified, and the try counts; "text me a new code" retries
+        message, status = _send_failure(error)
+        return render_security(user, user_session, status=status, sms_error=message)
+    db.session.commit()
+    _flash_sent(phone.phone_e164)
+    return see_other(url_for("mfa.security"))
+
+
+@bp.post("/sms/resend")
+@limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
+def resend_sms():
+    """Another code for the number waiting to be verified (the earlier one stops working)."""
+    subject = enrolment_subject()
+    if subject is None:
+        return see_other(url_for("auth.login", next=url_for("mfa.security")))
+    user, user_session = subject
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        phone = service.resend_enrolment_code(user, sender=sms_sender(), origin=request_origin())
+    except service.NoPhoneSetup:
+        return _security_error(user, user_session, NO_SETUP, 400)
+    except (service.SmsRateLimited, SmsSendError) as error:
+        db.session.commit()  # a failed send still counts toward the hourly limit (see service.send_code)
+        message, status = _send_failure(error)
+        return render_security(user, user_session, status=status, sms_error=message)
+    db.session.commit()
+    _flash_sent(phone.phone_e164)
+    return see_other(url_for("mfa.security"))
+
+
+@bp.post("/sms/confirm")
+@limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
+def confirm_sms():
+    """The texted code proves the number; a pending must-enrol session is signed in by it."""
+    subject = enrolment_subject()
+    if subject is None:
+        return see_other(url_for("auth.login", next=url_for("mfa.security")))
+    user, user_session = subject
+    form = SmsCodeForm()
+    if not form.validate_on_submit():
+        return render_security(user, user_session, status=400, sms_code_form=form)
+    try:
+        confirmed = service.confirm_enrolment(user, form.sms_code.data, origin=request_origin())
+    except service.NoPhoneSetup:
+        return _security_error(user, user_session, NO_SETUP, 400)
+    except service.SmsRestricted:
+        return _security_error(user, user_session, RESTRICTED, 400)
+    if not confirmed:
+        db.session.commit()  # the used try counts: a code allows only a few
+        return render_security(user, user_session, status=400, sms_error=WRONG_CODE)
+    if user_session.pending == "enrol":
+        response = complete_challenge(user_session, KIND)  # commits, with the enrolment
+    else:
+        db.session.commit()
+        flash(ENROLLED, "success")
+        response = see_other(url_for("mfa.security"))
+    send_factor_notice(user, KIND, "added")
+    return response
+
+
+@bp.post("/sms/remove")
+@fresh_auth_required
+def remove_sms():
+    """A sensitive change: needs a recent second-factor proof (fresh_auth_required), then mails a notice."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    user = current_user.user
+    if KIND in enrolled_factor_kinds(user) and not keeps_required_factor(
+        user, [kind for kind in enrolled_factor_kinds(user) if kind != KIND]
+    ):
+        return render_security(user, current_user.session, status=400, sms_error=KEEP_ONE)
+    removed = service.remove_phone(user, origin=request_origin())
+    if removed is None:
+        flash(NOT_ENROLLED, "info")
+        return see_other(url_for("mfa.security"))
+    db.session.commit()
+    if removed:
+        send_factor_notice(user, KIND, "removed")
+    flash(REMOVED if removed else CANCELLED, "success")
+    return see_other(url_for("mfa.security"))
+
+
+@bp.post("/challenge/sms/send")
+@limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
+def challenge_sms_send() -> Response | tuple:
+    """Text a sign-in code to the verified number, then back to the challenge page, which asks for it."""
+    subject = challenge_subject()
+    if subject is None:
+        return see_other(url_for("auth.login"))
+    user, user_session = subject
+    if challenge_locked(user):
+        return render_challenge(user, user_session, error=LOCKED, status=429)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        phone = service.send_signin_code(user, sender=sms_sender(), origin=request_origin())
+    except service.NoPhoneSetup:
+        return render_challenge(user, user_session, error=NO_PHONE, status=400)
+    except (service.SmsRateLimited, SmsSendError) as error:
+        db.session.commit()  # a failed send still counts toward the hourly limit (see service.send_code)
+        message, status = _send_failure(error)
+        return render_challenge(user, user_session, error=message, status=status)
+    db.session.commit()
+    _flash_sent(phone.phone_e164)
+    return see_other(url_for("mfa.challenge"))
+
+
+@bp.post("/challenge/sms")
+@limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
+def challenge_sms() -> Response | tuple:
+    subject = challenge_subject()
+    if subject is None:
+        return see_other(url_for("auth.login"))
+    user, user_session = subject
+    if challenge_locked(user):
+        return render_challenge(user, user_session, error=LOCKED, status=429)
+    form = SmsCodeForm()
+    if not form.validate_on_submit():
+        return render_challenge(user, user_session, error=_first_error(form), status=400)
+    if not service.check_signin_code(user, form.sms_code.data):
+        fail_challenge(user, KIND)  # commits the used try with the failure
+        return render_challenge(user, user_session, error=WRONG_CODE, status=401)
+    return complete_challenge(user_session, KIND)
+
+
+register_factor(
+    FactorPlugin(
+        kind=KIND,
+        label="Text message",
+        order=30,
+        challenge_template="mfa/_sms_challenge.html",
+        manage_template="mfa/_sms_manage.html",
+        can_challenge=service.has_verified_phone,
+    )
+)
