@@ -7,6 +7,7 @@ import logging
 from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask.wrappers import Response
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db
@@ -62,6 +63,11 @@ def _unexpected_error(error: Exception):
     db.session.rollback()
     if isinstance(error, HTTPException):
         return _http_error(error)
+    if isinstance(error, DataError):
+        # The database refused a value no form check anticipated (a NUL byte, an over-long string):
+        # the request was bad, not the server.
+        log.warning("database refused request data: %s", type(error.orig).__name__)
+        return render_error(400)
     log.exception("unhandled error: %s", type(error).__name__)
     return render_error(InternalServerError.code)
 

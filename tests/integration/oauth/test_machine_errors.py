@@ -37,3 +37,17 @@ def test_pages_for_people_still_get_the_friendly_page(test_client):
 
     assert response.status_code == 405
     assert response.mimetype == "text/html"
+
+
+def test_a_value_the_database_refuses_is_a_bad_request_not_a_server_error(test_client):
+    # PostgreSQL refuses NUL bytes in text (SQLite stores them and finds nothing): 4xx either way.
+    response = test_client.post("/oauth/introspect", data={"token": "x"}, auth=("a\x00b", "secret"))
+
+    assert 400 <= response.status_code < 500
+    assert response.get_json()["error"] in ("invalid_client", "invalid_request")
+
+
+def test_a_page_given_a_value_the_database_refuses_answers_400(test_client):
+    response = test_client.get("/oauth/authorize?client_id=a%00b&response_type=code")
+
+    assert response.status_code == 400 and response.mimetype == "text/html"
