@@ -93,14 +93,26 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table by copying it and dropping the original; with foreign keys
+            # enforced (app/models/base.py turns them on) that DROP would cascade into every table
+            # referencing it. The pragma only works outside a transaction, hence before configure().
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # end SQLAlchemy's autobegun transaction, or Alembic's would nest in it
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")  # the pooled connection goes back as it came
+                connection.commit()
 
 
 if context.is_offline_mode():

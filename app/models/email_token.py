@@ -1,4 +1,4 @@
-"""Single-use links sent by email: address verification and password reset."""
+"""Single-use links sent by email: address verification, password reset and email change."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from app.models.user import User
 class EmailTokenPurpose(enum.StrEnum):
     VERIFY = "verify"
     RESET = "reset"
+    CHANGE_EMAIL = "change_email"  # sent to the new address; the change happens when it is used
 
 
 class EmailToken(Base):

@@ -12,10 +12,18 @@ from app.models.base import Base, UTCDateTime, utcnow
 
 class User(Base):
     __tablename__ = "user"
+    # The id is the OIDC `sub`, which must never be handed to someone else: without AUTOINCREMENT
+    # SQLite reuses the highest id after a deletion (PostgreSQL sequences never go back).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), comment="as typed; compared lower-cased")
     display_name: Mapped[str] = mapped_column(String(100), default="")
+    # OIDC standard claims of the profile scope (Core 5.1); empty when the person gave none.
+    given_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    family_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    locale: Mapped[str] = mapped_column(String(35), default="", server_default="", comment="BCP 47 tag, e.g. en-GB")
+    zoneinfo: Mapped[str] = mapped_column(String(64), default="", server_default="", comment="IANA zone, e.g. Europe/Paris")
     password_hash: Mapped[str | None] = mapped_column(String(255), comment="argon2id PHC string")
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     is_disabled: Mapped[bool] = mapped_column(Boolean, default=False)

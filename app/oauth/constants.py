@@ -22,14 +22,14 @@ ACR_MFA = "urn:idp:acr:mfa"
 # OpenID scopes release claims about the person; "offline_access" is how an app asks to stay connected.
 SCOPE_DESCRIPTIONS = {
     "openid": "Confirm who you are (your account identifier)",
-    "profile": "See your name",
+    "profile": "See your name, language and time zone",
     "email": "See your email address and whether it is confirmed",
     "offline_access": "Stay connected when you are not using it",
 }
 
 CLAIMS_SUPPORTED = (
     "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid",
-    "name", "updated_at", "email", "email_verified",
+    "name", "given_name", "family_name", "locale", "zoneinfo", "updated_at", "email", "email_verified",
 )
 
 

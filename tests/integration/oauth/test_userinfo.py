@@ -133,3 +133,15 @@ def test_userinfo_needs_no_cookie_and_ignores_one(rp, app, tokens):
     stranger = app.test_client()  # no session cookie at all
     assert stranger.get("/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}).status_code == 200
     assert rp.http.get("/oauth/userinfo").status_code == 401  # signed in, but no token
+
+
+def test_profile_claims_include_the_names_locale_and_zone_only_when_set(rp, user, rp_client):
+    client, secret = rp_client
+    user.given_name, user.family_name, user.locale = "Ada", "Lovelace", "en-GB"
+    db.session.commit()
+    tokens = rp.tokens(client, secret, user)
+
+    claims = rp.userinfo(tokens["access_token"]).get_json()
+
+    assert (claims["given_name"], claims["family_name"], claims["locale"]) == ("Ada", "Lovelace", "en-GB")
+    assert "zoneinfo" not in claims  # never sent empty

@@ -119,3 +119,33 @@ def test_the_migrated_schema_refuses_the_same_email_in_another_case(fresh_app):
     db.session.rollback()
     db.session.add(User(email="grace@example.com", password_hash=None))
     db.session.commit()
+
+
+def test_rebuilding_the_user_table_keeps_every_row_that_points_at_it(fresh_app):
+    """0006 copies "user" on SQLite; with foreign keys enforced the old table's DROP would cascade."""
+    upgrade(directory=MIGRATIONS, revision="0005")
+    with db.engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO \"user\" (email, display_name, is_disabled, is_admin, failed_login_count, created_at, updated_at)"
+            " VALUES ('ada@example.com', 'Ada', false, false, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        ))
+        ada = connection.execute(sa.text("SELECT id FROM \"user\"")).scalar_one()
+        connection.execute(sa.text(
+            "INSERT INTO user_session (id, token_digest, user_id, created_at, last_seen_at, ip_address, user_agent, auth_time, amr)"
+            " VALUES ('s1', 'digest', :ada, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '', '', CURRENT_TIMESTAMP, '[\"pwd\"]')"
+        ), {"ada": ada})
+
+    upgrade(directory=MIGRATIONS, revision="head")
+
+    with db.engine.begin() as connection:
+        assert connection.execute(sa.text("SELECT user_id FROM user_session")).scalars().all() == [ada]
+        assert "lower(" in expression_index_sql().lower() and "email" in expression_index_sql()
+        # A deleted account's id (its OIDC sub) is never handed out again.
+        connection.execute(sa.text("DELETE FROM user_session"))
+        connection.execute(sa.text("DELETE FROM \"user\" WHERE id = :ada"), {"ada": ada})
+        connection.execute(sa.text(
+            "INSERT INTO \"user\" (email, display_name, is_disabled, is_admin, failed_login_count, created_at, updated_at,"
+            " given_name, family_name, locale, zoneinfo)"
+            " VALUES ('bob@example.com', 'Bob', false, false, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '', '', '', '')"
+        ))
+        assert connection.execute(sa.text("SELECT id FROM \"user\"")).scalar_one() > ada
