@@ -40,6 +40,12 @@ def _bind_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from app import account, admin, auth, health, mfa, oauth
     from app.account import views as _account_views  # noqa: F401  (routes attach to the blueprint on import)
+    from app.account import profile_views as _profile_views  # noqa: F401
+    from app.account import password_views as _password_views  # noqa: F401
+    from app.account import session_views as _session_views  # noqa: F401
+    from app.account import apps_views as _apps_views  # noqa: F401
+    from app.account import history_views as _history_views  # noqa: F401
+    from app.account import data_views as _data_views  # noqa: F401
     from app.auth import views as _auth_views  # noqa: F401
     from app.oauth import views as _oauth_views  # noqa: F401
     from app.oauth import logout_views as _logout_views  # noqa: F401

@@ -19,6 +19,14 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+def allow_client_logos(response: Response) -> Response:
+    """Pages that show apps' logos (consent, connected apps): https images are the one third-party asset."""
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "img-src 'self' data:", "img-src 'self' data: https:"
+    )
+    return response
+
+
 def _set_security_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)

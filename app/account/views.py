@@ -6,7 +6,9 @@ from flask import render_template
 from flask_login import current_user, login_required
 
 from app.account import bp
+from app.account.apps import connected_apps
 from app.account.service import recent_events
+from app.account.sessions import active_sessions
 from app.auth.forms import ConfirmForm
 
 
@@ -18,5 +20,7 @@ def overview():
         user=current_user.user,
         user_session=current_user.session,
         events=recent_events(current_user.user),
+        session_count=len(active_sessions(current_user.user, current=current_user.session)),
+        app_count=len(connected_apps(current_user.user)),
         form=ConfirmForm(),
     )

@@ -8,13 +8,13 @@ from app.mail import render_mail, send_mail
 from app.models import User
 
 
-def _absolute(path: str) -> str:
+def absolute_url(path: str) -> str:
     # Links use the configured issuer, never the request's Host header (host-header poisoning).
     return current_app.config["ISSUER"] + path
 
 
 def send_verification(user: User, token: str) -> None:
-    link = _absolute(f"/verify-email/{token}")
+    link = absolute_url(f"/verify-email/{token}")
     send_mail(render_mail("verify_email", to=user.email, subject="Confirm your email address", user=user, link=link))
 
 
@@ -25,24 +25,26 @@ def send_account_exists(user: User) -> None:
             to=user.email,
             subject="Someone tried to register with your address",
             user=user,
-            login_link=_absolute("/login"),
-            reset_link=_absolute("/forgot-password"),
+            login_link=absolute_url("/login"),
+            reset_link=absolute_url("/forgot-password"),
         )
     )
 
 
 def send_password_reset(user: User, token: str) -> None:
-    link = _absolute(f"/reset-password/{token}")
+    link = absolute_url(f"/reset-password/{token}")
     send_mail(render_mail("reset_password", to=user.email, subject="Choose a new password", user=user, link=link))
 
 
-def send_password_changed(user: User) -> None:
+def send_password_changed(user: User, *, this_device_kept: bool = False) -> None:
+    """`this_device_kept`: changed from the account page, where the device that changed it stays signed in."""
     send_mail(
         render_mail(
             "password_changed",
             to=user.email,
             subject="Your password was changed",
             user=user,
-            reset_link=_absolute("/forgot-password"),
+            this_device_kept=this_device_kept,
+            reset_link=absolute_url("/forgot-password"),
         )
     )

@@ -112,7 +112,7 @@ def find_email_token(token: str, purpose: EmailTokenPurpose) -> EmailToken | Non
     return row
 
 
-def _consume(row: EmailToken) -> bool:
+def consume_email_token(row: EmailToken) -> bool:
     """Mark the token used with one conditional UPDATE, so two parallel uses cannot both succeed."""
     result = db.session.execute(
         update(EmailToken).where(EmailToken.id == row.id, EmailToken.used_at.is_(None)).values(used_at=utcnow())
@@ -122,7 +122,7 @@ def _consume(row: EmailToken) -> bool:
 
 def verify_email(token: str, *, origin: Origin) -> User | None:
     row = find_email_token(token, EmailTokenPurpose.VERIFY)
-    if row is None or not _consume(row):
+    if row is None or not consume_email_token(row):
         return None
     user = row.user
     if user.email_verified_at is None:
@@ -161,10 +161,16 @@ def authenticate(email: str, password: str, *, origin: Origin) -> SignIn | None:
     return SignIn(user, user_session, cookie_value)
 
 
-def sign_out(user_session: UserSession, *, origin: Origin) -> None:
+def sign_out(user_session: UserSession, *, origin: Origin) -> int:
+    """End the session and the refresh tokens issued in it; returns how many token families were revoked."""
     if user_session.revoked_at is None:
         user_session.revoked_at = utcnow()
-    record_event("auth.logout", origin=origin, subject=user_session.user, session_id=user_session.id)
+    # An app connected through this browser loses its access with it, as on the sessions page.
+    revoked = revoke_user_tokens(user_session.user, session_id=user_session.id)
+    record_event(
+        "auth.logout", origin=origin, subject=user_session.user, session_id=user_session.id, app_grants_ended=revoked
+    )
+    return revoked
 
 
 def request_password_reset(email: str, *, origin: Origin) -> tuple[User, str] | None:
@@ -185,7 +191,7 @@ def reset_password(token: str, password: str, *, origin: Origin) -> User | None:
         return None
     user = row.user
     normalized = check_new_password(password, email=user.email, user=user)
-    if not _consume(row):
+    if not consume_email_token(row):
         return None
     user.password_hash = hash_password(normalized)
     user.failed_login_count = 0

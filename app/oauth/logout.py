@@ -81,8 +81,7 @@ def hinted_session_is_live(hint: dict | None) -> bool:
 
 def end_session(user_session: UserSession, *, client: OAuthClient | None, confirmed: bool, origin: Origin) -> int:
     """Sign the session out and revoke the refresh tokens issued in it (their access tokens too). Caller commits."""
-    sign_out(user_session, origin=origin)
-    revoked = service.revoke_user_tokens(user_session.user, session_id=user_session.id)
+    revoked = sign_out(user_session, origin=origin)  # the session's refresh tokens end with it
     record_event(
         "oauth.rp_logout",
         origin=origin,

@@ -9,7 +9,7 @@ from flask import Response, abort, current_app, jsonify, make_response, redirect
 from flask_login import current_user
 
 from app.extensions import csrf, db, limiter
-from app.headers import CONTENT_SECURITY_POLICY
+from app.headers import allow_client_logos
 from app.mfa.flow import remember_next
 from app.oauth import bp, service
 from app.oauth.authorize import (
@@ -105,12 +105,7 @@ def _consent_page(grant):
         # The original request rides along in the query, so the answer is checked exactly like the request.
         action=url_for("oauth.consent") + "?" + urlencode(list(request.values.items(multi=True))),
     )
-    response = make_response(page)
-    # The client's logo is the one third-party asset a page may show: https images only, nothing else.
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
-        "img-src 'self' data:", "img-src 'self' data: https:"
-    )
-    return response
+    return allow_client_logos(make_response(page))
 
 
 def _issue_code(grant, *, status: int = 302):

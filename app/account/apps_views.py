@@ -1,0 +1,36 @@
+"""The connected apps page: which apps may use the account, and disconnecting one."""
+
+from __future__ import annotations
+
+from flask import abort, flash, make_response, render_template, url_for
+from flask_login import current_user, login_required
+
+from app.account import apps as service
+from app.account import bp
+from app.auth.forms import ConfirmForm
+from app.extensions import db
+from app.headers import allow_client_logos
+from app.web import request_origin, see_other
+
+
+@bp.get("/apps")
+@login_required
+def apps():
+    page = render_template("account/apps.html", apps=service.connected_apps(current_user.user))
+    return allow_client_logos(make_response(page))
+
+
+@bp.post("/apps/<client_id>/revoke")
+@login_required
+def revoke_app(client_id: str):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    user = current_user.user
+    client = service.find_connected_client(user, client_id)
+    if client is None:
+        abort(404)  # unknown, or not connected to this account: alike
+    name = client.name
+    service.disconnect_app(user, client, origin=request_origin())
+    db.session.commit()
+    flash(f"{name} no longer has access to your account. It must ask you again before it can use it.", "success")
+    return see_other(url_for("account.apps"))

@@ -1,0 +1,141 @@
+"""Flask-WTF forms for the account pages: profile, email change and password change."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zoneinfo
+from functools import lru_cache
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, Length, ValidationError
+
+from app.auth.forms import EMAIL_MAX, PASSWORD_FIELD_MAX
+
+NAME_MAX = 100
+LOCALE_MAX = 35  # the column's size; real tags of this shape are far shorter
+
+# BCP 47 language[-Script][-REGION], the shape OIDC Core 5.1 asks for in `locale`: en, en-GB, es-419, zh-Hant-TW.
+_LOCALE = re.compile(r"^(?P<language>[A-Za-z]{2,3})(?:-(?P<script>[A-Za-z]{4}))?(?:-(?P<region>[A-Za-z]{2}|[0-9]{3}))?$")
+# Invisible characters that reorder or break text: they make a name in an app or an email read differently
+# from what was typed (bidi overrides are a known spoofing trick). Other format characters (ZWJ) stay,
+# since scripts and emoji need them.
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Entries of the tz database that are not places a person lives in.
+_NOT_ZONES = {"Factory", "localtime", "posixrules"}
+
+NAME_INVALID = "Use letters, spaces and punctuation only."
+LOCALE_INVALID = "Use a language tag such as en, en-GB, pt-BR or zh-Hant-TW."
+ZONE_INVALID = "Choose a time zone from the list, such as Europe/Paris."
+SAME_EMAIL = "That is already your email address."
+PASSWORD_CURRENT_MISSING = "Enter your current password."
+PASSWORD_NEW_MISSING = "Choose a new password."
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+@lru_cache(maxsize=1)
+def time_zones() -> tuple[str, ...]:
+    """IANA zone names a person may choose, sorted for the page's list (reading the tz database once)."""
+    return tuple(sorted(zoneinfo.available_timezones() - _NOT_ZONES))
+
+
+def canonical_locale(tag: str) -> str | None:
+    """The tag in its usual case (language lower, Script title, REGION upper), or None when malformed."""
+    match = _LOCALE.match(tag)
+    if match is None:
+        return None
+    parts = [match["language"].lower()]
+    if match["script"]:
+        parts.append(match["script"].title())
+    if match["region"]:
+        parts.append(match["region"].upper())
+    return "-".join(parts)
+
+
+def _check_name(_form: FlaskForm, field: StringField) -> None:
+    for ch in field.data or "":
+        if unicodedata.category(ch) in {"Cc", "Zl", "Zp"} or ch in _BIDI_CONTROLS:
+            raise ValidationError(NAME_INVALID)
+
+
+def _name_field(label: str, autocomplete: str) -> StringField:
+    return StringField(
+        label,
+        filters=[_strip],
+        validators=[Length(max=NAME_MAX, message=f"Use at most {NAME_MAX} characters."), _check_name],
+        render_kw={"autocomplete": autocomplete},
+    )
+
+
+class ProfileEditForm(FlaskForm):
+    display_name = _name_field("Display name", "nickname")
+    given_name = _name_field("Given name", "given-name")
+    family_name = _name_field("Family name", "family-name")
+    locale = StringField(
+        "Language and region (optional)",
+        filters=[_strip],
+        validators=[Length(max=LOCALE_MAX, message=LOCALE_INVALID)],
+        render_kw={"autocapitalize": "none", "spellcheck": "false", "placeholder": "en-GB"},
+    )
+    zoneinfo = StringField(
+        "Time zone (optional)",
+        filters=[_strip],
+        validators=[Length(max=64, message=ZONE_INVALID)],
+        render_kw={"autocapitalize": "none", "spellcheck": "false", "placeholder": "Europe/Paris", "list": "zoneinfo-options"},
+    )
+
+    def validate_locale(self, field: StringField) -> None:
+        if not field.data:
+            return
+        canonical = canonical_locale(field.data)
+        if canonical is None:
+            raise ValidationError(LOCALE_INVALID)
+        field.data = canonical
+
+    def validate_zoneinfo(self, field: StringField) -> None:
+        if field.data and field.data not in time_zones():
+            raise ValidationError(ZONE_INVALID)
+
+
+class EmailChangeForm(FlaskForm):
+    new_email = EmailField(
+        "New email address",
+        filters=[_strip],
+        validators=[
+            DataRequired("Enter the new email address."),
+            Length(max=EMAIL_MAX),
+            Email("Enter a valid email address.", check_deliverability=False),
+        ],
+        render_kw={"autocomplete": "email", "autocapitalize": "none", "spellcheck": "false"},
+    )
+
+    def __init__(self, *args, current_email: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.current_email = current_email
+
+    def validate_new_email(self, field: EmailField) -> None:
+        if field.data and field.data.lower() == self.current_email.lower():
+            raise ValidationError(SAME_EMAIL)
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password",
+        validators=[DataRequired(PASSWORD_CURRENT_MISSING), Length(max=PASSWORD_FIELD_MAX)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        "New password",
+        validators=[DataRequired(PASSWORD_NEW_MISSING), Length(max=PASSWORD_FIELD_MAX)],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+    def __init__(self, *args, needs_current: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not needs_current:
+            # Signed in with a passkey: the fresh second factor vouches for the person instead.
+            del self.current_password
