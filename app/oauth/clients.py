@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import string
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -103,13 +105,19 @@ def _check_jwks(jwks: dict | None) -> None:
         raise ClientSpecError("jwks could not be read as a JWK Set.") from exc
 
 
+def new_client_id() -> str:
+    """32 URL-safe characters starting with a letter: an id that starts with "-" reads as an option to
+    every command line it is pasted into (flask clients delete -abc...)."""
+    return secrets.choice(string.ascii_letters) + new_token()[:31]
+
+
 def create_client(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
     """Validate and add the client; returns it with its secret, shown this once and never stored."""
     validate_spec(spec)
     uses_secret = spec.is_confidential and spec.token_endpoint_auth_method != "private_key_jwt"
     secret = new_token(CLIENT_SECRET_PREFIX) if uses_secret else None
     client = OAuthClient(
-        client_id=new_token()[:32],
+        client_id=new_client_id(),
         client_secret_digest=token_digest(secret) if secret else None,
         name=spec.name,
         logo_uri=spec.logo_uri,

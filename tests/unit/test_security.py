@@ -132,3 +132,12 @@ def test_an_unknown_account_still_pays_for_one_real_verification(app, monkeypatc
     monkeypatch.setattr(context, "verify", lambda secret, hashed: verified.append(hashed) or real_verify(secret, hashed))
     assert verify_password("vivid otter plum", None) == (False, None)
     assert len(verified) == 1 and verified[0].startswith("$argon2id$v=19$m=1024,t=1,p=1$")
+
+
+def test_client_ids_never_start_with_a_dash_or_underscore():
+    from app.oauth.clients import new_client_id
+
+    ids = [new_client_id() for _ in range(2000)]
+
+    assert all(client_id[0].isalpha() and len(client_id) == 32 for client_id in ids)
+    assert len(set(ids)) == len(ids)
