@@ -16,10 +16,17 @@ from app.models.oauth import (
     RevokedAccessToken,
     UsedClientAssertion,
 )
+from app.models.rbac import CustomScope, Group, Role, group_members, group_roles, user_roles
 from app.models.session import UserSession
 from app.models.user import User
 
 __all__ = [
+    "CustomScope",
+    "Group",
+    "Role",
+    "group_members",
+    "group_roles",
+    "user_roles",
     "PhoneFactor",
     "RecoveryCode",
     "SmsCode",

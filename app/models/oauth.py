@@ -6,7 +6,7 @@ import enum
 import re
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -49,6 +49,9 @@ class OAuthClient(Base):
     jwks: Mapped[dict | None] = mapped_column(JSON, comment="public keys for private_key_jwt")
     is_first_party: Mapped[bool] = mapped_column(Boolean, default=False, comment="skips the consent page")
     is_disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    roles_claim: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), comment="deliver roles and groups claims when the roles scope is asked"
+    )
     allow_plain_code_flow: Mapped[bool] = mapped_column(
         Boolean, default=False, comment="confidential clients only: PKCE may be omitted (never for public clients)"
     )
