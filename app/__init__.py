@@ -46,6 +46,11 @@ def _register_blueprints(app: Flask) -> None:
     from app.account import apps_views as _apps_views  # noqa: F401
     from app.account import history_views as _history_views  # noqa: F401
     from app.account import data_views as _data_views  # noqa: F401
+    from app.admin import dashboard_views as _admin_dashboard  # noqa: F401
+    from app.admin import users_views as _admin_users  # noqa: F401
+    from app.admin import clients_views as _admin_clients  # noqa: F401
+    from app.admin import rbac_views as _admin_rbac  # noqa: F401
+    from app.admin import audit_views as _admin_audit  # noqa: F401
     from app.auth import views as _auth_views  # noqa: F401
     from app.oauth import views as _oauth_views  # noqa: F401
     from app.oauth import logout_views as _logout_views  # noqa: F401

@@ -1,4 +1,4 @@
-"""Operator commands: ``flask users create`` and ``flask demo``."""
+"""Operator commands: ``flask users create|disable|enable|unlock`` and ``flask demo``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from app.admin import users as admin_users
 from app.audit import Origin, record_event
 from app.auth.service import PasswordRejected, check_new_password, find_user_by_email, normalize_email
 from app.extensions import db
@@ -57,6 +58,48 @@ def create_user(email: str, password: str | None, display_name: str, admin: bool
     click.echo(f"Created {'admin ' if admin else ''}account {email} (id {user.id}).")
 
 
+def _user_or_exit(email: str) -> User:
+    user = find_user_by_email(email)
+    if user is None:
+        click.echo(f"No account uses {normalize_email(email)}.", err=True)
+        sys.exit(1)
+    return user
+
+
+def _run_user_action(action, email: str, done: str) -> None:
+    """Run a console action on the account as the operator (no actor), with the console's guard rails."""
+    user = _user_or_exit(email)
+    try:
+        action(user, actor=None, origin=CLI_ORIGIN)
+    except admin_users.ActionRefused as refused:
+        db.session.rollback()
+        click.echo(str(refused), err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"{done}: {user.email} (id {user.id}).")
+
+
+@users_cli.command("disable")
+@click.argument("email")
+def disable_user(email: str) -> None:
+    """Disable an account: it is signed out everywhere and its apps' tokens are revoked."""
+    _run_user_action(admin_users.disable_user, email, "Disabled")
+
+
+@users_cli.command("enable")
+@click.argument("email")
+def enable_user(email: str) -> None:
+    """Let a disabled account sign in again."""
+    _run_user_action(admin_users.enable_user, email, "Enabled")
+
+
+@users_cli.command("unlock")
+@click.argument("email")
+def unlock_user(email: str) -> None:
+    """Lift a lockout after failed sign-ins."""
+    _run_user_action(admin_users.unlock_user, email, "Unlocked")
+
+
 @click.command("demo")
 def seed_demo() -> None:
     """Seed a demo admin for local use, with a fresh random password printed once."""
@@ -76,9 +119,13 @@ def seed_demo() -> None:
 
 
 def init_cli(app: Flask) -> None:
+    from app.admin.audit_cli import audit_cli
+    from app.admin.cli import roles_cli
     from app.oauth.cli import clients_cli, keys_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(roles_cli)
+    app.cli.add_command(audit_cli)
     app.cli.add_command(clients_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(seed_demo)

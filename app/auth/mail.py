@@ -36,6 +36,12 @@ def send_password_reset(user: User, token: str) -> None:
     send_mail(render_mail("reset_password", to=user.email, subject="Choose a new password", user=user, link=link))
 
 
+def send_invitation(user: User, token: str) -> None:
+    """An operator created the account: the reset link is how the person chooses a first password."""
+    link = absolute_url(f"/reset-password/{token}")
+    send_mail(render_mail("invitation", to=user.email, subject="Your new account", user=user, link=link))
+
+
 def send_password_changed(user: User, *, this_device_kept: bool = False) -> None:
     """`this_device_kept`: changed from the account page, where the device that changed it stays signed in."""
     send_mail(

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from app.models import User
+from app.models import OAuthClient, User
+
+ROLES_SCOPE = "roles"
 
 
-def user_claims(user: User, scope: str) -> dict[str, object]:
+def role_claims(client: OAuthClient | None, user: User, scope: str) -> dict[str, object]:
+    """`roles` and `groups`, only for a client the operator enabled and a grant holding the roles scope."""
+    if client is None or not client.roles_claim or ROLES_SCOPE not in scope.split():
+        return {}
+    from app.admin.rbac import effective_role_names, group_names  # the admin service imports oauth modules
+
+    return {"roles": effective_role_names(user), "groups": group_names(user)}
+
+
+def user_claims(user: User, scope: str, client: OAuthClient | None = None) -> dict[str, object]:
+    """Claims the scope releases; the roles claims also need the client (see role_claims)."""
     scopes = set(scope.split())
     claims: dict[str, object] = {}
     if "profile" in scopes:
@@ -18,4 +30,5 @@ def user_claims(user: User, scope: str) -> dict[str, object]:
     if "email" in scopes:
         claims["email"] = user.email
         claims["email_verified"] = user.is_email_verified
+    claims.update(role_claims(client, user, scope))
     return claims

@@ -25,16 +25,24 @@ SCOPE_DESCRIPTIONS = {
     "profile": "See your name, language and time zone",
     "email": "See your email address and whether it is confirmed",
     "offline_access": "Stay connected when you are not using it",
+    # Released only to clients the operator enabled for it (OAuthClient.roles_claim).
+    "roles": "See your roles and groups",
 }
 
 CLAIMS_SUPPORTED = (
     "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid",
     "name", "given_name", "family_name", "locale", "zoneinfo", "updated_at", "email", "email_verified",
+    "roles", "groups",
 )
 
 
 def describe_scope(scope: str) -> str:
-    return SCOPE_DESCRIPTIONS.get(scope, f"Access “{scope}”")
+    """The built-in wording, else the operator's description of a custom scope, else a generic line."""
+    if scope in SCOPE_DESCRIPTIONS:
+        return SCOPE_DESCRIPTIONS[scope]
+    from app.admin.rbac import custom_scope_description  # this module stays import-free of the database
+
+    return custom_scope_description(scope) or f"Access “{scope}”"
 
 
 # Endpoints called by programs, not people: their failures are JSON, never an HTML page.

@@ -15,7 +15,7 @@ from joserfc.errors import InvalidClaimError, JoseError
 from app.extensions import db
 from app.models import OAuthClient, User
 from app.models.base import utcnow
-from app.oauth.claims import user_claims
+from app.oauth.claims import role_claims, user_claims
 from app.oauth.constants import ACR_MFA, ACR_PASSWORD
 from app.oauth import deny_list
 from app.oauth.keys import keyring
@@ -63,6 +63,8 @@ def issue_access_token(
     }
     if auth_time is not None:
         claims["auth_time"] = int(auth_time.timestamp())
+    if user is not None:
+        claims.update(role_claims(client, user, scope))
     header = {"alg": signing.algorithm, "kid": signing.kid, "typ": ACCESS_TOKEN_TYPE}
     token = jwt.encode(header, claims, signing.key)
     return IssuedAccessToken(token, jti, now + timedelta(seconds=ttl), ttl)
@@ -104,7 +106,7 @@ def issue_id_token(
         claims["sid"] = session_id
     if access_token:
         claims["at_hash"] = _at_hash(access_token)
-    claims.update(user_claims(user, scope))
+    claims.update(user_claims(user, scope, client))
     return jwt.encode({"alg": "RS256", "kid": signing.kid, "typ": "JWT"}, claims, signing.key)
 
 

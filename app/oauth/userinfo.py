@@ -28,11 +28,12 @@ def userinfo_response(request: Request) -> Response:
         response.headers["WWW-Authenticate"] = 'Bearer realm="userinfo"'
         return response
     claims = validate_access_token(token.strip())
-    if claims is None or "auth_time" not in claims or find_client(claims.get("client_id")) is None:
+    client = find_client(claims.get("client_id")) if claims is not None else None
+    if claims is None or "auth_time" not in claims or client is None:
         return _bearer_error("invalid_token", "The access token is invalid, expired or revoked.", 401)
     if "openid" not in claims.get("scope", "").split():
         return _bearer_error("insufficient_scope", "The token was not issued with the openid scope.", 403)
     user = db.session.get(User, int(claims["sub"])) if claims["sub"].isdigit() else None
     if not user_can_receive_tokens(user):
         return _bearer_error("invalid_token", "The account is not available.", 401)
-    return jsonify({"sub": subject_of(user), **user_claims(user, claims["scope"])})
+    return jsonify({"sub": subject_of(user), **user_claims(user, claims["scope"], client)})

@@ -1,0 +1,168 @@
+"""The operator's audit log: filter every event, a page at a time, and export the filtered set."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import aliased
+
+from app.audit import EVENT_LABELS
+from app.extensions import db
+from app.models import AuditEvent, User
+
+PAGE_SIZE = 50
+# An export is built in memory; beyond this many rows the operator narrows the filter (or uses the CLI window).
+EXPORT_LIMIT = 100_000
+EXPORT_FIELDS = ("id", "created_at", "event_type", "actor", "subject", "client_id", "ip_address", "user_agent", "details")
+# Spreadsheets run a cell starting with one of these as a formula (OWASP "CSV Injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+_Actor = aliased(User, name="actor")
+_Subject = aliased(User, name="subject")
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the operator asked for; empty fields do not filter. Dates are whole UTC days, both inclusive."""
+
+    event_type: str | None = None
+    actor_email: str | None = None
+    subject_email: str | None = None
+    client_id: str | None = None
+    ip_address: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    event: AuditEvent
+    actor_email: str | None
+    subject_email: str | None
+
+    @property
+    def client_id(self) -> str | None:
+        details = self.event.details if isinstance(self.event.details, dict) else {}
+        value = details.get("client_id")
+        return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    rows: list[AuditRow]
+    page: int
+    pages: int
+    total: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def known_event_types() -> list[str]:
+    """Every labelled type plus any type already in the log (older or newer code may have written others)."""
+    stored = db.session.scalars(select(AuditEvent.event_type).distinct())
+    return sorted(set(EVENT_LABELS) | set(stored))
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _filtered(audit_filter: AuditFilter) -> Select:
+    query = (
+        select(AuditEvent, _Actor.email, _Subject.email)
+        .outerjoin(_Actor, AuditEvent.actor_user_id == _Actor.id)
+        .outerjoin(_Subject, AuditEvent.subject_user_id == _Subject.id)
+    )
+    f = audit_filter
+    if f.event_type:
+        query = query.where(AuditEvent.event_type == f.event_type)
+    if f.actor_email:
+        query = query.where(func.lower(_Actor.email) == f.actor_email.lower())
+    if f.subject_email:
+        query = query.where(func.lower(_Subject.email) == f.subject_email.lower())
+    if f.client_id:
+        # JSON path access: json_extract on SQLite, ->> on PostgreSQL.
+        query = query.where(AuditEvent.details["client_id"].as_string() == f.client_id)
+    if f.ip_address:
+        query = query.where(AuditEvent.ip_address == f.ip_address)
+    if f.date_from:
+        query = query.where(AuditEvent.created_at >= day_start(f.date_from))
+    if f.date_to:
+        query = query.where(AuditEvent.created_at < day_start(f.date_to + timedelta(days=1)))
+    return query
+
+
+def _newest_first(query: Select) -> Select:
+    return query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+
+
+def _rows(results: Iterable[Any]) -> list[AuditRow]:
+    return [AuditRow(event, actor, subject) for event, actor, subject in results]
+
+
+def audit_page(audit_filter: AuditFilter, page: int) -> AuditPage | None:
+    """Page ``page`` (1-based) of the matching events, newest first; None when there is no such page."""
+    base = _filtered(audit_filter)
+    total = db.session.scalar(select(func.count()).select_from(base.subquery()))
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page < 1 or page > pages:
+        return None
+    results = db.session.execute(_newest_first(base).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
+    return AuditPage(_rows(results), page, pages, total)
+
+
+def export_rows(audit_filter: AuditFilter) -> list[AuditRow]:
+    """Every matching event (up to EXPORT_LIMIT), newest first."""
+    return _rows(db.session.execute(_newest_first(_filtered(audit_filter)).limit(EXPORT_LIMIT)))
+
+
+def as_record(row: AuditRow) -> dict[str, Any]:
+    event = row.event
+    return {
+        "id": event.id,
+        "created_at": event.created_at.isoformat(),
+        "event_type": event.event_type,
+        "actor": row.actor_email,
+        "subject": row.subject_email,
+        "client_id": row.client_id,
+        "ip_address": event.ip_address,
+        "user_agent": event.user_agent,
+        "details": event.details or {},
+    }
+
+
+def safe_cell(value: Any) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading formula character gets a quote before it."""
+    text = "" if value is None else value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def to_csv(rows: Iterable[AuditRow]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_FIELDS)
+    for row in rows:
+        record = as_record(row)
+        writer.writerow([safe_cell(record[field]) for field in EXPORT_FIELDS])
+    return buffer.getvalue()
+
+
+def to_json(rows: Iterable[AuditRow]) -> str:
+    return json.dumps({"events": [as_record(row) for row in rows]}, indent=2)
+
+
+def export_filename(extension: str, now: datetime) -> str:
+    return f"audit-{now.strftime('%Y%m%d-%H%M%S')}.{extension}"

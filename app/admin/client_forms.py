@@ -1,0 +1,150 @@
+"""Forms for the console's client pages. They parse and bound the input; the registration rules
+(redirect URIs, grant and auth-method combinations, links) are app/oauth/clients.py's validate_spec."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import urlsplit
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.fields.choices import SelectChoice
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.models import OAuthClient
+from app.oauth.clients import ClientSpec
+from app.oauth.constants import AUTH_METHODS, GRANT_TYPES
+
+MAX_URIS = 10
+# RFC 6749 3.3 scope-token: printable ASCII except space, double quote and backslash.
+_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,100}$")
+GRANT_LABELS = {
+    "authorization_code": "Authorization code (people sign in)",
+    "refresh_token": "Refresh token (stay connected)",
+    "client_credentials": "Client credentials (the app acts for itself)",
+    "urn:ietf:params:oauth:grant-type:device_code": "Device code (TVs and command-line tools)",
+}
+AUTH_METHOD_LABELS = {
+    "client_secret_basic": "client_secret_basic (secret in the Authorization header)",
+    "client_secret_post": "client_secret_post (secret in the request body)",
+    "private_key_jwt": "private_key_jwt (assertion signed with the app's key)",
+    "none": "none (public client, PKCE only)",
+}
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+def lines(text: str | None) -> list[str]:
+    """One URI per line, blanks dropped, duplicates removed in order."""
+    return list(dict.fromkeys(line.strip() for line in (text or "").splitlines() if line.strip()))
+
+
+def _uri_lines(_form: FlaskForm, field: TextAreaField) -> None:
+    if len(lines(field.data)) > MAX_URIS:
+        raise ValidationError(f"At most {MAX_URIS} URIs.")
+
+
+def _scopes(_form: FlaskForm, field: StringField) -> None:
+    if not all(_SCOPE_TOKEN.match(token) for token in (field.data or "").split()):
+        raise ValidationError("Scopes are separated by spaces and use printable characters other than \" and \\.")
+
+
+def _jwks(form: FlaskForm, field: TextAreaField) -> None:
+    if not field.data:
+        return
+    try:
+        form.parsed_jwks = json.loads(field.data)
+    except ValueError as exc:
+        raise ValidationError("Paste the public keys as a JSON Web Key Set.") from exc
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class _ClientSettingsForm(FlaskForm):
+    """The fields a client's page can edit; creation adds the client type."""
+
+    name = StringField("Name", filters=[_strip], validators=[DataRequired("Give the app a name."), Length(max=100)])
+    redirect_uris = TextAreaField("Redirect URIs (one per line)", validators=[Length(max=6000), _uri_lines])
+    post_logout_redirect_uris = TextAreaField(
+        "Post-logout redirect URIs (one per line)", validators=[Length(max=6000), _uri_lines]
+    )
+    grant_types = MultiCheckboxField(
+        "Grant types", choices=[SelectChoice(g, GRANT_LABELS[g]) for g in GRANT_TYPES], validators=[DataRequired("Choose a grant type.")]
+    )
+    scope = StringField("Scopes (space-separated)", filters=[_strip], validators=[Length(max=1000), _scopes])
+    token_endpoint_auth_method = SelectField(
+        "Token endpoint authentication", choices=[SelectChoice(m, AUTH_METHOD_LABELS[m]) for m in AUTH_METHODS]
+    )
+    jwks = TextAreaField("Public keys (JWK Set, for private_key_jwt only)", filters=[_strip], validators=[Length(max=20000), _jwks])
+    is_native = BooleanField("Native app (allows private-use schemes such as com.example.app:/callback)")
+    is_first_party = BooleanField("First-party (skips the consent page)")
+    roles_claim = BooleanField("Send roles and groups claims when the app asks for the roles scope")
+    logo_uri = StringField("Logo URL", filters=[_strip], validators=[Optional(), Length(max=500)])
+    tos_uri = StringField("Terms of service URL", filters=[_strip], validators=[Optional(), Length(max=500)])
+    policy_uri = StringField("Privacy policy URL", filters=[_strip], validators=[Optional(), Length(max=500)])
+
+    parsed_jwks: dict | None = None
+
+    def spec(self, *, is_confidential: bool) -> ClientSpec:
+        """The submitted settings as the registration rules' input."""
+        return ClientSpec(
+            name=self.name.data,
+            is_confidential=is_confidential,
+            redirect_uris=lines(self.redirect_uris.data),
+            post_logout_redirect_uris=lines(self.post_logout_redirect_uris.data),
+            grant_types=list(self.grant_types.data),
+            scope=" ".join(dict.fromkeys((self.scope.data or "").split())),
+            token_endpoint_auth_method=self.token_endpoint_auth_method.data,
+            is_first_party=self.is_first_party.data,
+            logo_uri=self.logo_uri.data or None,
+            tos_uri=self.tos_uri.data or None,
+            policy_uri=self.policy_uri.data or None,
+            is_native=self.is_native.data,
+            jwks=self.parsed_jwks,
+        )
+
+
+class ClientCreateForm(_ClientSettingsForm):
+    client_type = RadioField(
+        "Client type",
+        choices=[
+            SelectChoice("confidential", "Confidential (a server that keeps a secret)"),
+            SelectChoice("public", "Public (browser or native app)"),
+        ],
+        default="confidential",
+    )
+
+    @property
+    def is_confidential(self) -> bool:
+        return self.client_type.data == "confidential"
+
+
+class ClientEditForm(_ClientSettingsForm):
+    pass
+
+
+def settings_of(client: OAuthClient) -> dict:
+    """A client's current settings as the edit form's initial data."""
+    schemes = {urlsplit(uri).scheme.lower() for uri in client.redirect_uris}
+    return {
+        "name": client.name,
+        "redirect_uris": "\n".join(client.redirect_uris),
+        "post_logout_redirect_uris": "\n".join(client.post_logout_redirect_uris),
+        "grant_types": list(client.grant_types),
+        "scope": client.scope,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "jwks": json.dumps(client.jwks, indent=2) if client.jwks else "",
+        "is_native": bool(schemes - {"http", "https"}),
+        "is_first_party": client.is_first_party,
+        "roles_claim": client.roles_claim,
+        "logo_uri": client.logo_uri or "",
+        "tos_uri": client.tos_uri or "",
+        "policy_uri": client.policy_uri or "",
+    }

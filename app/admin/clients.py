@@ -1,0 +1,129 @@
+"""Client administration for the console: create, edit, rotate the secret, disable, delete.
+
+Validation is app/oauth/clients.py's, the same rules dynamic registration and ``flask clients create``
+apply. Services add, flush and audit with the admin as actor; the view commits and then drops the
+client from the per-process cache, so a rotated secret or a disabled client stops working at once.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.audit import Origin, record_event
+from app.extensions import db
+from app.models import OAuthClient, User
+from app.oauth import service as oauth_service
+from app.oauth.clients import CLIENT_SECRET_PREFIX, ClientSpec, ClientSpecError, create_client, validate_spec
+from app.security import new_token, token_digest
+
+# The columns an edit may change, in the order the audit event lists them.
+EDITABLE = (
+    "name",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "grant_types",
+    "scope",
+    "token_endpoint_auth_method",
+    "is_first_party",
+    "logo_uri",
+    "tos_uri",
+    "policy_uri",
+    "jwks",
+    "roles_claim",
+)
+
+
+def list_clients() -> list[OAuthClient]:
+    return list(db.session.scalars(select(OAuthClient).order_by(OAuthClient.created_at.desc(), OAuthClient.id.desc())))
+
+
+def find_client(client_id: str) -> OAuthClient | None:
+    if not client_id or len(client_id) > 64:
+        return None
+    return db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+
+
+def uses_secret(client: OAuthClient) -> bool:
+    """Confidential clients authenticate with a secret unless they sign assertions with their own keys."""
+    return client.is_confidential and client.token_endpoint_auth_method != "private_key_jwt"
+
+
+def add_client(spec: ClientSpec, *, roles_claim: bool, actor: User, origin: Origin) -> tuple[OAuthClient, str | None]:
+    """Validate and add the client; its secret is returned for the one page that shows it."""
+    client, secret = create_client(spec)
+    client.roles_claim = roles_claim
+    record_event(
+        "admin.client_created",
+        origin=origin,
+        actor=actor,
+        client_id=client.client_id,
+        name=client.name,
+        confidential=client.is_confidential,
+        redirect_uris=client.redirect_uris,
+        grant_types=client.grant_types,
+        scope=client.scope,
+    )
+    return client, secret
+
+
+def update_client(client: OAuthClient, spec: ClientSpec, *, roles_claim: bool, actor: User, origin: Origin) -> list[str]:
+    """Replace the editable settings after the registration checks; returns the names of what changed."""
+    if spec.is_confidential != client.is_confidential:
+        # As in RFC 7592 updates: switching kind would strand or invent a secret; register a new client.
+        raise ClientSpecError("A client can't switch between public and confidential; create a new one.")
+    validate_spec(spec)
+    values = {
+        "name": spec.name,
+        "redirect_uris": list(spec.redirect_uris),
+        "post_logout_redirect_uris": list(spec.post_logout_redirect_uris),
+        "grant_types": list(spec.grant_types),
+        "scope": spec.scope,
+        "token_endpoint_auth_method": spec.token_endpoint_auth_method or client.token_endpoint_auth_method,
+        "is_first_party": spec.is_first_party,
+        "logo_uri": spec.logo_uri,
+        "tos_uri": spec.tos_uri,
+        "policy_uri": spec.policy_uri,
+        "jwks": spec.jwks if spec.token_endpoint_auth_method == "private_key_jwt" else None,
+        "roles_claim": roles_claim,
+    }
+    changed = [name for name in EDITABLE if getattr(client, name) != values[name]]
+    for name in changed:
+        setattr(client, name, values[name])
+    client.response_types = ["code"] if "authorization_code" in client.grant_types else []
+    if not uses_secret(client):
+        client.client_secret_digest = None  # a key-signing client must not keep a secret that still works elsewhere
+    record_event("admin.client_updated", origin=origin, actor=actor, client_id=client.client_id, fields=changed)
+    return changed
+
+
+def rotate_secret(client: OAuthClient, *, actor: User, origin: Origin) -> str:
+    """A new secret replaces the old one at once (only its digest is kept); returned to be shown once."""
+    if not uses_secret(client):
+        raise ClientSpecError("Only a confidential client that authenticates with a secret has one to rotate.")
+    secret = new_token(CLIENT_SECRET_PREFIX)
+    client.client_secret_digest = token_digest(secret)
+    record_event("admin.client_secret_rotated", origin=origin, actor=actor, client_id=client.client_id)
+    return secret
+
+
+def disable_client(client: OAuthClient, *, actor: User, origin: Origin) -> None:
+    """No new tokens, and everything it holds is revoked (refresh families and their access tokens)."""
+    client.is_disabled = True
+    oauth_service.revoke_client_tokens(client)
+    record_event("admin.client_disabled", origin=origin, actor=actor, client_id=client.client_id)
+
+
+def enable_client(client: OAuthClient, *, actor: User, origin: Origin) -> None:
+    client.is_disabled = False
+    record_event("admin.client_enabled", origin=origin, actor=actor, client_id=client.client_id)
+
+
+def delete_client(client: OAuthClient, *, actor: User, origin: Origin) -> None:
+    """Revoke its tokens and remove it with every row that names it (codes, tokens, consents)."""
+    record_event("admin.client_deleted", origin=origin, actor=actor, client_id=client.client_id, name=client.name)
+    oauth_service.delete_client(client)
+
+
+def invalidate_cached(client_id: str) -> None:
+    """After the commit: the token endpoint must not go on using this process's old snapshot."""
+    oauth_service.client_cache().invalidate(client_id)

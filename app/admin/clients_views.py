@@ -1,0 +1,149 @@
+"""The console's client pages: list, create (secret shown once), edit, rotate the secret, disable, delete."""
+
+from __future__ import annotations
+
+from flask import abort, flash, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from app.admin import bp
+from app.admin import clients as service
+from app.admin.client_forms import ClientCreateForm, ClientEditForm, settings_of
+from app.auth.forms import ConfirmForm
+from app.extensions import db
+from app.models import OAuthClient
+from app.oauth.clients import ClientSpecError
+from app.web import request_origin, see_other
+
+# What each confirmed action does, for its confirmation page and the flash after it.
+ACTIONS = {
+    "rotate": ("Rotate the secret", "The current secret stops working now; the app needs the new one, shown once."),
+    "disable": ("Disable the client", "The app can no longer sign people in or get tokens, and every token it holds is revoked."),
+    "delete": ("Delete the client", "The app, its tokens and the consents people gave it are removed. This can't be undone."),
+}
+
+
+def _client_or_404(client_id: str) -> OAuthClient:
+    client = service.find_client(client_id)
+    if client is None:
+        abort(404)
+    return client
+
+
+def _refused(form: FlaskForm, error: ClientSpecError) -> None:
+    """A registration rule said no: nothing was written, and the page shows why."""
+    db.session.rollback()
+    form.form_errors.append(str(error))
+
+
+def _secret_page(client: OAuthClient, secret: str | None, heading: str):
+    """The only response that ever carries the secret: rendered from the POST, never stored or redirected to."""
+    page = render_template("admin/client_secret.html", client=client, secret=secret, heading=heading)
+    return page, 200, {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+@bp.get("/clients")
+def clients():
+    return render_template("admin/clients.html", clients=service.list_clients())
+
+
+@bp.route("/clients/new", methods=["GET", "POST"])
+def client_new():
+    form = ClientCreateForm()
+    if not form.validate_on_submit():
+        return render_template("admin/client_new.html", form=form), 400 if form.is_submitted() else 200
+    try:
+        spec = form.spec(is_confidential=form.is_confidential)
+        client, secret = service.add_client(spec, roles_claim=form.roles_claim.data, actor=current_user.user, origin=request_origin())
+    except ClientSpecError as error:
+        _refused(form, error)
+        return render_template("admin/client_new.html", form=form), 400
+    db.session.commit()
+    return _secret_page(client, secret, "Client created")
+
+
+@bp.get("/clients/<client_id>")
+def client(client_id: str):
+    found = _client_or_404(client_id)
+    form = ClientEditForm(data=settings_of(found))
+    return render_template("admin/client.html", client=found, form=form, uses_secret=service.uses_secret(found))
+
+
+@bp.post("/clients/<client_id>/edit")
+def client_edit(client_id: str):
+    found = _client_or_404(client_id)
+    form = ClientEditForm()
+    if form.validate_on_submit():
+        try:
+            changed = service.update_client(
+                found, form.spec(is_confidential=found.is_confidential), roles_claim=form.roles_claim.data,
+                actor=current_user.user, origin=request_origin(),
+            )
+        except ClientSpecError as error:
+            _refused(form, error)
+        else:
+            db.session.commit()
+            service.invalidate_cached(found.client_id)
+            flash("Saved." if changed else "Nothing changed.", "success")
+            return see_other(url_for("admin.client", client_id=found.client_id))
+    found = _client_or_404(client_id)  # reloaded: a refused edit must not show half-applied values
+    return render_template("admin/client.html", client=found, form=form, uses_secret=service.uses_secret(found)), 400
+
+
+def _confirm_page(client: OAuthClient, action: str):
+    title, explanation = ACTIONS[action]
+    return render_template(
+        "admin/client_confirm.html", client=client, action=action, title=title, explanation=explanation, form=ConfirmForm()
+    )
+
+
+@bp.route("/clients/<client_id>/rotate-secret", methods=["GET", "POST"])
+def client_rotate_secret(client_id: str):
+    found = _client_or_404(client_id)
+    if not ConfirmForm().validate_on_submit():
+        return _confirm_page(found, "rotate")
+    try:
+        secret = service.rotate_secret(found, actor=current_user.user, origin=request_origin())
+    except ClientSpecError as error:
+        db.session.rollback()
+        abort(400, str(error))
+    db.session.commit()
+    service.invalidate_cached(found.client_id)
+    return _secret_page(found, secret, "New secret")
+
+
+@bp.route("/clients/<client_id>/disable", methods=["GET", "POST"])
+def client_disable(client_id: str):
+    found = _client_or_404(client_id)
+    if not ConfirmForm().validate_on_submit():
+        return _confirm_page(found, "disable")
+    service.disable_client(found, actor=current_user.user, origin=request_origin())
+    db.session.commit()
+    service.invalidate_cached(found.client_id)
+    flash(f"{found.name} is disabled and its tokens are revoked.", "success")
+    return see_other(url_for("admin.client", client_id=found.client_id))
+
+
+@bp.post("/clients/<client_id>/enable")
+def client_enable(client_id: str):
+    found = _client_or_404(client_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    service.enable_client(found, actor=current_user.user, origin=request_origin())
+    db.session.commit()
+    service.invalidate_cached(found.client_id)
+    flash(f"{found.name} is enabled.", "success")
+    return see_other(url_for("admin.client", client_id=found.client_id))
+
+
+@bp.route("/clients/<client_id>/delete", methods=["GET", "POST"])
+def client_delete(client_id: str):
+    found = _client_or_404(client_id)
+    if not ConfirmForm().validate_on_submit():
+        return _confirm_page(found, "delete")
+    name, removed_id = found.name, found.client_id
+    service.delete_client(found, actor=current_user.user, origin=request_origin())
+    db.session.commit()
+    service.invalidate_cached(removed_id)
+    flash(f"{name} was deleted; its tokens no longer work.", "success")
+    return see_other(url_for("admin.clients"))

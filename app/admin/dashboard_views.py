@@ -1,0 +1,109 @@
+"""Console pages: the dashboard, everyone's sessions (end any) and the signing keys (rotate now)."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import Email, Length, Optional
+
+from app.admin import bp
+from app.admin import dashboard as service
+from app.admin.svg_chart import Line, daily_line_chart
+from app.auth.forms import ConfirmForm
+from app.browser_session import detach_from_browser
+from app.extensions import db
+from app.messages import message
+from app.sessions import SessionPolicy
+from app.web import request_origin, see_other
+
+SESSION_ENDED = "The session has ended: that browser is signed out and the app access it gave is revoked."
+KEYS_ROTATED = "New signing keys are active. The old ones stay published until the tokens they signed expire."
+
+
+class SessionFilterForm(FlaskForm):
+    """The sessions page's filter: a GET form, so no CSRF token (it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    email = StringField("User's email", validators=[Optional(), Length(max=254), Email(check_deliverability=False)])
+
+
+def _policy() -> SessionPolicy:
+    return SessionPolicy.from_config(current_app.config)
+
+
+def page_number(raw: str | None) -> int:
+    """?page=N as a positive number; anything else is bad input (400, never a 500)."""
+    if raw is None or raw == "":
+        return 1
+    if not raw.isdigit() or len(raw) > 6:  # also refuses "-1", "1.5" and absurd lengths
+        abort(400)
+    return int(raw)
+
+
+@bp.get("/")
+def dashboard():
+    days = service.chart_days(service.today_utc())
+    series = service.sign_in_series(days)
+    chart = daily_line_chart(
+        "Sign-ins and failed sign-ins per day, last 30 days", days, [Line(s.label, s.values) for s in series]
+    )
+    counts = service.headline_counts(_policy())
+    return render_template("admin/dashboard.html", counts=counts, days=days, series=series, chart=chart)
+
+
+@bp.get("/sessions")
+def sessions():
+    form = SessionFilterForm(request.args)
+    if request.args.get("email") and not form.validate():
+        abort(400)
+    listed = service.live_sessions_page(_policy(), page_number(request.args.get("page")), email=form.email.data or None)
+    if listed is None:
+        abort(404)
+    return render_template("admin/sessions.html", form=form, listed=listed, confirm=ConfirmForm())
+
+
+@bp.post("/sessions/<session_id>/end")
+def end_session(session_id: str):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    target = service.find_live_session(session_id, _policy())
+    if target is None:
+        abort(404)
+    service.end_user_session(current_user.user, target, origin=request_origin())
+    db.session.commit()
+    if target.id == current_user.session.id:
+        detach_from_browser()  # the operator ended their own browser's session
+        flash(message("logout"), "info")
+        return see_other(url_for("auth.login"))
+    flash(SESSION_ENDED, "success")
+    return see_other(url_for("admin.sessions"))
+
+
+def _keys_page(form: ConfirmForm, *, confirming: bool) -> str:
+    entries = service.signing_keys()
+    return render_template(
+        "admin/keys.html", entries=entries, describe_age=service.describe_age, form=form, confirming=confirming
+    )
+
+
+@bp.get("/keys")
+def keys():
+    return _keys_page(ConfirmForm(), confirming=False)
+
+
+@bp.route("/keys/rotate", methods=["GET", "POST"])
+def rotate_keys():
+    """GET: what rotation does, and the button. POST: rotate (CSRF-bound)."""
+    form = ConfirmForm()
+    if request.method == "GET":
+        return _keys_page(form, confirming=True)
+    if not form.validate_on_submit():
+        abort(400)
+    service.rotate_signing_keys(current_user.user, origin=request_origin())
+    db.session.commit()
+    flash(KEYS_ROTATED, "success")
+    return see_other(url_for("admin.keys"))

@@ -1,0 +1,269 @@
+"""Managing people from the console: find them, look at one, and act on their account. No request objects here.
+
+Every action writes its audit event (the admin as actor, the person as subject) in the caller's
+transaction; the caller commits, then sends any mail. The command line calls the same functions
+with no actor.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, delete, exists, func, or_, select
+
+from app.account.deletion import is_last_admin
+from app.account.sessions import ActiveSession, active_sessions
+from app.audit import Origin, record_event
+from app.auth.service import find_user_by_email, issue_email_token, normalize_email
+from app.extensions import db
+from app.models import (
+    AuditEvent,
+    EmailTokenPurpose,
+    Group,
+    OAuthConsent,
+    PhoneFactor,
+    RecoveryCode,
+    Role,
+    SmsCode,
+    TotpFactor,
+    User,
+    UserSession,
+    WebAuthnChallenge,
+    WebAuthnCredential,
+    group_members,
+    group_roles,
+    user_roles,
+)
+from app.models.base import utcnow
+from app.mfa.recovery import delete_recovery_codes
+from app.oauth.service import revoke_user_tokens
+from app.sessions import revoke_user_sessions
+
+PAGE_SIZE = 25
+RECENT_EVENTS = 20
+# The list's filters, keyed as they appear in the query string.
+FILTERS = {"disabled": "Disabled", "locked": "Locked", "unverified": "Unverified", "no_mfa": "Without MFA"}
+
+LAST_ADMIN = "This is the last enabled administrator. Make another account an administrator first."
+ACCOUNT_EXISTS = "An account with that email address already exists."
+
+
+class ActionRefused(Exception):
+    """The action would break a guard rail; nothing changed. The message says why, for the admin."""
+
+
+# --- Finding people ---
+
+
+@dataclass(frozen=True)
+class UserRow:
+    user: User
+    has_mfa: bool
+    is_locked: bool
+
+
+@dataclass(frozen=True)
+class UserPage:
+    rows: list[UserRow]
+    page: int
+    pages: int
+    total: int
+
+
+def _has_factor():
+    """SQL: the user has a second factor (the same rule as enrolled_factor_kinds: recovery codes alone are not one)."""
+    return or_(
+        exists().where(TotpFactor.user_id == User.id, TotpFactor.confirmed_at.is_not(None)),
+        exists().where(WebAuthnCredential.user_id == User.id),
+        exists().where(PhoneFactor.user_id == User.id, PhoneFactor.verified_at.is_not(None)),
+    )
+
+
+def _filtered(query: Select, search: str, filters: set[str], now: datetime) -> Select:
+    if search:
+        # Escaped, so a % or _ typed by the admin matches itself rather than anything.
+        pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        names = (User.email, User.display_name, User.given_name, User.family_name)
+        query = query.where(or_(*(func.lower(column).like(pattern, escape="\\") for column in names)))
+    if "disabled" in filters:
+        query = query.where(User.is_disabled.is_(True))
+    if "locked" in filters:
+        query = query.where(User.locked_until > now)
+    if "unverified" in filters:
+        query = query.where(User.email_verified_at.is_(None))
+    if "no_mfa" in filters:
+        query = query.where(~_has_factor())
+    return query
+
+
+def search_users(search: str, filters: set[str], page: int, now: datetime | None = None) -> UserPage | None:
+    """One page of matching people, newest first; None when the page does not exist (page 1 always does)."""
+    now = now or utcnow()
+    total = db.session.scalar(_filtered(select(func.count(User.id)), search.strip(), filters, now)) or 0
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    if not 1 <= page <= pages:
+        return None
+    query = _filtered(select(User, _has_factor().label("has_mfa")), search.strip(), filters, now)
+    rows = db.session.execute(query.order_by(User.created_at.desc(), User.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
+    return UserPage([UserRow(user, bool(has_mfa), user.is_locked(now)) for user, has_mfa in rows], page, pages, total)
+
+
+# --- One person ---
+
+
+@dataclass(frozen=True)
+class FactorInfo:
+    """What the console may show of a factor: never a secret, a number or a key."""
+
+    kind: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class UserDetail:
+    user: User
+    own_roles: list[Role]
+    groups: list[Group]
+    effective_roles: list[str]
+    factors: list[FactorInfo]
+    recovery_codes_left: int
+    sessions: list[ActiveSession]
+    consents: list[OAuthConsent]
+    events: list[AuditEvent]
+
+
+def _factors(user: User) -> list[FactorInfo]:
+    factors = [
+        FactorInfo("Authenticator app", "", row.created_at, row.last_used_at)
+        for row in db.session.scalars(select(TotpFactor).where(TotpFactor.user_id == user.id, TotpFactor.confirmed_at.is_not(None)))
+    ]
+    credentials = db.session.scalars(select(WebAuthnCredential).where(WebAuthnCredential.user_id == user.id).order_by(WebAuthnCredential.id))
+    factors += [
+        FactorInfo("Passkey" if row.is_passkey else "Security key", row.name, row.created_at, row.last_used_at) for row in credentials
+    ]
+    phones = db.session.scalars(select(PhoneFactor).where(PhoneFactor.user_id == user.id, PhoneFactor.verified_at.is_not(None)))
+    factors += [FactorInfo("Text message", "", row.created_at, row.last_used_at) for row in phones]
+    return factors
+
+
+def _effective_roles(user: User) -> list[str]:
+    own = select(Role.name).join(user_roles, user_roles.c.role_id == Role.id).where(user_roles.c.user_id == user.id)
+    via_groups = (
+        select(Role.name)
+        .join(group_roles, group_roles.c.role_id == Role.id)
+        .join(group_members, group_members.c.group_id == group_roles.c.group_id)
+        .where(group_members.c.user_id == user.id)
+    )
+    return sorted(set(db.session.scalars(own.union(via_groups))))
+
+
+def user_detail(user: User, *, current: UserSession) -> UserDetail:
+    """Everything the user's page shows; `current` is the admin's own session (marked if it is one of these)."""
+    own_roles = db.session.scalars(
+        select(Role).join(user_roles, user_roles.c.role_id == Role.id).where(user_roles.c.user_id == user.id).order_by(Role.name)
+    )
+    groups = db.session.scalars(
+        select(Group).join(group_members, group_members.c.group_id == Group.id).where(group_members.c.user_id == user.id).order_by(Group.name)
+    )
+    unused_codes = select(func.count(RecoveryCode.id)).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+    consents = db.session.scalars(select(OAuthConsent).where(OAuthConsent.user_id == user.id).order_by(OAuthConsent.granted_at.desc()))
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.subject_user_id == user.id).order_by(AuditEvent.id.desc()).limit(RECENT_EVENTS)
+    )
+    return UserDetail(
+        user=user,
+        own_roles=list(own_roles),
+        groups=list(groups),
+        effective_roles=_effective_roles(user),
+        factors=_factors(user),
+        recovery_codes_left=db.session.scalar(unused_codes) or 0,
+        sessions=active_sessions(user, current=current),
+        consents=list(consents),
+        events=list(events),
+    )
+
+
+# --- Actions (the caller commits; actor None means the command line) ---
+# Each takes the same keywords, so the console dispatches them alike; `keep` is the admin's own
+# session, spared by the actions that end sessions when the admin acts on their own account.
+
+
+def disable_user(user: User, *, actor: User | None, origin: Origin, keep: UserSession | None = None) -> None:
+    """Disable the account and end everything it holds: its sessions and every app's tokens."""
+    if is_last_admin(user):
+        raise ActionRefused(LAST_ADMIN)
+    user.is_disabled = True
+    sessions = revoke_user_sessions(user)
+    families = revoke_user_tokens(user)
+    record_event("admin.user_disabled", origin=origin, actor=actor, subject=user, sessions_ended=sessions, app_grants_ended=families)
+
+
+def enable_user(user: User, *, actor: User | None, origin: Origin, keep: UserSession | None = None) -> None:
+    user.is_disabled = False
+    record_event("admin.user_enabled", origin=origin, actor=actor, subject=user)
+
+
+def unlock_user(user: User, *, actor: User | None, origin: Origin, keep: UserSession | None = None) -> None:
+    """Lift a lockout after failed sign-ins; the failure count starts again from zero."""
+    user.failed_login_count = 0
+    user.locked_until = None
+    record_event("admin.user_unlocked", origin=origin, actor=actor, subject=user)
+
+
+def mark_email_verified(user: User, *, actor: User | None, origin: Origin, keep: UserSession | None = None) -> None:
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+    record_event("admin.email_verified", origin=origin, actor=actor, subject=user)
+
+
+def start_password_reset(user: User, *, actor: User | None, origin: Origin, keep: UserSession | None = None) -> str:
+    """Issue a reset link (as the forgot-password page does); returns the token for the mail sent after commit."""
+    if user.is_disabled:
+        raise ActionRefused("The account is disabled: enable it before sending a reset link.")
+    token = issue_email_token(user, EmailTokenPurpose.RESET)
+    record_event("admin.password_reset_sent", origin=origin, actor=actor, subject=user)
+    return token
+
+
+def reset_mfa(user: User, *, actor: User | None, origin: Origin, keep: UserSession | None = None) -> None:
+    """Remove every second factor and recovery code, and end the sessions they protected.
+
+    `keep`: the admin's own session, kept when they reset their own account (the console then asks
+    them to enrol a factor again before it lets them back in).
+    """
+    for model in (TotpFactor, WebAuthnCredential, PhoneFactor, SmsCode, WebAuthnChallenge):
+        db.session.execute(delete(model).where(model.user_id == user.id).execution_options(synchronize_session=False))
+    codes = delete_recovery_codes(user)
+    sessions = revoke_user_sessions(user, keep=keep)
+    record_event("admin.mfa_reset", origin=origin, actor=actor, subject=user, recovery_codes_deleted=codes, sessions_ended=sessions)
+
+
+def end_user_sessions(user: User, *, actor: User | None, origin: Origin, keep: UserSession | None = None) -> None:
+    """Sign every browser out (the admin's own stays when they act on themselves)."""
+    sessions = revoke_user_sessions(user, keep=keep)
+    record_event("admin.sessions_ended", origin=origin, actor=actor, subject=user, sessions_ended=sessions)
+
+
+def revoke_tokens(user: User, *, actor: User | None, origin: Origin, keep: UserSession | None = None) -> None:
+    families = revoke_user_tokens(user)
+    record_event("admin.tokens_revoked", origin=origin, actor=actor, subject=user, app_grants_ended=families)
+
+
+def invite_user(email: str, display_name: str, is_admin: bool, *, actor: User | None, origin: Origin) -> tuple[User, str]:
+    """Create an account without a password and return it with a reset token: the person chooses their own.
+
+    The email stays unverified until the link is used (using it proves the address).
+    """
+    email = normalize_email(email)
+    if find_user_by_email(email) is not None:
+        raise ActionRefused(ACCOUNT_EXISTS)
+    user = User(email=email, display_name=display_name.strip(), password_hash=None, is_admin=is_admin)
+    db.session.add(user)
+    db.session.flush()
+    token = issue_email_token(user, EmailTokenPurpose.RESET)
+    record_event("admin.user_invited", origin=origin, actor=actor, subject=user, admin=is_admin)
+    return user, token

@@ -1,0 +1,147 @@
+"""The console's users pages: the list, one person's page, the actions on their account, and invitations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import abort, flash, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, StringField
+from wtforms.validators import AnyOf, Length, ValidationError
+
+from app.admin import bp
+from app.admin import users as service
+from app.auth.forms import ConfirmForm, _EmailMixin
+from app.auth.mail import send_invitation, send_password_reset
+from app.extensions import db
+from app.models import User
+from app.web import request_origin, see_other
+
+
+class InviteUserForm(_EmailMixin, FlaskForm):
+    display_name = StringField("Name (optional)", validators=[Length(max=100)])
+    is_admin = BooleanField("Administrator (can use this console)")
+
+    def validate_display_name(self, field) -> None:
+        if any(ord(ch) < 32 for ch in field.data or ""):
+            raise ValidationError("Use letters, spaces and punctuation only.")
+
+
+class ConfirmActionForm(FlaskForm):
+    """The confirm page's button: a destructive action needs it, so a bare POST changes nothing."""
+
+    confirmed = HiddenField(validators=[AnyOf(["yes"])])  # no default: a missing field must fail
+
+
+@dataclass(frozen=True)
+class Action:
+    label: str
+    run: Callable[..., object]
+    done: str
+    # Set for destructive actions: they go through a confirm page that says this.
+    warning: str | None = None
+
+
+ACTIONS = {
+    "disable": Action(
+        "Disable the account",
+        service.disable_user,
+        "The account is disabled; its sessions and app access have ended.",
+        "The person is signed out everywhere, every app loses its access, and they cannot sign in until enabled.",
+    ),
+    "enable": Action("Enable the account", service.enable_user, "The account is enabled."),
+    "unlock": Action("Unlock sign-in", service.unlock_user, "Sign-in is unlocked."),
+    "verify-email": Action("Mark email verified", service.mark_email_verified, "The email address is marked verified."),
+    "send-reset": Action("Send a password reset link", service.start_password_reset, "A password reset link was sent."),
+    "reset-mfa": Action(
+        "Reset MFA",
+        service.reset_mfa,
+        "Every second factor and recovery code was removed, and the person's sessions ended.",
+        "Every authenticator app, security key, passkey, phone number and recovery code of this person is "
+        "deleted and their sessions end. Do this only once you are sure who asked.",
+    ),
+    "end-sessions": Action(
+        "End all sessions",
+        service.end_user_sessions,
+        "Every session of the account has ended.",
+        "Every browser signed in to this account is signed out.",
+    ),
+    "revoke-tokens": Action(
+        "Revoke all app tokens",
+        service.revoke_tokens,
+        "Every app's tokens for the account were revoked.",
+        "Every connected app loses its access to this account until the person signs in through it again.",
+    ),
+}
+
+
+def _load_user(user_id: int) -> User:
+    return db.session.get(User, user_id) or abort(404)
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() and len(raw) < 10 else 0  # 0: no such page, so 404
+
+
+@bp.get("/users/")
+def users():
+    search = request.args.get("q", "")[:254]
+    filters = set(request.args.getlist("filter")) & service.FILTERS.keys()
+    page = service.search_users(search, filters, _page_number())
+    if page is None:
+        abort(404)
+    return render_template("admin/users.html", page=page, search=search, filters=filters, choices=service.FILTERS)
+
+
+def _render_user(user: User, error: str | None = None, status: int = 200):
+    detail = service.user_detail(user, current=current_user.session)
+    return render_template("admin/user.html", detail=detail, actions=ACTIONS, error=error), status
+
+
+@bp.get("/users/<int:user_id>")
+def user(user_id: int):
+    return _render_user(_load_user(user_id))
+
+
+@bp.route("/users/<int:user_id>/<action_name>", methods=["GET", "POST"])
+def user_action(user_id: int, action_name: str):
+    target, action = _load_user(user_id), ACTIONS.get(action_name) or abort(404)
+    if request.method == "GET":
+        if action.warning is None:
+            abort(404)  # only destructive actions have a confirm page
+        return render_template("admin/user_confirm.html", user=target, action=action, name=action_name, form=ConfirmActionForm())
+    form = ConfirmActionForm() if action.warning else ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        result = action.run(target, actor=current_user.user, origin=request_origin(), keep=current_user.session)
+    except service.ActionRefused as refused:
+        db.session.rollback()
+        return _render_user(target, error=str(refused), status=400)
+    db.session.commit()
+    if action_name == "send-reset":
+        send_password_reset(target, result)  # after the commit: the link must work when it arrives
+    flash(action.done, "success")
+    return see_other(url_for("admin.user", user_id=target.id))
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def user_new():
+    form = InviteUserForm()
+    if not form.validate_on_submit():
+        return render_template("admin/user_new.html", form=form), 400 if request.method == "POST" else 200
+    try:
+        invited, token = service.invite_user(
+            form.email.data, form.display_name.data or "", form.is_admin.data, actor=current_user.user, origin=request_origin()
+        )
+    except service.ActionRefused as refused:
+        db.session.rollback()
+        form.email.errors.append(str(refused))
+        return render_template("admin/user_new.html", form=form), 400
+    db.session.commit()
+    send_invitation(invited, token)  # the reset link lets them choose their first password
+    flash(f"{invited.email} was invited: they received a link to choose a password.", "success")
+    return see_other(url_for("admin.user", user_id=invited.id))

@@ -1,0 +1,74 @@
+"""The users console in Chromium: an admin finds a signed-in person and disables them; their browser is signed out."""
+
+from __future__ import annotations
+
+import re
+
+import pyotp
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import insert, select
+
+from app.crypto import seal
+from app.models import TotpFactor, User
+from app.models.base import utcnow
+from tests.e2e.server import LiveServer
+from tests.e2e.ui import ACCOUNT_URL, LOGIN_URL, PASSWORD, expect_signed_out, new_email, sign_in, submit_sign_in
+
+pytestmark = pytest.mark.e2e
+
+CHALLENGE_URL = re.compile(r"/mfa/challenge$")
+
+
+def create_account(server: LiveServer, email: str, *, admin: bool = False) -> None:
+    server.flask("users", "create", "--email", email, "--password", PASSWORD, *(["--admin"] if admin else []))
+
+
+def add_totp(server: LiveServer, email: str) -> pyotp.TOTP:
+    """A confirmed authenticator app, written straight into the live server's database."""
+    secret = pyotp.random_base32(32)
+    with server.engine.begin() as connection:
+        user_id = connection.scalar(select(User.id).where(User.email == email))
+        sealed = seal(secret.encode("ascii"), secret=server.env["IDP_SECRET_KEY"], purpose="totp", context=f"user:{user_id}")
+        connection.execute(insert(TotpFactor).values(user_id=user_id, secret_encrypted=sealed, created_at=utcnow(), confirmed_at=utcnow()))
+    return pyotp.TOTP(secret)
+
+
+def test_an_admin_disables_a_signed_in_person_who_is_then_signed_out(new_context, live_server: LiveServer) -> None:
+    admin_email, person_email = new_email(), new_email()
+    create_account(live_server, admin_email, admin=True)
+    create_account(live_server, person_email)
+    totp = add_totp(live_server, admin_email)
+
+    person = new_context().new_page()
+    sign_in(person, person_email)
+
+    admin = new_context().new_page()
+    submit_sign_in(admin, admin_email, PASSWORD)
+    expect(admin).to_have_url(CHALLENGE_URL)
+    admin.locator("#challenge-totp").get_by_label("6-digit code").fill(totp.now())
+    admin.locator("#challenge-totp").get_by_role("button", name="Verify").click()
+    expect(admin).to_have_url(ACCOUNT_URL)
+
+    admin.goto("/admin/users/")
+    admin.get_by_label("Email or name").fill(person_email.upper())
+    admin.get_by_role("button", name="Search").click()
+    expect(admin.locator("#user-count")).to_have_text("1 account")
+    admin.get_by_role("link", name=person_email).click()
+    expect(admin.locator("#user-email")).to_contain_text(person_email)
+    expect(admin.locator("#sessions li")).to_have_count(1)
+    expect(admin.locator("#sessions")).to_contain_text("Chrome")
+
+    admin.get_by_role("link", name="Disable the account…").click()
+    expect(admin.locator("#confirm-email")).to_have_text(person_email)
+    admin.get_by_role("button", name="Disable the account").click()
+    expect(admin.get_by_role("status").filter(has_text="The account is disabled")).to_be_visible()
+    expect(admin.locator("#disabled-badge")).to_be_visible()
+    expect(admin.locator("#sessions")).to_contain_text("None.")
+
+    person.reload()
+    expect(person).to_have_url(LOGIN_URL)
+    expect_signed_out(person)
+    submit_sign_in(person, person_email, PASSWORD)  # and the password no longer lets them in
+    expect(person).to_have_url(LOGIN_URL)
+    expect(person.get_by_role("alert")).to_be_visible()
