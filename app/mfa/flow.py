@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
 
-from flask import current_app, redirect, request, session, url_for
+from flask import current_app, flash, redirect, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -24,6 +24,7 @@ from app.browser_session import attach_to_browser, pending_session
 from app.extensions import db
 from app.lockout import record_failed_attempt
 from app.mfa.factors import AMR, RESTRICTED_KINDS, enrolled_factor_kinds
+from app.mfa.mail import send_factor_notice
 from app.models import User, UserSession
 from app.oauth.constants import ACR_MFA
 from app.models.base import utcnow
@@ -48,6 +49,11 @@ def keeps_required_factor(user: User, kinds_left: list[str]) -> bool:
     They add the new factor first, then remove the old one; an admin is never left without MFA.
     """
     return _satisfies_requirement(user, kinds_left) or not mfa_required(user)
+
+
+def may_remove(user: User, kind: str) -> bool:
+    """Whether the person may give up every factor of this kind (see keeps_required_factor)."""
+    return keeps_required_factor(user, [other for other in enrolled_factor_kinds(user) if other != kind])
 
 
 def _satisfies_requirement(user: User, kinds: list[str]) -> bool:
@@ -125,6 +131,19 @@ def complete_challenge(user_session: UserSession, kind: str) -> Response:
     upgrade_session(user_session, [AMR[kind]], origin=request_origin())
     db.session.commit()
     return see_other(_take_next())
+
+
+def finish_enrolment(user_session: UserSession, kind: str, enrolled_message: str) -> Response:
+    """A factor was just confirmed (the caller added it): a must-enrol session is now signed in by it;
+    a signed-in person goes back to the security page. Commits, then mails the notice."""
+    if user_session.pending == "enrol":
+        response = complete_challenge(user_session, kind)  # commits, with the enrolment
+    else:
+        db.session.commit()
+        flash(enrolled_message, "success")
+        response = see_other(url_for("mfa.security"))
+    send_factor_notice(user_session.user, kind, "added")
+    return response
 
 
 def fail_challenge(user: User, kind: str) -> None:

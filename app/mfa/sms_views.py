@@ -15,7 +15,7 @@ from app.auth.forms import ConfirmForm
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import sms as service
-from app.mfa.factors import FactorPlugin, enrolled_factor_kinds, register_factor
+from app.mfa.factors import FactorPlugin, register_factor
 from app.mfa.flow import (
     KEEP_ONE,
     challenge_locked,
@@ -23,8 +23,9 @@ from app.mfa.flow import (
     complete_challenge,
     enrolment_subject,
     fail_challenge,
+    finish_enrolment,
     fresh_auth_required,
-    keeps_required_factor,
+    may_remove,
 )
 from app.mfa.mail import send_factor_notice
 from app.mfa.views import render_challenge, render_security
@@ -186,14 +187,7 @@ def confirm_sms():
     if not confirmed:
         db.session.commit()  # the used try counts: a code allows only a few
         return render_security(user, user_session, status=400, sms_error=WRONG_CODE)
-    if user_session.pending == "enrol":
-        response = complete_challenge(user_session, KIND)  # commits, with the enrolment
-    else:
-        db.session.commit()
-        flash(ENROLLED, "success")
-        response = see_other(url_for("mfa.security"))
-    send_factor_notice(user, KIND, "added")
-    return response
+    return finish_enrolment(user_session, KIND, ENROLLED)
 
 
 @bp.post("/sms/remove")
@@ -203,9 +197,7 @@ def remove_sms():
     if not ConfirmForm().validate_on_submit():
         abort(400)
     user = current_user.user
-    if KIND in enrolled_factor_kinds(user) and not keeps_required_factor(
-        user, [kind for kind in enrolled_factor_kinds(user) if kind != KIND]
-    ):
+    if service.has_verified_phone(user) and not may_remove(user, KIND):
         return render_security(user, current_user.session, status=400, sms_error=KEEP_ONE)
     removed = service.remove_phone(user, origin=request_origin())
     if removed is None:

@@ -12,7 +12,7 @@ from app.auth.forms import ConfirmForm
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import totp as service
-from app.mfa.factors import FactorPlugin, enrolled_factor_kinds, register_factor
+from app.mfa.factors import FactorPlugin, register_factor
 from app.mfa.flow import (
     KEEP_ONE,
     challenge_locked,
@@ -20,8 +20,9 @@ from app.mfa.flow import (
     complete_challenge,
     enrolment_subject,
     fail_challenge,
+    finish_enrolment,
     fresh_auth_required,
-    keeps_required_factor,
+    may_remove,
 )
 from app.mfa.mail import send_factor_notice
 from app.mfa.views import render_challenge, render_security
@@ -95,14 +96,7 @@ def confirm_totp():
         # Still unconfirmed: the same app can try its next code, or the person starts again.
         retry = TotpCodeForm(formdata=None)
         return render_security(user, user_session, status=400, totp_error=WRONG_CODE, totp_form=retry)
-    if user_session.pending == "enrol":
-        response = complete_challenge(user_session, KIND)  # commits, with the enrolment
-    else:
-        db.session.commit()
-        flash(ENROLLED, "success")
-        response = see_other(url_for("mfa.security"))
-    send_factor_notice(user, KIND, "added")
-    return response
+    return finish_enrolment(user_session, KIND, ENROLLED)
 
 
 @bp.post("/totp/remove")
@@ -112,7 +106,7 @@ def remove_totp():
     if not ConfirmForm().validate_on_submit():
         abort(400)
     user = current_user.user
-    if not keeps_required_factor(user, [kind for kind in enrolled_factor_kinds(user) if kind != KIND]):
+    if not may_remove(user, KIND):
         return render_security(user, current_user.session, status=400, totp_error=KEEP_ONE)
     if not service.remove_totp(user, origin=request_origin()):
         flash(NOT_ENROLLED, "info")

@@ -17,7 +17,7 @@ from app.browser_session import attach_to_browser, pending_session
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import webauthn as service
-from app.mfa.factors import FactorPlugin, enrolled_factor_kinds, register_factor
+from app.mfa.factors import FactorPlugin, register_factor
 from app.mfa.flow import (
     challenge_locked,
     challenge_subject,
@@ -27,7 +27,7 @@ from app.mfa.flow import (
     fresh_auth_required,
     is_fresh,
     KEEP_ONE,
-    keeps_required_factor,
+    may_remove,
     remember_next,
 )
 from app.mfa.mail import send_factor_notice
@@ -239,10 +239,7 @@ def webauthn_delete(credential_id: int):
     credential = _own_credential_or_404(credential_id)
     if not ConfirmForm().validate_on_submit():
         return render_security(user, current_user.session, status=400)
-    kinds_left = [kind for kind in enrolled_factor_kinds(user) if kind != "webauthn"]
-    if len(service.credentials_of(user)) > 1:
-        kinds_left.append("webauthn")
-    if not keeps_required_factor(user, kinds_left):
+    if len(service.credentials_of(user)) == 1 and not may_remove(user, "webauthn"):  # its last key
         return render_security(user, current_user.session, status=400, webauthn_error=KEEP_ONE)
     name = credential.name
     kind = service.remove_credential(user, credential, origin=request_origin())
