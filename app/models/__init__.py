@@ -3,6 +3,7 @@
 from app.models.audit import AuditEvent
 from app.models.base import Base
 from app.models.email_token import EmailToken, EmailTokenPurpose
+from app.models.federation import LinkedIdentity
 from app.models.keys import SigningKey
 from app.models.mfa import PhoneFactor, RecoveryCode, SmsCode, TotpFactor, WebAuthnChallenge, WebAuthnCredential
 from app.models.oauth import (
@@ -41,6 +42,7 @@ __all__ = [
     "DeviceCodeStatus",
     "EmailToken",
     "EmailTokenPurpose",
+    "LinkedIdentity",
     "OAuthClient",
     "OAuthConsent",
     "RefreshToken",
