@@ -52,6 +52,9 @@ def _register_blueprints(app: Flask) -> None:
     from app.admin import rbac_views as _admin_rbac  # noqa: F401
     from app.admin import audit_views as _admin_audit  # noqa: F401
     from app.auth import views as _auth_views  # noqa: F401
+    from app.auth import social_views as _social_views  # noqa: F401
+    from app.account import linked_views as _linked_views  # noqa: F401
+    from app.auth.providers import init_providers
     from app.oauth import views as _oauth_views  # noqa: F401
     from app.oauth import logout_views as _logout_views  # noqa: F401
     from app.oauth import registration_views as _registration_views  # noqa: F401
@@ -66,6 +69,7 @@ def _register_blueprints(app: Flask) -> None:
 
     init_oauth_server(app)
     init_deny_list(app)
+    init_providers(app)
 
     for blueprint in (auth.bp, oauth.bp, mfa.bp, account.bp, admin.bp, health.bp):
         app.register_blueprint(blueprint)

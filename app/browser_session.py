@@ -11,6 +11,11 @@ from app.messages import message
 from app.models import User, UserSession
 from app.sessions import SessionPolicy, find_active_session, touch_session
 
+# An upstream account proven in this browser, waiting for its person to sign in and link it
+# (app.auth.federation.PendingLink): it must outlive the sign-in that clears the rest of the state.
+PENDING_LINK_KEY = "pending_link"
+_CARRIED_ACROSS_SIGN_IN = (PENDING_LINK_KEY,)
+
 _SET = "set"
 _CLEAR = "clear"
 
@@ -67,7 +72,9 @@ def pending_session() -> UserSession | None:
 
 def attach_to_browser(user: User, user_session: UserSession, cookie_value: str) -> None:
     """After a successful sign-in: new cookie, fresh browser state (no fixation), current_user set."""
+    carried = {key: session[key] for key in _CARRIED_ACROSS_SIGN_IN if key in session}
     session.clear()
+    session.update(carried)
     g.auth_cookie_action = (_SET, cookie_value)
     if user_session.pending is None:
         g._login_user = SignedInUser(user, user_session)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -39,6 +40,25 @@ def load_or_create_secret(instance_dir: Path) -> str:
     return secret
 
 
+_SOCIAL_CLIENT_ID = re.compile(r"^IDP_SOCIAL_([A-Z0-9_]+?)_CLIENT_ID$")
+
+
+def social_settings(environ: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Upstream sign-in providers from ``IDP_SOCIAL_<NAME>_*``: one entry per name that has a client id.
+
+    The name (lower-cased) is the provider's key in URLs and in linked identities, so it must stay the
+    same once people have linked accounts. A variable belongs to the longest name it starts with, so
+    GITHUB and GITHUB_WORK can both be configured. Checking the values is app.auth.providers' job.
+    """
+    names = sorted((m.group(1) for m in map(_SOCIAL_CLIENT_ID.match, environ) if m), key=len, reverse=True)
+    settings: dict[str, dict[str, str]] = {name.lower(): {} for name in names}
+    for key, value in environ.items():
+        owner = next((name for name in names if key.startswith(f"IDP_SOCIAL_{name}_")), None)
+        if owner is not None and value:
+            settings[owner.lower()][key[len(f"IDP_SOCIAL_{owner}_") :].lower()] = value
+    return settings
+
+
 class Config:
     """Production-shaped settings; every value can be overridden by an IDP_ variable."""
 
@@ -70,6 +90,12 @@ class Config:
         self.LIMIT_DEVICE_ENTRY_IP = _env("LIMIT_DEVICE_ENTRY_IP", "20 per minute;200 per hour")
         self.LIMIT_DEVICE_ENTRY_ACCOUNT = _env("LIMIT_DEVICE_ENTRY_ACCOUNT", "10 per minute;60 per hour")
         self.LIMIT_DEVICE_AUTHORIZATION_IP = _env("LIMIT_DEVICE_AUTHORIZATION_IP", "60 per minute")
+
+        # Anyone may create an account (with a password, or at a first social sign-in); off: invitations only.
+        self.REGISTRATION_OPEN = _env_bool("REGISTRATION_OPEN", True)
+        # Social sign-in: IDP_SOCIAL_<NAME>_CLIENT_ID, _CLIENT_SECRET, ... (see README, "Social sign-in").
+        self.SOCIAL_PROVIDERS = social_settings(dict(os.environ))
+        self.SOCIAL_TIMEOUT_SECONDS = _env_int("SOCIAL_TIMEOUT_SECONDS", 10)
 
         self.PASSWORD_MIN_LENGTH = _env_int("PASSWORD_MIN_LENGTH", 15)
         self.PASSWORD_MIN_LENGTH_MFA = _env_int("PASSWORD_MIN_LENGTH_MFA", 8)
@@ -181,6 +207,7 @@ class TestConfig(Config):
         self.SMTP_HOST = None
         self.MAIL_SYNC = True
         self.LOG_JSON = False
+        self.SOCIAL_PROVIDERS = {}  # tests configure their own upstreams, never the caller's
         if "ISSUER" in overrides:
             # Cookie names and Secure follow the issuer, as they do when IDP_ISSUER sets it in production.
             self.ISSUER = str(overrides["ISSUER"]).rstrip("/")

@@ -16,6 +16,7 @@ MESSAGES = {
     "reset_invalid": "That reset link is invalid, used or expired. Request a new one.",
     "reset_success": "Your password is changed and every other session has been signed out. Sign in with it now.",
     "email_unverified": "Confirm your email address to connect apps to your account.",
+    "registration_closed": "New accounts are by invitation only here. If you have an account, sign in.",
     "rate_limited": "Too many attempts. Wait a little and try again.",
 }
 

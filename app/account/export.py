@@ -24,6 +24,7 @@ from app.models import (
     UserSession,
 )
 from app.models.base import utcnow
+from app.models.federation import LinkedIdentity
 from app.models.mfa import PhoneFactor, RecoveryCode, TotpFactor, WebAuthnCredential
 
 FORMAT_VERSION = 1
@@ -52,6 +53,7 @@ def build_export(user: User, *, service_name: str) -> dict[str, Any]:
         "device_authorizations": _device_authorizations(user),
         "email_links": _email_links(user),
         "second_factors": _factors(user),
+        "linked_accounts": _linked_accounts(user),
         "security_events": _events(user),
     }
 
@@ -197,6 +199,20 @@ def _factors(user: User) -> dict[str, Any]:
         },
         "recovery_codes_remaining": db.session.scalar(unused_codes),  # how many, never the codes or digests
     }
+
+
+def _linked_accounts(user: User) -> list[dict[str, Any]]:
+    return [
+        {
+            "provider": row.provider,
+            "subject": row.subject,
+            "email": row.email,
+            "username": row.username,
+            "linked_at": _time(row.linked_at),
+            "last_used_at": _time(row.last_used_at),
+        }
+        for row in _rows(LinkedIdentity, user, LinkedIdentity.linked_at)
+    ]
 
 
 def _events(user: User) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from app.account import sessions
+from app.auth.providers import find_provider
 from app.audit import describe_event
 from app.extensions import db
 from app.models import AuditEvent, OAuthClient, User
@@ -117,4 +118,7 @@ def _safe_detail(details: dict, client_names: dict[str, str]) -> str | None:
     factor = _FACTOR_NAMES.get(details.get("kind") or details.get("factor"))
     if factor:
         return f"Factor: {factor}"
+    provider = find_provider(details.get("provider") or "")
+    if provider is not None:
+        return f"Through: {provider.display_name}"
     return None

@@ -28,8 +28,11 @@ def needs_current_password(user_session: UserSession) -> bool:
     """A session signed in with the password must give it again; one from a passkey shows a fresh factor instead.
 
     fresh_auth_required has already made the factor recent, so a passkey session ("mfa" in amr, no "pwd")
-    has proven itself; any other shape falls back to the password.
+    has proven itself; any other shape falls back to the password. An account without a password (made
+    at a social sign-in) sets its first one on the strength of that fresh sign-in.
     """
+    if not user_session.user.password_hash:
+        return False
     return "pwd" in user_session.amr or "mfa" not in user_session.amr
 
 

@@ -47,4 +47,11 @@ def password():
 def _render(form: PasswordChangeForm, needs_current: bool, status: int):
     # Password fields never echo what was typed (WTForms' PasswordField hides the value).
     min_length = password_rules(current_user.user).min_length
-    return render_template("account/password.html", form=form, needs_current=needs_current, min_length=min_length), status
+    page = render_template(
+        "account/password.html",
+        form=form,
+        needs_current=needs_current,
+        has_password=bool(current_user.user.password_hash),
+        min_length=min_length,
+    )
+    return page, status

@@ -56,3 +56,9 @@ class ResetPasswordForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A bare POST with its CSRF token: sign-out, confirm email, resend link."""
+
+
+class SocialStartForm(FlaskForm):
+    """A provider's button on the sign-in page: a CSRF-protected POST, so no other site can start a journey."""
+
+    next = HiddenField()

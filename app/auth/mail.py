@@ -54,3 +54,19 @@ def send_password_changed(user: User, *, this_device_kept: bool = False) -> None
             reset_link=absolute_url("/forgot-password"),
         )
     )
+
+
+def send_sign_in_method_notice(user: User, provider_name: str, action: str) -> None:
+    """A notice for a linked or unlinked provider account: a new way into the account must not go unnoticed."""
+    what = f"A {provider_name} account was {action} {'to' if action == 'linked' else 'from'} your account"
+    send_mail(
+        render_mail(
+            "sign_in_method_changed",
+            to=user.email,
+            subject=what,
+            user=user,
+            what=what,
+            linked_link=absolute_url("/account/linked"),
+            reset_link=absolute_url("/forgot-password"),
+        )
+    )

@@ -8,6 +8,7 @@ from flask_login import current_user
 from app.auth import bp
 from app.auth import service
 from app.auth.forms import ConfirmForm, ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
+from app.auth.providers import configured_providers
 from app.auth.mail import send_account_exists, send_password_changed, send_password_reset, send_verification
 from app.browser_session import attach_to_browser, detach_from_browser, pending_session
 from app.extensions import db, limiter
@@ -64,22 +65,39 @@ def login():
         remember_next(form.next.data)
         return redirect(_pending_page(pending))
     if not form.validate_on_submit():
-        return render_template("auth/login.html", form=form), 400 if request.method == "POST" else 200
+        return _login_page(form, 400 if request.method == "POST" else 200)
     sign_in = service.authenticate(form.email.data, form.password.data, origin=request_origin())
     if sign_in is None:
         db.session.commit()  # the failure counter and audit event are kept
         g.login_failed = True
         form.password.data = ""
-        return render_template("auth/login.html", form=form, error=message("login_failed")), 401
-    for held in (current_user.session, pending):
+        return _login_page(form, 401, error=message("login_failed"))
+    return finish_sign_in(sign_in, form.next.data)
+
+
+def _login_page(form: LoginForm, status: int, **context):
+    page = render_template(
+        "auth/login.html",
+        form=form,
+        social_providers=list(configured_providers().values()),
+        registration_open=current_app.config["REGISTRATION_OPEN"],
+        **context,
+    )
+    return page, status
+
+
+def finish_sign_in(sign_in: service.SignIn, next_url: str | None):
+    """A proven sign-in (password or provider) replaces whatever session this browser held, then goes on:
+    to the second factor when one is owed, else to where the person was going."""
+    for held in (current_user.session, pending_session()):
         if held is not None:
             revoke_session(held)  # ASVS 7.2.4: the session this browser held ends with its cookie
     db.session.commit()
     attach_to_browser(sign_in.user, sign_in.user_session, sign_in.cookie_value)
     if sign_in.user_session.pending is not None:
-        remember_next(form.next.data)
+        remember_next(next_url)
         return see_other(_pending_page(sign_in.user_session))
-    return see_other(_landing(form.next.data))
+    return see_other(_landing(next_url))
 
 
 def _pending_page(user_session) -> str:
@@ -102,6 +120,9 @@ def logout():
 @limiter.limit(_limit("LIMIT_REGISTER_IP"), methods=["POST"])
 @limiter.limit(_limit("LIMIT_REGISTER_ACCOUNT"), key_func=_account_key, methods=["POST"], deduct_when=_mail_sent)
 def register():
+    if not current_app.config["REGISTRATION_OPEN"]:
+        page = render_template("auth/check_email.html", heading="Registration is closed", text=message("registration_closed"))
+        return page, 403
     form = RegisterForm()
     if not form.validate_on_submit():
         return render_template("auth/register.html", form=form), 400 if request.method == "POST" else 200

@@ -18,6 +18,15 @@ PROMPT_CONSENT = "consent"
 # Authentication context classes this IdP asserts in `acr` (and accepts in `acr_values`).
 ACR_PASSWORD = "urn:idp:acr:pwd"
 ACR_MFA = "urn:idp:acr:mfa"
+# One factor, proven by another provider (social sign-in): no password was checked here.
+ACR_FEDERATED = "urn:idp:acr:fed"
+
+
+def acr_for(amr: list[str]) -> str:
+    """The context class a sign-in's methods (RFC 8176 amr) amount to."""
+    if "mfa" in amr:
+        return ACR_MFA
+    return ACR_FEDERATED if "fed" in amr else ACR_PASSWORD
 
 # OpenID scopes release claims about the person; "offline_access" is how an app asks to stay connected.
 SCOPE_DESCRIPTIONS = {

@@ -7,6 +7,7 @@ import json
 from flask import current_app
 
 from app.oauth.constants import (
+    ACR_FEDERATED,
     ACR_MFA,
     ACR_PASSWORD,
     AUTH_METHODS,
@@ -61,7 +62,7 @@ def _metadata(issuer: str) -> dict[str, object]:
         "code_challenge_methods_supported": list(PKCE_METHODS),
         "claims_supported": list(CLAIMS_SUPPORTED),
         "prompt_values_supported": ["none", "login", "consent"],
-        "acr_values_supported": [ACR_PASSWORD, ACR_MFA],
+        "acr_values_supported": [ACR_PASSWORD, ACR_FEDERATED, ACR_MFA],
         "authorization_response_iss_parameter_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,

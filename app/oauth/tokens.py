@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models import OAuthClient, User
 from app.models.base import utcnow
 from app.oauth.claims import role_claims, user_claims
-from app.oauth.constants import ACR_MFA, ACR_PASSWORD
+from app.oauth.constants import acr_for
 from app.oauth import deny_list
 from app.oauth.keys import keyring
 
@@ -98,7 +98,7 @@ def issue_id_token(
         "exp": now + config["ID_TOKEN_TTL"],
         "auth_time": int(auth_time.timestamp()),
         "amr": list(amr),
-        "acr": ACR_MFA if "mfa" in amr else ACR_PASSWORD,
+        "acr": acr_for(amr),
     }
     if nonce:
         claims["nonce"] = nonce
