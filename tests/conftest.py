@@ -161,15 +161,15 @@ def csrf_from(html: str) -> str:
 
 @pytest.fixture
 def create_user(app: Flask) -> Callable[..., User]:
-    """Factory: create_user(email=..., password=..., verified=True, **columns) -> User."""
+    """Factory: create_user(email=..., password=..., verified=True, **columns) -> User; password=None: none set."""
     counter = iter(range(1, 10_000))
 
     def create(
-        email: str | None = None, password: str = DEFAULT_PASSWORD, verified: bool = True, **columns: object
+        email: str | None = None, password: str | None = DEFAULT_PASSWORD, verified: bool = True, **columns: object
     ) -> User:
         user = User(
             email=email or f"user{next(counter)}@example.com",
-            password_hash=hash_password(password),
+            password_hash=None if password is None else hash_password(password),
             email_verified_at=utcnow() if verified else None,
             **columns,
         )
