@@ -25,6 +25,9 @@ from app.models.base import utcnow
 from app.security import hash_password
 from tests.mailbox import Mailbox, SmtpServer
 
+# Loopback GitHub, Discord and a second IdP for the social sign-in tests (fixtures fake_social, upstream_idp).
+pytest_plugins = ["tests.upstreams"]
+
 DEFAULT_PASSWORD = "correct horse battery staple"
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 

@@ -77,7 +77,7 @@ class PendingLink:
     def is_usable_by(self, user_session: UserSession, now: datetime | None = None) -> bool:
         """Still fresh, and the session signed in *after* the upstream proof: sign in first, then link."""
         now = now or utcnow()
-        return now - self.proven() <= PENDING_LINK_TTL and user_session.auth_time >= self.proven() - timedelta(seconds=1)
+        return now - self.proven() <= PENDING_LINK_TTL and user_session.auth_time > self.proven()
 
 
 def find_link(provider: str, subject: str) -> LinkedIdentity | None:
