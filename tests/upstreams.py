@@ -34,8 +34,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlun
 import pytest
 import requests
 from flask import Flask, Response, jsonify, redirect, request
-from sqlalchemy import create_engine, func, update
-from sqlalchemy.pool import NullPool
+from sqlalchemy import func, update
 from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -800,23 +799,13 @@ def _upstream_env(port: int, database_url: str, instance_dir: Path, smtp_port: i
 @pytest.fixture(scope="session")
 def upstream_idp(smtp_server: SmtpServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamIdP]:
     """Started once per run; stopped (only the PID started here) and its database dropped at the end."""
-    tmp_dir = tmp_path_factory.mktemp("upstream-idp")
-    instance_dir = tmp_dir / "instance"
-    instance_dir.mkdir()
     port = free_port()
-    with live.server_database(tmp_dir) as database_url:
-        env = _upstream_env(port, database_url, instance_dir, smtp_server.port)
-        live.migrate(env)
-        engine = create_engine(database_url, poolclass=NullPool)
-        log_path = tmp_dir / "server.log"
-        process = live.start_gunicorn(port, env, log_path)
-        server = UpstreamIdP(env["IDP_ISSUER"], database_url, log_path, process, engine, env)
-        try:
-            live.wait_until_ready(server, f"{server.url}/healthz")
-            yield server
-        finally:
-            live.stop(process)
-            engine.dispose()
+
+    def make_env(database_url: str, instance_dir: Path) -> dict[str, str]:
+        return _upstream_env(port, database_url, instance_dir, smtp_server.port)
+
+    with live.running_instance(tmp_path_factory.mktemp("upstream-idp"), port, make_env, UpstreamIdP) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

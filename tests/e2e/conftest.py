@@ -6,6 +6,10 @@ server, a separate database created for this run and dropped afterwards (the int
 the main test database at the same time). Mail goes to the session's real SMTP server
 (``smtp_server`` and ``mailbox`` in tests/conftest.py).
 
+The server offers social sign-in through loopback upstreams (tests/upstreams.py, tests/e2e/social.py):
+a second instance of this IdP on 127.0.0.1 (another host than the live server's "localhost", since
+cookies ignore ports), and the fake GitHub and Discord.
+
 Browsers come from pytest-playwright (``browser``; ``new_context``, a factory for several contexts
 in one test; ``page``), launched from Debian's Chromium; ``base_url`` points them at the live server.
 """
@@ -14,15 +18,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import create_engine
-from sqlalchemy.pool import NullPool
 
 from tests.e2e import server as live
 from tests.e2e.server import LiveServer
+from tests.e2e.social import SocialUpstreams, register_upstreams
 from tests.mailbox import SmtpServer, free_port
+from tests.upstreams import FakeSocialServer, UpstreamIdP
 
 CHROMIUM = "/usr/bin/chromium"
 # The last three keep Chromium from calling out to a network that is not there.
@@ -39,24 +44,26 @@ expect.set_options(timeout=10_000)
 
 
 @pytest.fixture(scope="session")
-def live_server(smtp_server: SmtpServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    tmp_dir = tmp_path_factory.mktemp("e2e-server")
-    instance_dir = tmp_dir / "instance"
-    instance_dir.mkdir()
-    port = free_port()
-    with live.server_database(tmp_dir) as database_url:
-        env = live.server_env(port, database_url, instance_dir, smtp_server.port)
-        live.migrate(env)
-        engine = create_engine(database_url, poolclass=NullPool)
-        log_path = tmp_dir / "server.log"
-        process = live.start_gunicorn(port, env, log_path)
-        server = LiveServer(f"http://localhost:{port}", database_url, log_path, process, engine, env)
-        try:
-            live.wait_until_ready(server, f"http://127.0.0.1:{port}/healthz")
-            yield server
-        finally:
-            live.stop(process)
-            engine.dispose()
+def live_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def social_upstreams(live_port: int, upstream_idp: UpstreamIdP, fake_social: FakeSocialServer) -> SocialUpstreams:
+    """The providers the live server offers: the second IdP, fake GitHub and Discord, all on loopback."""
+    return register_upstreams(f"http://localhost:{live_port}", upstream_idp, fake_social)
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    smtp_server: SmtpServer, tmp_path_factory: pytest.TempPathFactory, live_port: int, social_upstreams: SocialUpstreams
+) -> Iterator[LiveServer]:
+    def make_env(database_url: str, instance_dir: Path) -> dict[str, str]:
+        env = live.server_env(live_port, database_url, instance_dir, smtp_server.port)
+        return {**env, **social_upstreams.env}
+
+    with live.running_instance(tmp_path_factory.mktemp("e2e-server"), live_port, make_env) as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)

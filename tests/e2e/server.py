@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,6 +151,31 @@ def wait_until_ready(server: LiveServer, health_url: str) -> None:
             continue
         pytest.fail(f"gunicorn exited with {code} before it was ready:\n{server.log_tail()}", pytrace=False)
     pytest.fail(f"gunicorn not ready after {STARTUP_DEADLINE_SECONDS:.0f}s ({last_error}):\n{server.log_tail()}", pytrace=False)
+
+
+@contextmanager
+def running_instance(
+    tmp_dir: Path, port: int, make_env: Callable[[str, Path], dict[str, str]], server_class: type[LiveServer] = LiveServer
+) -> Iterator[LiveServer]:
+    """An instance of this IdP for the run: its own database, migrated, served by gunicorn until the block ends.
+
+    ``make_env(database_url, instance_dir)`` gives its configuration; IDP_ISSUER is its URL.
+    """
+    instance_dir = tmp_dir / "instance"
+    instance_dir.mkdir()
+    with server_database(tmp_dir) as database_url:
+        env = make_env(database_url, instance_dir)
+        migrate(env)
+        engine = create_engine(database_url, poolclass=NullPool)
+        log_path = tmp_dir / "server.log"
+        process = start_gunicorn(port, env, log_path)
+        server = server_class(env["IDP_ISSUER"], database_url, log_path, process, engine, env)
+        try:
+            wait_until_ready(server, f"http://127.0.0.1:{port}/healthz")
+            yield server
+        finally:
+            stop(process)
+            engine.dispose()
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import re
 
-import pyotp
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import insert, select
 
-from app.crypto import seal
-from app.models import TotpFactor, User
-from app.models.base import utcnow
+from tests.e2e.admin import add_totp
 from tests.e2e.server import LiveServer
 from tests.e2e.ui import ACCOUNT_URL, LOGIN_URL, PASSWORD, expect_signed_out, new_email, sign_in, submit_sign_in
 
@@ -22,16 +18,6 @@ CHALLENGE_URL = re.compile(r"/mfa/challenge$")
 
 def create_account(server: LiveServer, email: str, *, admin: bool = False) -> None:
     server.flask("users", "create", "--email", email, "--password", PASSWORD, *(["--admin"] if admin else []))
-
-
-def add_totp(server: LiveServer, email: str) -> pyotp.TOTP:
-    """A confirmed authenticator app, written straight into the live server's database."""
-    secret = pyotp.random_base32(32)
-    with server.engine.begin() as connection:
-        user_id = connection.scalar(select(User.id).where(User.email == email))
-        sealed = seal(secret.encode("ascii"), secret=server.env["IDP_SECRET_KEY"], purpose="totp", context=f"user:{user_id}")
-        connection.execute(insert(TotpFactor).values(user_id=user_id, secret_encrypted=sealed, created_at=utcnow(), confirmed_at=utcnow()))
-    return pyotp.TOTP(secret)
 
 
 def test_an_admin_disables_a_signed_in_person_who_is_then_signed_out(new_context, live_server: LiveServer) -> None:
