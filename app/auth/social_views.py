@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
 
 from app.auth import bp
 from app.auth import federation
@@ -119,7 +120,7 @@ def _back(journey: dict | None, text: str):
 
 def _finish_sign_in(provider: Provider, identity, journey: dict):
     try:
-        outcome = federation.sign_in_with(provider, identity, origin=request_origin())
+        outcome = _sign_in_once_more_on_a_race(provider, identity)
     except federation.FederationRefused as refused:
         db.session.commit()  # the refusal's audit event stays
         return _back(journey, social_message(refused.reason, provider))
@@ -130,6 +131,16 @@ def _finish_sign_in(provider: Provider, identity, journey: dict):
         # reauth: even a browser already signed in proves the account again before linking.
         return see_other(url_for("auth.login", next=url_for("auth.social_link"), reauth="1", login_hint=outcome.email))
     return finish_sign_in(outcome, journey.get("next"))
+
+
+def _sign_in_once_more_on_a_race(provider: Provider, identity):
+    """Two first sign-ins of one new upstream account (a double click, two tabs) both try to create it:
+    the database's unique keys let one win; the other starts over and finds the account just made."""
+    try:
+        return federation.sign_in_with(provider, identity, origin=request_origin())
+    except IntegrityError:
+        db.session.rollback()
+        return federation.sign_in_with(provider, identity, origin=request_origin())
 
 
 def _finish_link(provider: Provider, identity, journey: dict):

@@ -7,6 +7,7 @@ real HTTP to tests/upstreams.py's servers. The browser's part at the upstream is
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -16,11 +17,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from app.account.deletion import delete_account
+from app.audit import Origin
 from app.auth.social_views import MESSAGES
 from app.extensions import db
 from app.models import AuditEvent, LinkedIdentity, User, UserSession
 from tests.conftest import DEFAULT_PASSWORD, AuthActions, audit_types, csrf_from
 from tests.integration.auth.helpers import text
+from tests.integration.auth.test_parallel import in_parallel
 from tests.integration.mfa.conftest import add_totp
 from tests.upstreams import DiscordAccount, FakeSocialServer, GitHubAccount, GitHubEmail, UpstreamIdP, query_params
 
@@ -444,3 +448,34 @@ def test_a_federated_sign_in_is_fresh_enough_to_set_a_first_password(app, test_c
     assert signed_in_as(test_client).password_hash
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.event_type == "account.password_changed")).one()
     assert event.subject_user_id is not None
+
+
+# --- parallel first sign-ins ----------------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    not os.environ.get("IDP_TEST_DATABASE_URL", "").startswith("postgresql"),
+    reason="parallel transactions need PostgreSQL (set IDP_TEST_DATABASE_URL)",
+)
+def test_parallel_first_sign_ins_of_one_upstream_account_make_one_account(app, fake_social) -> None:
+    """Two tabs finishing a first GitHub sign-in at once: both are signed in, to one account with one link."""
+    account = GitHubAccount.new()
+    fake_social.sign_in_as("github", account)
+    clients = [app.test_client() for _ in range(4)]
+    callbacks = [fake_social.approve(begin(client, "github")) for client in clients]
+    statuses = in_parallel(clients, lambda i, client: come_back(client, callbacks[i]).status_code)
+    assert statuses == [303] * len(clients)
+    assert len(users()) == 1 and len(links()) == 1
+    assert all(signed_in_as(client) is not None for client in clients)
+
+
+def test_a_deleted_account_frees_its_upstream_account(app, test_client, fake_social) -> None:
+    account = GitHubAccount.new()
+    github_sign_in(test_client, fake_social, account)
+    first = signed_in_as(test_client)
+    delete_account(first, origin=Origin())
+    db.session.commit()
+    assert links() == [] and users() == []
+    other = app.test_client()
+    github_sign_in(other, fake_social, account)  # a new account, never the deleted one's id
+    assert signed_in_as(other).id != first.id
