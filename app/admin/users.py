@@ -16,12 +16,14 @@ from sqlalchemy import Select, delete, exists, func, or_, select
 from app.account.deletion import is_last_admin
 from app.account.sessions import ActiveSession, active_sessions
 from app.audit import Origin, record_event
+from app.auth.federation import links_of
 from app.auth.service import find_user_by_email, issue_email_token, normalize_email
 from app.extensions import db
 from app.models import (
     AuditEvent,
     EmailTokenPurpose,
     Group,
+    LinkedIdentity,
     OAuthConsent,
     PhoneFactor,
     RecoveryCode,
@@ -131,6 +133,8 @@ class UserDetail:
     effective_roles: list[str]
     factors: list[FactorInfo]
     recovery_codes_left: int
+    linked_accounts: list[LinkedIdentity]
+    has_password: bool
     sessions: list[ActiveSession]
     consents: list[OAuthConsent]
     events: list[AuditEvent]
@@ -181,6 +185,8 @@ def user_detail(user: User, *, current: UserSession) -> UserDetail:
         effective_roles=_effective_roles(user),
         factors=_factors(user),
         recovery_codes_left=db.session.scalar(unused_codes) or 0,
+        linked_accounts=links_of(user),
+        has_password=bool(user.password_hash),
         sessions=active_sessions(user, current=current),
         consents=list(consents),
         events=list(events),

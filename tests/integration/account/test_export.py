@@ -18,6 +18,7 @@ from app.mfa.totp import start_totp_enrolment
 from app.models import (
     AuthorizationCode,
     EmailTokenPurpose,
+    LinkedIdentity,
     OAuthConsent,
     PhoneFactor,
     RefreshToken,
@@ -111,6 +112,7 @@ def add_grants(user: User) -> list[str]:
         ]
     )
     record_event("oauth.consent_granted", origin=Origin("192.0.2.44"), subject=user, client_id=client.client_id)
+    db.session.add(LinkedIdentity(user_id=user.id, provider="github", subject="583231", email="ada@gh.example", username="ada-gh"))
     return [client_secret, refresh_value, code_value, old_cookie, *map(token_digest, (refresh_value, code_value))]
 
 
@@ -180,6 +182,9 @@ def test_the_export_holds_profile_sessions_apps_factors_and_events(held, auth):
     assert factors["phone"]["number"] == PHONE
     assert factors["recovery_codes_remaining"] == 10
     assert [link["purpose"] for link in data["email_links"]] == ["reset"]
+    [linked] = data["linked_accounts"]
+    assert linked == {"provider": "github", "subject": "583231", "email": "ada@gh.example", "username": "ada-gh",
+                      "linked_at": linked["linked_at"], "last_used_at": None}
     events = {event["type"]: event for event in data["security_events"]}
     assert events["oauth.consent_granted"]["ip_address"] == "192.0.2.44"
     assert events["oauth.consent_granted"]["description"] == "Allowed an app to use your account"

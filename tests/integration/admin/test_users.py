@@ -12,6 +12,7 @@ from app.models import (
     AuditEvent,
     EmailToken,
     Group,
+    LinkedIdentity,
     OAuthClient,
     OAuthConsent,
     RecoveryCode,
@@ -205,6 +206,7 @@ def test_the_user_page_shows_roles_groups_factors_sessions_consents_and_events(a
     db.session.add(OAuthConsent(user_id=bob.id, client_id=client.id, scope="openid profile"))
     sign_in_elsewhere(app, "bob@example.com")
     db.session.add(WebAuthnCredential(user_id=bob.id, credential_id="abc", public_key=b"key-bytes", name="Blue key"))
+    db.session.add(LinkedIdentity(user_id=bob.id, provider="github", subject="583231", email="bob@gh.example", username="bobthebuilder"))
     db.session.commit()
 
     page = auth.client.get(f"/admin/users/{bob.id}").get_data(as_text=True)
@@ -214,6 +216,8 @@ def test_the_user_page_shows_roles_groups_factors_sessions_consents_and_events(a
     assert "finance" in page
     assert "Security key “Blue key”" in page and "key-bytes" not in page
     assert "The Wiki" in page
+    methods = page.split('id="sign-in-methods"')[1].split("</ul>")[0]
+    assert "A password" in methods and "github account bobthebuilder (bob@gh.example)" in methods
     sessions = page.split('id="sessions"')[1].split("</ul>")[0]
     assert sessions.count("<li>") == 1 and "from 127.0.0.1" in sessions
     assert "Signed in" in page.split('id="events"')[1]
