@@ -70,8 +70,9 @@ def authorize():
     except OAuth2Error as error:
         return _error_page(error) if is_page_error(error) else error_redirect(error)
     if step.kind == "login":
-        drop = ("prompt", "max_age") if step.reauthenticate else ()
-        next_url = authorize_url_without(request.values, *drop)
+        # The sign-in about to happen satisfies prompt=login and max_age, whether or not someone was signed
+        # in: kept, they would send a person who just signed in to the sign-in page a second time.
+        next_url = authorize_url_without(request.values, "prompt", "max_age")
         args = {"next": next_url}
         if step.reauthenticate:
             args["reauth"] = "1"

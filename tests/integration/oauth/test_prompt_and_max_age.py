@@ -165,6 +165,20 @@ def test_prompt_login_shows_the_sign_in_form_and_starts_a_new_session(rp, user, 
     assert claims["sid"] == new.id
 
 
+@pytest.mark.parametrize("asked", [{"prompt": "login"}, {"max_age": "0"}])
+def test_a_signed_out_person_signs_in_once_for_prompt_login_or_max_age(rp, user, rp_client, asked):
+    """Signing in from signed out satisfies them too: kept in `next`, they sent the person back to sign in again."""
+    client, _ = rp_client
+    rp.code(client, user)  # consent remembered, so the next stop after sign-in is the code
+    rp.http.delete_cookie(AUTH_COOKIE)
+
+    response = rp.authorize(rp.request(client, **asked))
+
+    assert not set(asked) & set(parse_qs(urlsplit(login_args(response)["next"]).query))
+    back = sign_in_again(rp, response, user.email)
+    assert back.status_code == 302 and "code" in params_of(back)
+
+
 def test_prompt_login_keeps_other_prompt_values(rp, user, rp_client):
     client, _ = rp_client
     rp.code(client, user)
