@@ -62,3 +62,4 @@ class SocialStartForm(FlaskForm):
     """A provider's button on the sign-in page: a CSRF-protected POST, so no other site can start a journey."""
 
     next = HiddenField()
+    reauth = HiddenField()  # "1" when the sign-in page asked for a fresh sign-in

@@ -50,6 +50,7 @@ class UpstreamIdentity:
     email_verified: bool = False
     username: str = ""
     name: str = ""
+    auth_time: int | None = None  # when the person last proved themselves upstream (OIDC auth_time), if said
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class ProviderKind:
     default_display_name = ""
     extra_settings: frozenset[str] = frozenset()
     default_scope = ""
+    is_oidc = False
 
     def check(self, name: str, settings: dict[str, str]) -> None:
         """Raise ProviderConfigError for a missing or unknown setting (a typo must not pass silently)."""
@@ -103,6 +105,7 @@ class OidcKind(ProviderKind):
     key = "oidc"
     icon = "openid"
     default_display_name = ""
+    is_oidc = True
     extra_settings = frozenset({"issuer", "discovery_url"})
     default_scope = "openid email profile"
 
@@ -138,6 +141,7 @@ class OidcKind(ProviderKind):
             email_verified=claims.get("email_verified") is True,
             username=_text(claims.get("preferred_username") or claims.get("email")),
             name=_text(claims.get("name")),
+            auth_time=claims["auth_time"] if isinstance(claims.get("auth_time"), int) else None,
         )
 
 
@@ -275,12 +279,18 @@ def callback_url(provider: Provider) -> str:
     return current_app.config["ISSUER"] + url_for("auth.social_callback", name=provider.name)
 
 
-def authorization_redirect_url(provider: Provider) -> tuple[str, str]:
-    """The provider's authorization URL and its state; PKCE verifier and nonce are kept in Flask's session."""
+def authorization_redirect_url(provider: Provider, *, fresh: bool = False) -> tuple[str, str]:
+    """The provider's authorization URL and its state; PKCE verifier and nonce are kept in Flask's session.
+
+    fresh: the person must prove themselves again (a re-authentication here); OpenID providers are asked
+    to sign them in again (prompt=login) rather than answer from their own session. OAuth-only providers
+    (GitHub, Discord) have no such request.
+    """
     client = provider.client()
     redirect_uri = callback_url(provider)
+    extra = {"prompt": "login"} if fresh and provider.kind.is_oidc else {}
     try:
-        data = client.create_authorization_url(redirect_uri)
+        data = client.create_authorization_url(redirect_uri, **extra)
     except (requests.RequestException, ValueError) as exc:  # discovery document unreachable or not JSON
         raise UpstreamFailed(f"discovery failed: {type(exc).__name__}") from exc
     _check_issuer(provider, client)
@@ -314,7 +324,7 @@ def forget_authorization(provider: Provider, state: str | None) -> None:
 def _check_issuer(provider: Provider, client) -> None:
     """OIDC Discovery 4.3: the document's issuer must be the one configured (when one is)."""
     expected = provider.settings.get("issuer")
-    if expected and isinstance(provider.kind, OidcKind):
+    if expected and provider.kind.is_oidc:
         actual = client.load_server_metadata().get("issuer")
         if actual != expected.rstrip("/") and actual != expected:
             raise UpstreamFailed("the discovery document names another issuer")
@@ -323,7 +333,7 @@ def _check_issuer(provider: Provider, client) -> None:
 def _check_response_issuer(provider: Provider, client) -> None:
     """RFC 9207: an `iss` on the callback must be this provider's issuer (mix-up defence)."""
     sent = request.args.get("iss")
-    if sent is None or not isinstance(provider.kind, OidcKind):
+    if sent is None or not provider.kind.is_oidc:
         return
     if sent != client.load_server_metadata().get("issuer"):
         raise UpstreamFailed("the authorization response came from another issuer")

@@ -7,6 +7,8 @@ from the account's linked-accounts page) adds the upstream account to the sessio
 
 from __future__ import annotations
 
+import time
+
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +33,7 @@ from app.redirects import safe_next
 from app.web import request_origin, see_other
 
 _JOURNEY_KEY = "social_journey"
+CLOCK_SKEW_SECONDS = 60
 
 MESSAGES = {
     "denied": "You cancelled signing in with {provider}. Nothing was changed.",
@@ -43,6 +46,8 @@ MESSAGES = {
     "disabled": "That account can't sign in right now. Try again in a few minutes, or contact support.",
     "locked": "That account can't sign in right now. Try again in a few minutes, or contact support.",
     "linked_elsewhere": "That {provider} account is already linked to another account here. Unlink it there first.",
+    "not_fresh": "{provider} didn't ask you to sign in again, so it can't confirm it's you. "
+    "Sign out at {provider} and try again, or sign in another way.",
     "link_session": "Linking {provider} was started from another sign-in. Open your linked accounts and try again.",
     "collision": "You already have an account with {email}. Sign in to it, and then you can link your {provider} account.",
 }
@@ -52,15 +57,25 @@ def social_message(reason: str, provider: Provider, **values: str) -> str:
     return MESSAGES[reason].format(provider=provider.display_name, **values)
 
 
-def begin_journey(provider: Provider, intent: str, next_url: str | None = None):
-    """Send the browser to the provider, remembering what to do when it comes back."""
+def begin_journey(provider: Provider, intent: str, next_url: str | None = None, *, fresh: bool = False):
+    """Send the browser to the provider, remembering what to do when it comes back.
+
+    fresh: a re-authentication (an app's prompt=login or max_age, or a sensitive change here).
+    """
     try:
-        url, state = authorization_redirect_url(provider)
+        url, state = authorization_redirect_url(provider, fresh=fresh)
     except UpstreamFailed:
         current_app.logger.warning("social sign-in with %s could not start", provider.name, exc_info=True)
         flash(social_message("upstream", provider), "error")
         return see_other(url_for("account.linked" if intent == "link" else "auth.login"))
-    journey = {"provider": provider.name, "state": state, "intent": intent, "next": safe_next(next_url)}
+    journey = {
+        "provider": provider.name,
+        "state": state,
+        "intent": intent,
+        "next": safe_next(next_url),
+        "fresh": fresh,
+        "started": int(time.time()),
+    }
     if intent == "link":
         journey["session_id"] = current_user.session.id
     session[_JOURNEY_KEY] = journey
@@ -84,7 +99,7 @@ def social_start(name: str):
     form = SocialStartForm()
     if not form.validate_on_submit():
         abort(400)
-    return begin_journey(provider, "login", form.next.data)
+    return begin_journey(provider, "login", form.next.data, fresh=form.reauth.data == "1")
 
 
 @bp.get("/social/<name>/callback")
@@ -119,6 +134,10 @@ def _back(journey: dict | None, text: str):
 
 
 def _finish_sign_in(provider: Provider, identity, journey: dict):
+    if journey.get("fresh") and not _proved_again(identity, journey):
+        federation.record_failure(provider, "not_fresh", origin=request_origin())
+        db.session.commit()
+        return _back(journey, social_message("not_fresh", provider))
     try:
         outcome = _sign_in_once_more_on_a_race(provider, identity)
     except federation.FederationRefused as refused:
@@ -131,6 +150,15 @@ def _finish_sign_in(provider: Provider, identity, journey: dict):
         # reauth: even a browser already signed in proves the account again before linking.
         return see_other(url_for("auth.login", next=url_for("auth.social_link"), reauth="1", login_hint=outcome.email))
     return finish_sign_in(outcome, journey.get("next"))
+
+
+def _proved_again(identity, journey: dict) -> bool:
+    """A re-authentication must be one: when the provider says when the person signed in (OIDC auth_time),
+    that must be after this journey began, give or take clock skew. Providers that don't say can't be held
+    to it (GitHub, Discord)."""
+    if identity.auth_time is None:
+        return True
+    return identity.auth_time >= int(journey.get("started") or 0) - CLOCK_SKEW_SECONDS
 
 
 def _sign_in_once_more_on_a_race(provider: Provider, identity):

@@ -81,6 +81,7 @@ def _login_page(form: LoginForm, status: int, **context):
         form=form,
         social_providers=list(configured_providers().values()),
         registration_open=current_app.config["REGISTRATION_OPEN"],
+        reauth=bool(request.args.get("reauth")),
         **context,
     )
     return page, status

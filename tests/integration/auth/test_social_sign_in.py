@@ -78,11 +78,13 @@ def app(app_factory, providers) -> Flask:
 # --- driving a journey ----------------------------------------------------------------------------
 
 
-def begin(client, name: str, next_url: str | None = None) -> str:
+def begin(client, name: str, next_url: str | None = None, *, reauth: bool = False) -> str:
     """Press the provider's button on the sign-in page; the provider's authorization URL."""
     data = {"csrf_token": csrf_from(client.get("/login?reauth=1").get_data(as_text=True))}
     if next_url:
         data["next"] = next_url
+    if reauth:
+        data["reauth"] = "1"
     response = client.post(f"/social/{name}/start", data=data)
     assert response.status_code == 303, text(response)
     return response.headers["Location"]
@@ -245,6 +247,38 @@ def test_oidc_sign_in_through_the_second_idp_validates_the_id_token(test_client,
     user = signed_in_as(test_client)
     assert user.email == person.email and user.display_name == "Grace Hopper"
     assert [(p, e) for p, e, _ in links()] == [("upstream", person.email)]
+
+
+def test_a_fresh_sign_in_makes_the_oidc_provider_ask_again(test_client, upstream_idp) -> None:
+    """A re-authentication here (prompt=login from an app, or a sensitive change) is one upstream too."""
+    person = upstream_idp.create_person()
+    with upstream_idp.browser() as browser:
+        come_back(test_client, browser.authorize(begin(test_client, "upstream"), person.email, person.password))
+        url = begin(test_client, "upstream", "/account/sessions", reauth=True)
+        assert query_params(url)["prompt"] == "login"
+        before = len(browser.history)
+        callback = browser.authorize(url, person.email, person.password)
+        # Signed in at the upstream already, and still its sign-in form was filled in again.
+        assert any(method == "POST" and url.endswith("/login") for method, url, _ in browser.history[before:])
+    response = come_back(test_client, callback)
+    assert response.headers["Location"] == "/account/sessions"
+
+
+def test_a_re_authentication_the_provider_answered_from_an_older_sign_in_is_refused(test_client, upstream_idp) -> None:
+    person = upstream_idp.create_person()
+    with upstream_idp.browser() as browser:
+        callback = browser.authorize(begin(test_client, "upstream", reauth=True), person.email, person.password)
+    with test_client.session_transaction() as browser_state:  # as if the upstream's sign-in predated the journey
+        journey = dict(browser_state["social_journey"])
+        journey["started"] += 3600
+        browser_state["social_journey"] = journey
+    response = come_back(test_client, callback)
+    assert MESSAGES["not_fresh"].format(provider="Upstream IdP") in login_message(test_client, response)
+    assert users() == []
+
+
+def test_github_has_no_prompt_to_send(test_client, fake_social) -> None:
+    assert "prompt" not in query_params(begin(test_client, "github", reauth=True))
 
 
 def test_oidc_denied_consent_comes_back_with_a_message(test_client, upstream_idp) -> None:
