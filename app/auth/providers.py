@@ -245,6 +245,8 @@ def init_providers(app: Flask) -> None:
     providers: dict[str, Provider] = {}
     for name, settings in app.config["SOCIAL_PROVIDERS"].items():
         provider = build_provider(name, settings)
+        if app.config["ENV_NAME"] == "production":
+            _require_https(provider)
         client_kwargs = {
             **_CLIENT_KWARGS,
             "scope": settings.get("scope") or provider.kind.default_scope,
@@ -264,6 +266,17 @@ def init_providers(app: Flask) -> None:
         providers[name] = provider
     app.extensions["social_oauth"] = oauth
     app.extensions["social_providers"] = providers
+
+
+_URL_SETTINGS = ("issuer", "discovery_url", "web_url", "api_url", "base_url")
+
+
+def _require_https(provider: Provider) -> None:
+    """In production the client secret, codes and tokens travel only over TLS (plain http is for tests)."""
+    for key in _URL_SETTINGS:
+        value = provider.settings.get(key, "")
+        if value and not value.lower().startswith("https://"):
+            raise ProviderConfigError(f"IDP_SOCIAL_{provider.name.upper()}_{key.upper()} must be an https URL in production")
 
 
 def configured_providers() -> dict[str, Provider]:

@@ -107,6 +107,13 @@ def test_the_app_refuses_to_start_with_a_broken_provider(app_factory) -> None:
         app_factory(SOCIAL_PROVIDERS={"github": {"client_id": "only-an-id"}})
 
 
+def test_production_refuses_plain_http_provider_urls(app_factory) -> None:
+    plain = {"corp": {**SECRET, "issuer": "http://login.corp.example"}}
+    with pytest.raises(ProviderConfigError, match="IDP_SOCIAL_CORP_ISSUER must be an https URL"):
+        app_factory(SOCIAL_PROVIDERS=plain, ENV_NAME="production")
+    app_factory(SOCIAL_PROVIDERS={"corp": {**SECRET, "issuer": "https://login.corp.example"}}, ENV_NAME="production")
+
+
 # --- identities -----------------------------------------------------------------------------------
 
 
