@@ -107,23 +107,24 @@ def social_callback(name: str):
     provider = find_provider(name) or abort(404)
     journey = _take_journey(provider)
     if journey is None:
-        federation.record_failure(provider, "state", origin=request_origin())
-        db.session.commit()
-        return _back(journey, social_message("state", provider))
+        return _refused(provider, journey, "state")
     try:
         identity = complete_authorization(provider)
     except UpstreamDenied as denied:
-        federation.record_failure(provider, "denied", origin=request_origin(), error=denied.error)
-        db.session.commit()
-        return _back(journey, social_message("denied", provider))
+        return _refused(provider, journey, "denied", error=denied.error)
     except UpstreamFailed as failed:
         current_app.logger.warning("social sign-in with %s failed: %s", provider.name, failed)
-        federation.record_failure(provider, "upstream", origin=request_origin())
-        db.session.commit()
-        return _back(journey, social_message("upstream", provider))
+        return _refused(provider, journey, "upstream")
     if journey["intent"] == "link":
         return _finish_link(provider, identity, journey)
     return _finish_sign_in(provider, identity, journey)
+
+
+def _refused(provider: Provider, journey: dict | None, reason: str, **details: str):
+    """A journey that ends without a sign-in or a link: audited, and explained where it started."""
+    federation.record_failure(provider, reason, origin=request_origin(), **details)
+    db.session.commit()
+    return _back(journey, social_message(reason, provider))
 
 
 def _back(journey: dict | None, text: str):
@@ -135,9 +136,7 @@ def _back(journey: dict | None, text: str):
 
 def _finish_sign_in(provider: Provider, identity, journey: dict):
     if journey.get("fresh") and not _proved_again(identity, journey):
-        federation.record_failure(provider, "not_fresh", origin=request_origin())
-        db.session.commit()
-        return _back(journey, social_message("not_fresh", provider))
+        return _refused(provider, journey, "not_fresh")
     try:
         outcome = _sign_in_once_more_on_a_race(provider, identity)
     except federation.FederationRefused as refused:
@@ -173,9 +172,7 @@ def _sign_in_once_more_on_a_race(provider: Provider, identity):
 
 def _finish_link(provider: Provider, identity, journey: dict):
     if not current_user.is_authenticated or current_user.session.id != journey.get("session_id"):
-        federation.record_failure(provider, "link_session", origin=request_origin())
-        db.session.commit()
-        return _back(journey, social_message("link_session", provider))
+        return _refused(provider, journey, "link_session")
     return _link_confirmed(provider, identity)
 
 

@@ -13,7 +13,7 @@ from app.auth.social_views import MESSAGES
 from tests.e2e.admin import add_totp
 from tests.e2e.server import LiveServer
 from tests.e2e.social import UPSTREAM_NAME, SocialUpstreams
-from tests.e2e.ui import ACCOUNT_URL, LOGIN_URL, PASSWORD, new_email, sign_out
+from tests.e2e.ui import ACCOUNT_URL, LOGIN_URL, PASSWORD, new_email, sign_in, sign_out
 from tests.upstreams import GitHubEmail
 
 pytestmark = pytest.mark.e2e
@@ -137,3 +137,23 @@ def test_an_address_with_an_account_is_linked_after_password_and_totp(page: Page
     page.get_by_label("6-digit code").fill(totp.at(time.time() + totp.interval))  # this step's code is spent
     page.get_by_role("button", name="Verify").click()
     expect_signed_in_as(page, email)
+
+
+def test_an_account_made_at_a_github_sign_in_sets_a_password_and_uses_it(page: Page, social_upstreams: SocialUpstreams) -> None:
+    fake = social_upstreams.fake
+    email = new_email()
+    fake.sign_in_as("github", fake.add_account("github", emails=[GitHubEmail(email, primary=True)]))
+    press_provider(page, "GitHub")
+    authorize_at_fake(page)
+    expect_signed_in_as(page, email)
+
+    page.get_by_role("navigation", name="Your account").get_by_role("link", name="Password").click()
+    expect(page.get_by_role("heading", name="Set a password")).to_be_visible()
+    expect(page.get_by_label("Current password")).to_have_count(0)  # there is none; the GitHub sign-in is fresh
+    page.get_by_label("New password").fill(PASSWORD)
+    page.get_by_role("button", name="Set password").click()
+    expect(page.get_by_role("status").filter(has_text="Your password is changed")).to_be_visible()
+    expect(page.get_by_role("heading", name="Change your password")).to_be_visible()
+
+    sign_out(page)
+    sign_in(page, email, PASSWORD)
