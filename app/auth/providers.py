@@ -317,8 +317,8 @@ def complete_authorization(provider: Provider) -> UpstreamIdentity:
     Raises UpstreamDenied for an error the provider sent back, UpstreamFailed for anything unusable.
     """
     client = provider.client()
-    _check_response_issuer(provider, client)
     try:
+        _check_response_issuer(provider, client)  # may load the discovery document in this worker
         token = client.authorize_access_token()
         return provider.kind.identity(client, token)
     except OAuthError as exc:
