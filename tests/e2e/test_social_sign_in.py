@@ -39,11 +39,13 @@ def expect_signed_in_as(page: Page, email: str) -> None:
     expect(page.locator("#account-email")).to_contain_text(email)
 
 
-def test_sign_in_through_the_second_idp_instance(page: Page, social_upstreams: SocialUpstreams) -> None:
+@pytest.mark.parametrize("button", [UPSTREAM_NAME, "Google"])
+def test_sign_in_through_the_second_idp_instance(page: Page, social_upstreams: SocialUpstreams, button: str) -> None:
+    """As a generic OpenID provider, and behind Google's built-in profile (its discovery URL pointed there)."""
     upstream = social_upstreams.upstream
     person = upstream.create_person(email=new_email(), name="Grace Hopper")
 
-    press_provider(page, UPSTREAM_NAME)
+    press_provider(page, button)
     # The upstream's own pages, on its own host: sign in there, then allow this IdP.
     expect(page).to_have_url(re.compile(rf"^{re.escape(upstream.url)}/login"))
     page.get_by_label("Email address").fill(person.email)
@@ -56,7 +58,7 @@ def test_sign_in_through_the_second_idp_instance(page: Page, social_upstreams: S
     page.get_by_role("navigation", name="Your account").get_by_role("link", name="Linked accounts").click()
     linked = page.locator(".linked-account")
     expect(linked).to_have_count(1)
-    expect(linked.locator(".link-provider")).to_have_text(UPSTREAM_NAME)
+    expect(linked.locator(".link-provider")).to_have_text(button)
     expect(linked.locator(".link-email")).to_have_text(person.email)
     expect(linked.get_by_role("button", name=re.compile("^Unlink"))).to_have_count(0)  # the only way in
 

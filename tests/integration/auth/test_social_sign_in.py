@@ -37,7 +37,7 @@ def callback_of(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def upstream_client(upstream_idp: UpstreamIdP) -> tuple[str, str]:
-    return upstream_idp.register_client([callback_of("upstream")], name="Downstream IdP")
+    return upstream_idp.register_client([callback_of("upstream"), callback_of("google")], name="Downstream IdP")
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +65,8 @@ def providers(upstream_idp, upstream_client, fake_social, social_apps) -> dict[s
             "issuer": upstream_idp.issuer,
             "display_name": "Upstream IdP",
         },
+        # Google's built-in profile, its discovery document pointed at the second IdP.
+        "google": {"client_id": upstream_client[0], "client_secret": upstream_client[1], "discovery_url": upstream_idp.discovery_url},
     }
 
 
@@ -247,6 +249,16 @@ def test_oidc_sign_in_through_the_second_idp_validates_the_id_token(test_client,
     user = signed_in_as(test_client)
     assert user.email == person.email and user.display_name == "Grace Hopper"
     assert [(p, e) for p, e, _ in links()] == [("upstream", person.email)]
+
+
+def test_google_profile_signs_in_through_its_discovery_document(test_client, upstream_idp) -> None:
+    assert "Sign in with Google" in text(test_client.get("/login"))
+    person = upstream_idp.create_person(name="Google Person")
+    with upstream_idp.browser() as browser:
+        callback = browser.authorize(begin(test_client, "google"), person.email, person.password)
+    assert come_back(test_client, callback).status_code == 303
+    assert signed_in_as(test_client).email == person.email
+    assert [(p, e) for p, e, _ in links()] == [("google", person.email)]
 
 
 def test_a_fresh_sign_in_makes_the_oidc_provider_ask_again(test_client, upstream_idp) -> None:
