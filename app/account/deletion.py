@@ -8,17 +8,13 @@ a hash could be recomputed from an address to learn whether it ever had an accou
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from flask import current_app
 from sqlalchemy import delete, select, update
 
 from app.audit import Origin, record_event
 from app.extensions import db
 from app.mail import render_mail, send_mail
-from app.models import AuditEvent, AuthorizationCode, User
-from app.models.base import utcnow
-from app.oauth.service import deny_access_token, revoke_user_tokens
+from app.models import AuditEvent, User
+from app.oauth.service import revoke_user_tokens
 from app.security import new_public_id
 
 LAST_ADMIN = (
@@ -62,8 +58,7 @@ def delete_account(user: User, *, origin: Origin) -> str:
     if is_last_admin(user):
         raise DeletionRefused(LAST_ADMIN)
     user_id = user.id
-    revoke_user_tokens(user)  # refresh families revoked, their access tokens deny-listed
-    _deny_recent_access_tokens(user_id)
+    revoke_user_tokens(user)  # refresh families revoked, every live access token deny-listed
     db.session.flush()  # the deny-list rows are written before the rows they came from go
     _anonymise_events(user_id)
     _delete_rows_naming_user(user_id)
@@ -73,35 +68,6 @@ def delete_account(user: User, *, origin: Origin) -> str:
     # exactly what an operator would investigate, and the address alone no longer leads to a person.
     record_event("account.deleted", origin=Origin(ip_address=origin.ip_address), account_ref=account_ref)
     return account_ref
-
-
-def _deny_recent_access_tokens(user_id: int) -> None:
-    """Deny-list every access token that may still be live, including those with no refresh token beside them.
-
-    Tokens from a code or a device approval without offline access leave no refresh row; the
-    issuance audit event (and the code row) still name their jti.
-    """
-    ttl = timedelta(seconds=current_app.config["ACCESS_TOKEN_TTL"])
-    since = utcnow() - ttl
-    issued = db.session.execute(
-        select(AuditEvent.details, AuditEvent.created_at).where(
-            AuditEvent.subject_user_id == user_id,
-            AuditEvent.event_type == "oauth.token_issued",
-            AuditEvent.created_at >= since,
-        )
-    )
-    for details, created_at in issued:
-        jti = (details or {}).get("jti")
-        if jti:
-            deny_access_token(jti, created_at + ttl)
-    codes = db.session.execute(
-        select(AuthorizationCode.access_token_jti, AuthorizationCode.access_token_expires_at).where(
-            AuthorizationCode.user_id == user_id, AuthorizationCode.access_token_jti.is_not(None)
-        )
-    )
-    for jti, expires_at in codes:
-        if expires_at:
-            deny_access_token(jti, expires_at)
 
 
 def _anonymise_events(user_id: int) -> None:

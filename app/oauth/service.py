@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from app.audit import Origin, record_event
 from app.extensions import db
 from app.models import (
+    AuditEvent,
     AuthorizationCode,
     DeviceCode,
     DeviceCodeStatus,
@@ -340,7 +341,11 @@ def revoke_client_tokens(client: OAuthClient) -> None:
 
 
 def revoke_user_tokens(user: User, *, session_id: str | None = None) -> int:
-    """End the user's refresh families (all, or those issued in one session) and their access tokens."""
+    """End the user's refresh families (all, or those issued in one session) and their access tokens.
+
+    For all of them (disable, reset, deletion, an admin's revoke), access tokens issued without a
+    refresh token beside them are deny-listed too, and uncollected device approvals denied.
+    """
     query = select(RefreshToken.family_id).where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
     if session_id is not None:
         query = query.where(RefreshToken.session_id == session_id)
@@ -348,6 +353,7 @@ def revoke_user_tokens(user: User, *, session_id: str | None = None) -> int:
     for family_id in families:
         revoke_refresh_family(family_id)
     if session_id is None:
+        deny_live_access_tokens(user.id)
         # A device approved but not yet collected would otherwise still get tokens after this.
         db.session.execute(
             update(DeviceCode)
@@ -355,3 +361,31 @@ def revoke_user_tokens(user: User, *, session_id: str | None = None) -> int:
             .values(status=DeviceCodeStatus.DENIED)
         )
     return len(families)
+
+
+def deny_live_access_tokens(user_id: int) -> None:
+    """Deny-list every access token of the user that may still be live, those with no refresh token included.
+
+    Tokens from a code or a device approval without offline access leave no refresh row; the issuance
+    audit event (and the code row) still name their jti.
+    """
+    ttl = timedelta(seconds=current_app.config["ACCESS_TOKEN_TTL"])
+    issued = db.session.execute(
+        select(AuditEvent.details, AuditEvent.created_at).where(
+            AuditEvent.subject_user_id == user_id,
+            AuditEvent.event_type == "oauth.token_issued",
+            AuditEvent.created_at >= utcnow() - ttl,
+        )
+    )
+    for details, created_at in issued:
+        jti = (details or {}).get("jti")
+        if jti:
+            deny_access_token(jti, created_at + ttl)
+    codes = db.session.execute(
+        select(AuthorizationCode.access_token_jti, AuthorizationCode.access_token_expires_at).where(
+            AuthorizationCode.user_id == user_id, AuthorizationCode.access_token_jti.is_not(None)
+        )
+    )
+    for jti, expires_at in codes:
+        if expires_at:
+            deny_access_token(jti, expires_at)
