@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, delete, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from app.account.deletion import is_last_admin
 from app.account.sessions import ActiveSession, active_sessions
@@ -268,8 +269,12 @@ def invite_user(email: str, display_name: str, is_admin: bool, *, actor: User | 
     if find_user_by_email(email) is not None:
         raise ActionRefused(ACCOUNT_EXISTS)
     user = User(email=email, display_name=display_name.strip(), password_hash=None, is_admin=is_admin)
-    db.session.add(user)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(user)
+    except IntegrityError:
+        # Two admins inviting one address at once: the unique index lets one in; the other is told.
+        raise ActionRefused(ACCOUNT_EXISTS) from None
     token = issue_email_token(user, EmailTokenPurpose.RESET)
     record_event("admin.user_invited", origin=origin, actor=actor, subject=user, admin=is_admin)
     return user, token

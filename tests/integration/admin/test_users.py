@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
+from app.admin import users as users_service
 from app.extensions import db
 from app.models import (
     AuditEvent,
@@ -446,6 +447,16 @@ def test_an_invited_account_cannot_sign_in_before_choosing_a_password(admin, aut
     browser.login("new@example.com", "")
     browser.login("new@example.com", DEFAULT_PASSWORD)
     assert browser.client.get("/account/").status_code == 302
+
+
+def test_an_invitation_racing_another_for_the_same_address_is_refused_not_a_500(admin, auth, bob, monkeypatch):
+    """The second of two parallel invitations passes the lookup before the first commits; the index stops it."""
+    monkeypatch.setattr(users_service, "find_user_by_email", lambda email: None)
+
+    response = invite(auth.client, email="bob@example.com")
+
+    assert response.status_code == 400 and "already exists" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.email == "bob@example.com")) == 1
 
 
 def test_inviting_an_admin(admin, auth):
