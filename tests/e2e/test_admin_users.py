@@ -9,7 +9,17 @@ from playwright.sync_api import expect
 
 from tests.e2e.admin import add_totp
 from tests.e2e.server import LiveServer
-from tests.e2e.ui import ACCOUNT_URL, LOGIN_URL, PASSWORD, expect_signed_out, new_email, sign_in, submit_sign_in
+from tests.e2e.ui import (
+    ACCOUNT_URL,
+    LOGIN_URL,
+    NEW_PASSWORD,
+    PASSWORD,
+    choose_new_password,
+    expect_signed_out,
+    new_email,
+    sign_in,
+    submit_sign_in,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -58,3 +68,26 @@ def test_an_admin_disables_a_signed_in_person_who_is_then_signed_out(new_context
     submit_sign_in(person, person_email, PASSWORD)  # and the password no longer lets them in
     expect(person).to_have_url(LOGIN_URL)
     expect(person.get_by_role("alert")).to_be_visible()
+
+
+def test_an_admin_invites_a_person_who_chooses_a_password_and_signs_in(new_context, live_server: LiveServer, mailbox) -> None:
+    admin_email, invited_email = new_email(), new_email()
+    create_account(live_server, admin_email, admin=True)
+    totp = add_totp(live_server, admin_email)
+    admin = new_context().new_page()
+    submit_sign_in(admin, admin_email, PASSWORD)
+    admin.locator("#challenge-totp").get_by_label("6-digit code").fill(totp.now())
+    admin.locator("#challenge-totp").get_by_role("button", name="Verify").click()
+    expect(admin).to_have_url(ACCOUNT_URL)
+
+    admin.goto("/admin/users/new")
+    admin.get_by_label("Email address").fill(invited_email)
+    admin.get_by_label("Name (optional)").fill("Invited Person")
+    admin.get_by_role("button", name="Send the invitation").click()
+    expect(admin.get_by_role("status").filter(has_text=f"{invited_email} was invited")).to_be_visible()
+    expect(admin.locator("#user-email")).to_contain_text(invited_email)
+
+    invited = new_context().new_page()
+    link = mailbox.wait_for(invited_email, "Your new account").link("/reset-password/")
+    choose_new_password(invited, link, NEW_PASSWORD)
+    sign_in(invited, invited_email, NEW_PASSWORD)
