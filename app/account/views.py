@@ -9,6 +9,7 @@ from app.account import bp
 from app.account.apps import connected_apps
 from app.account.service import recent_events
 from app.account.sessions import active_sessions
+from app.auth.federation import links_of
 from app.auth.forms import ConfirmForm
 
 
@@ -22,5 +23,6 @@ def overview():
         events=recent_events(current_user.user),
         session_count=len(active_sessions(current_user.user, current=current_user.session)),
         app_count=len(connected_apps(current_user.user)),
+        linked_accounts=links_of(current_user.user),
         form=ConfirmForm(),
     )

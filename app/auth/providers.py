@@ -266,6 +266,8 @@ def init_providers(app: Flask) -> None:
         providers[name] = provider
     app.extensions["social_oauth"] = oauth
     app.extensions["social_providers"] = providers
+    # The account navigation offers "Linked accounts" only where there is something to link.
+    app.jinja_env.globals["social_sign_in_offered"] = bool(providers)
 
 
 _URL_SETTINGS = ("issuer", "discovery_url", "web_url", "api_url", "base_url")

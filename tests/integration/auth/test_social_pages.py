@@ -202,6 +202,22 @@ def test_the_linked_accounts_page_lists_links_and_offers_every_provider(test_cli
     assert 'href="/account/linked" aria-current="page"' in page
 
 
+def test_the_overview_counts_linked_accounts(test_client, signed_in) -> None:
+    add_link(signed_in)
+    page = text(test_client.get("/account/"))
+    assert '<a href="/account/linked">1 linked account</a>' in page
+
+
+def test_without_providers_or_links_the_overview_says_nothing_of_them(app_factory, create_user) -> None:
+    app = app_factory()
+    with app.app_context():
+        create_user(email="plain@example.com")
+        client = app.test_client()
+        AuthActions(client).login("plain@example.com")
+        page = text(client.get("/account/"))
+        assert 'id="account-linked"' not in page and 'href="/account/linked"' not in page
+
+
 def test_linking_starts_a_journey_with_a_fresh_sign_in(test_client, signed_in) -> None:
     token = csrf_from(test_client.get("/account/linked").get_data(as_text=True))
     response = test_client.post("/account/linked/discord/start", data={"csrf_token": token})
