@@ -151,6 +151,12 @@ def delete_role(role: Role, *, actor: User | None, origin: Origin) -> None:
     db.session.flush()
 
 
+def roles_not_held(user: User) -> list[Role]:
+    """Roles the person doesn't hold directly (one held only through a group may still be given)."""
+    held = select(user_roles.c.role_id).where(user_roles.c.user_id == user.id)
+    return list(db.session.scalars(select(Role).where(Role.id.not_in(held)).order_by(Role.name)))
+
+
 def assign_role(role: Role, user: User, *, actor: User | None, origin: Origin) -> bool:
     """Give the person the role directly; False when they already had it."""
     if user in role.users:

@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from flask import abort, flash, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, StringField
+from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import AnyOf, Length, ValidationError
 
 from app.admin import bp
+from app.admin import rbac
 from app.admin import users as service
 from app.auth.forms import ConfirmForm, _EmailMixin
 from app.auth.mail import send_invitation, send_password_reset
 from app.extensions import db
-from app.models import User
+from app.models import Role, User
 from app.web import request_origin, see_other
 
 
@@ -98,7 +99,8 @@ def users():
 
 def _render_user(user: User, error: str | None = None, status: int = 200):
     detail = service.user_detail(user, current=current_user.session)
-    return render_template("admin/user.html", detail=detail, actions=ACTIONS, error=error), status
+    page = render_template("admin/user.html", detail=detail, actions=ACTIONS, error=error, role_form=_give_role_form(user))
+    return page, status
 
 
 @bp.get("/users/<int:user_id>")
@@ -125,6 +127,41 @@ def user_action(user_id: int, action_name: str):
     if action_name == "send-reset":
         send_password_reset(target, result)  # after the commit: the link must work when it arrives
     flash(action.done, "success")
+    return see_other(url_for("admin.user", user_id=target.id))
+
+
+class GiveRoleForm(FlaskForm):
+    role_id = SelectField("Role", coerce=int)
+
+
+def _give_role_form(user: User) -> GiveRoleForm:
+    form = GiveRoleForm()
+    form.role_id.choices = [(role.id, role.name) for role in rbac.roles_not_held(user)]
+    return form
+
+
+@bp.post("/users/<int:user_id>/roles")
+def user_role_add(user_id: int):
+    """Give the person a role from their own page (the role's page does the same by address)."""
+    target = _load_user(user_id)
+    form = _give_role_form(target)
+    if not form.validate_on_submit():
+        abort(400)  # a missing token, or a role that is unknown or already held
+    role = db.session.get(Role, form.role_id.data) or abort(404)
+    rbac.assign_role(role, target, actor=current_user.user, origin=request_origin())
+    db.session.commit()
+    flash(f"{target.email} now has the role “{role.name}”.", "success")
+    return see_other(url_for("admin.user", user_id=target.id))
+
+
+@bp.post("/users/<int:user_id>/roles/<int:role_id>/remove")
+def user_role_remove(user_id: int, role_id: int):
+    target, role = _load_user(user_id), db.session.get(Role, role_id) or abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if rbac.unassign_role(role, target, actor=current_user.user, origin=request_origin()):
+        db.session.commit()
+        flash(f"{target.email} no longer has the role “{role.name}” directly.", "success")
     return see_other(url_for("admin.user", user_id=target.id))
 
 

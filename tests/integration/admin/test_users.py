@@ -224,6 +224,41 @@ def test_the_user_page_shows_roles_groups_factors_sessions_consents_and_events(a
     assert "Signed in" in page.split('id="events"')[1]
 
 
+def test_roles_are_given_and_removed_from_the_user_page(admin, auth, bob):
+    staff, auditor = Role(name="staff"), Role(name="auditor")
+    db.session.add_all([staff, auditor])
+    db.session.commit()
+    page = auth.client.get(f"/admin/users/{bob.id}").get_data(as_text=True)
+    assert '<option value="%d">staff</option>' % staff.id in page
+
+    response = auth.client.post(f"/admin/users/{bob.id}/roles", data={"csrf_token": csrf_from(page), "role_id": staff.id})
+
+    assert response.status_code == 303 and response.headers["Location"] == f"/admin/users/{bob.id}"
+    page = auth.client.get(f"/admin/users/{bob.id}").get_data(as_text=True)
+    assert "Remove the role staff" in page and '<option value="%d">staff</option>' % staff.id not in page
+    assert events_of("admin.role_assigned")[0].details == {"role": "staff"}
+
+    response = auth.client.post(f"/admin/users/{bob.id}/roles/{staff.id}/remove", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 303
+    db.session.rollback()
+    assert bob not in db.session.get(Role, staff.id).users
+    assert events_of("admin.role_unassigned")[0].details == {"role": "staff"}
+
+
+def test_giving_a_role_refuses_bad_input(admin, auth, bob):
+    staff = Role(name="staff", users=[bob])
+    db.session.add(staff)
+    db.session.commit()
+    token = csrf(auth.client, f"/admin/users/{bob.id}")
+    for data in ({"role_id": staff.id}, {"role_id": 99999}, {"role_id": "x"}, {}):  # held, unknown, junk, missing
+        assert auth.client.post(f"/admin/users/{bob.id}/roles", data={"csrf_token": token, **data}).status_code == 400
+    assert auth.client.post(f"/admin/users/{bob.id}/roles", data={"role_id": staff.id}).status_code == 400  # no CSRF
+    assert auth.client.post(f"/admin/users/{bob.id}/roles/{staff.id}/remove", data={}).status_code == 400
+    assert auth.client.post(f"/admin/users/{bob.id}/roles/99999/remove", data={"csrf_token": token}).status_code == 404
+    assert auth.client.post(f"/admin/users/99999/roles", data={"csrf_token": token, "role_id": staff.id}).status_code == 404
+    assert events_of("admin.role_assigned") == [] and events_of("admin.role_unassigned") == []
+
+
 def test_an_unknown_user_is_404(admin, auth):
     assert auth.client.get("/admin/users/9999").status_code == 404
     assert auth.client.post("/admin/users/9999/unlock", data={"csrf_token": csrf(auth.client)}).status_code == 404
