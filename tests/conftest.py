@@ -43,6 +43,8 @@ class RequestIsolatedClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
+        # buffered: a streamed body (the audit export) is read while its context is still the current one.
+        kwargs.setdefault("buffered", True)
         with self.application.app_context():
             return super().open(*args, **kwargs)
 

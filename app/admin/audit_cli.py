@@ -23,4 +23,5 @@ def export_command(since, until, fmt: str, event_type: str | None) -> None:
         event_type=event_type or None, date_from=since.date(), date_to=until.date() if until else None
     )
     rows = export_rows(audit_filter)
-    click.echo(to_csv(rows) if fmt == "csv" else to_json(rows), nl=False)
+    for piece in to_csv(rows) if fmt == "csv" else to_json(rows):
+        click.echo(piece, nl=False)

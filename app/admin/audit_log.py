@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -18,8 +18,9 @@ from app.extensions import db
 from app.models import AuditEvent, User
 
 PAGE_SIZE = 50
-# An export is built in memory; beyond this many rows the operator narrows the filter (or uses the CLI window).
-EXPORT_LIMIT = 100_000
+# An export streams: rows are read from the database this many at a time and written out as they come,
+# so a whole year of events needs no more memory than one batch.
+EXPORT_BATCH = 1000
 EXPORT_FIELDS = ("id", "created_at", "event_type", "actor", "subject", "client_id", "ip_address", "user_agent", "details")
 # Spreadsheets run a cell starting with one of these as a formula (OWASP "CSV Injection").
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -124,9 +125,11 @@ def audit_page(audit_filter: AuditFilter, page: int) -> AuditPage | None:
     return AuditPage(_rows(results), page, pages, total)
 
 
-def export_rows(audit_filter: AuditFilter) -> list[AuditRow]:
-    """Every matching event (up to EXPORT_LIMIT), newest first."""
-    return _rows(db.session.execute(_newest_first(_filtered(audit_filter)).limit(EXPORT_LIMIT)))
+def export_rows(audit_filter: AuditFilter) -> Iterator[AuditRow]:
+    """Every matching event, newest first, fetched in batches as the caller consumes them."""
+    query = _newest_first(_filtered(audit_filter)).execution_options(yield_per=EXPORT_BATCH)
+    for event, actor, subject in db.session.execute(query):
+        yield AuditRow(event, actor, subject)
 
 
 def as_record(row: AuditRow) -> dict[str, Any]:
@@ -150,18 +153,31 @@ def safe_cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
-def to_csv(rows: Iterable[AuditRow]) -> str:
+def to_csv(rows: Iterable[AuditRow]) -> Iterator[str]:
+    """The CSV text in pieces: the header, then one line per row."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_FIELDS)
+    yield _drain(buffer)
     for row in rows:
         record = as_record(row)
         writer.writerow([safe_cell(record[field]) for field in EXPORT_FIELDS])
-    return buffer.getvalue()
+        yield _drain(buffer)
 
 
-def to_json(rows: Iterable[AuditRow]) -> str:
-    return json.dumps({"events": [as_record(row) for row in rows]}, indent=2)
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+def to_json(rows: Iterable[AuditRow]) -> Iterator[str]:
+    """``{"events": [...]}`` in pieces, one event per piece, so no list of all of them is ever held."""
+    yield '{"events": ['
+    for index, row in enumerate(rows):
+        yield ("," if index else "") + "\n  " + json.dumps(as_record(row))
+    yield "\n]}\n"
 
 
 def export_filename(extension: str, now: datetime) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, make_response, render_template, request
+from flask import abort, render_template, request, stream_with_context
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import DateField, SelectField, StringField
@@ -80,8 +80,9 @@ def audit_export(fmt: str) -> Response:
     if fmt not in EXPORT_TYPES:
         abort(404)
     rows = service.export_rows(_filter_form().to_filter())
-    body = service.to_csv(rows) if fmt == "csv" else service.to_json(rows)
-    response = make_response(body)
+    pieces = service.to_csv(rows) if fmt == "csv" else service.to_json(rows)
+    # Streamed: the request's app context (and its database session) stays open until the last row is out.
+    response = Response(stream_with_context(pieces), mimetype=None)
     response.headers["Content-Type"] = EXPORT_TYPES[fmt]
     response.headers["Content-Disposition"] = f'attachment; filename="{service.export_filename(fmt, utcnow())}"'
     response.headers["Cache-Control"] = "no-store"  # a copy of the audit trail must not sit in a cache
