@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import redis
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,17 +31,34 @@ from app.oauth import deny_list
 from app.oauth.tokens import issue_access_token, issue_id_token
 from app.security import new_public_id, new_token, token_digest
 
+log = logging.getLogger(__name__)
+
 REFRESH_TOKEN_PREFIX = "rt_"
 
 
 class ClientCache:
-    """Clients by client_id, cached per process for a few seconds: the token endpoint's hot path."""
+    """Clients by client_id, cached per process for a few seconds: the token endpoint's hot path.
 
-    def __init__(self) -> None:
+    A change to a client (disable, new secret, deletion) drops this process's copy at once. Other
+    processes keep theirs until CLIENT_CACHE_SECONDS pass, unless Redis is configured. With Redis, a
+    change bumps a shared generation number. Every process reads it at most once a second and
+    empties its cache when the number moved, so a disabled client stops working everywhere within
+    about a second, and no request pays a Redis round trip for it. If Redis can't be reached, the
+    time limit still applies.
+    """
+
+    GENERATION_CHECK_SECONDS = 1.0
+
+    def __init__(self, shared: redis.Redis | None = None, generation_key: str = "") -> None:
         self._entries: dict[str, tuple[float, OAuthClient | None]] = {}
         self._lock = threading.Lock()
+        self._shared = shared
+        self._generation_key = generation_key
+        self._generation: bytes | None = None
+        self._generation_checked = float("-inf")
 
     def get(self, client_id: str) -> OAuthClient | None:
+        self._follow_other_processes()
         ttl = current_app.config["CLIENT_CACHE_SECONDS"]
         entry = self._entries.get(client_id)
         if entry is not None and time.monotonic() - entry[0] < ttl:
@@ -54,15 +73,39 @@ class ClientCache:
         return client
 
     def invalidate(self, client_id: str | None = None) -> None:
+        """Call after the commit: a process that refilled its cache before it would keep the old row."""
         with self._lock:
             if client_id is None:
                 self._entries.clear()
             else:
                 self._entries.pop(client_id, None)
+        if self._shared is not None:
+            try:
+                self._shared.incr(self._generation_key)
+            except redis.RedisError:
+                log.warning("client cache: Redis unreachable; other processes see the change within CLIENT_CACHE_SECONDS")
+
+    def _follow_other_processes(self) -> None:
+        if self._shared is None or time.monotonic() - self._generation_checked < self.GENERATION_CHECK_SECONDS:
+            return
+        self._generation_checked = time.monotonic()
+        try:
+            generation = self._shared.get(self._generation_key)
+        except redis.RedisError:
+            return  # the time limit still bounds how stale an entry can be
+        if generation != self._generation:
+            with self._lock:
+                self._entries.clear()
+                self._generation = generation
 
 
 def client_cache() -> ClientCache:
-    return current_app.extensions.setdefault("idp_client_cache", ClientCache())
+    cache = current_app.extensions.get("idp_client_cache")
+    if cache is None:
+        index = current_app.extensions.get("idp_deny_list_index")  # the app's Redis connection, if any
+        key = f"{current_app.config['REDIS_KEY_PREFIX']}:clients:generation"
+        cache = current_app.extensions.setdefault("idp_client_cache", ClientCache(index.client if index else None, key))
+    return cache
 
 
 def find_client(client_id: str | None) -> OAuthClient | None:
