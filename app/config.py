@@ -144,8 +144,13 @@ class Config:
         self.ACCESS_TOKEN_AUDIENCE = _env("ACCESS_TOKEN_AUDIENCE")  # default: the issuer
         self.KEY_CACHE_SECONDS = _env_int("KEY_CACHE_SECONDS", 60)
         self.CLIENT_CACHE_SECONDS = _env_int("CLIENT_CACHE_SECONDS", 30)
-        # A retired key is published as long as the longest-lived token it signed may be used.
-        self.KEY_RETENTION_SECONDS = max(self.ACCESS_TOKEN_TTL, self.ID_TOKEN_TTL) + 300
+        # A new key is published this long before it signs: every worker serves it, and an app that
+        # cached the JWKS (max-age 300) has it, before the first token needs it. Its predecessor signs
+        # meanwhile. At least 300 and KEY_CACHE_SECONDS.
+        self.KEY_ACTIVATION_SECONDS = max(_env_int("KEY_ACTIVATION_SECONDS", 300), 300, self.KEY_CACHE_SECONDS)
+        # A retired key stays published while a token it signed may be used; it may sign until its
+        # successor is active, so that window counts too.
+        self.KEY_RETENTION_SECONDS = max(self.ACCESS_TOKEN_TTL, self.ID_TOKEN_TTL) + self.KEY_ACTIVATION_SECONDS + 300
         self.OPEN_CLIENT_REGISTRATION = _env_bool("OPEN_CLIENT_REGISTRATION", False)
         self.REGISTRATION_INITIAL_TOKEN = _env("REGISTRATION_INITIAL_TOKEN")
         # Scopes a self-registered client may ask for (RFC 7591 "scope"); anything else needs an operator.

@@ -86,7 +86,12 @@ def end_session(session_id: str):
 def _keys_page(form: ConfirmForm, *, confirming: bool) -> str:
     entries = service.signing_keys()
     return render_template(
-        "admin/keys.html", entries=entries, describe_age=service.describe_age, form=form, confirming=confirming
+        "admin/keys.html",
+        entries=entries,
+        describe_age=service.describe_age,
+        form=form,
+        confirming=confirming,
+        activation_minutes=max(1, current_app.config["KEY_ACTIVATION_SECONDS"] // 60),
     )
 
 

@@ -46,7 +46,11 @@ def create_signing_key(algorithm: str) -> SigningKey:
 
 
 def rotate_keys(algorithms: tuple[str, ...] = ALGORITHMS) -> list[SigningKey]:
-    """Retire the active keys of these algorithms and make new ones. Retired keys stay published."""
+    """Retire the active keys of these algorithms and make new ones. Retired keys stay published.
+
+    The new keys are published at once and sign after KEY_ACTIVATION_SECONDS; the retired ones sign
+    until then (see _may_sign), so no app meets a token whose key it can't fetch yet.
+    """
     now = utcnow()
     for row in db.session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))):
         if row.algorithm in algorithms:
@@ -103,9 +107,12 @@ class KeyRing:
         rows = list(db.session.scalars(select(SigningKey).order_by(SigningKey.created_at)))
         if not any(r.retired_at is None and r.algorithm == alg for alg in ALGORITHMS for r in rows):
             rows = self._create_missing(rows)
+        now = utcnow()
         # Retired keys stay published while any token they signed can still be valid.
-        publish_after = utcnow() - timedelta(seconds=config["KEY_RETENTION_SECONDS"])
+        publish_after = now - timedelta(seconds=config["KEY_RETENTION_SECONDS"])
+        activation = timedelta(seconds=config["KEY_ACTIVATION_SECONDS"])
         signing: dict[str, LoadedKey] = {}
+        newest_active: dict[str, LoadedKey] = {}
         verifying: dict[str, LoadedKey] = {}
         for row in rows:
             if row.retired_at is not None and row.retired_at < publish_after:
@@ -115,8 +122,12 @@ class KeyRing:
             loaded = LoadedKey(row.kid, row.algorithm, key_cls.import_key(pem, {"kid": row.kid}), row.created_at)
             verifying[row.kid] = loaded
             if row.retired_at is None:
-                signing[row.algorithm] = loaded  # newest active wins (rows are ordered by age)
-        self._signing, self._verifying = signing, verifying
+                newest_active[row.algorithm] = loaded  # rows are ordered by age: the newest wins
+            if _may_sign(row, now, activation):
+                signing[row.algorithm] = loaded
+        # A first start has nothing published before: its new keys sign at once.
+        self._signing = {**newest_active, **signing}
+        self._verifying = verifying
         public = [row.public_jwk for row in rows if row.kid in verifying]
         self._jwks_json = json.dumps({"keys": public}, separators=(",", ":")).encode("utf-8")
         self._loaded_at = time.monotonic()
@@ -140,6 +151,14 @@ class KeyRing:
     def jwks_json(self) -> bytes:
         self._ensure_loaded()
         return self._jwks_json
+
+
+def _may_sign(row: SigningKey, now: datetime, activation: timedelta) -> bool:
+    """Publish before use: a key signs once it has been in the JWKS for the activation time, and a
+    rotated-out key goes on signing until then, because its successor only starts then."""
+    published_long_enough = row.created_at <= now - activation
+    successor_not_yet_signing = row.retired_at is None or row.retired_at > now - activation
+    return published_long_enough and successor_not_yet_signing
 
 
 def keyring() -> KeyRing:

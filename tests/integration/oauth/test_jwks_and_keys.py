@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import SigningKey
 from app.models.base import utcnow
+from app.oauth.keys import keyring
 from tests.integration.oauth.conftest import published_keys, verify_jwt
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
@@ -103,11 +104,45 @@ def test_keys_rotate_publishes_new_keys_and_keeps_the_old_ones(app, rp, user, cl
     verify_jwt(rp.http, before["id_token"], ["RS256"])
     assert rp.introspect(*resource_server, before["access_token"]).get_json()["active"] is True
     assert rp.userinfo(before["access_token"]).status_code == 200
-    # New tokens are signed with the new keys.
+    # The first keys of a new install were younger than the activation time, so the new ones sign at once.
     after = rp.tokens(client, secret)
     assert kid_of(after["id_token"]) in kids - old_kids
     assert kid_of(after["access_token"]) in kids - old_kids
     verify_jwt(rp.http, after["id_token"], ["RS256"])
+
+
+def age_keys(seconds: int, kids: set[str] | None = None) -> None:
+    """Move keys' creation (and retirement) back in time, then make this process reload them."""
+    for row in db.session.scalars(select(SigningKey)):
+        if kids is None or row.kid in kids:
+            row.created_at -= timedelta(seconds=seconds)
+            if row.retired_at is not None:
+                row.retired_at -= timedelta(seconds=seconds)
+    db.session.commit()
+    keyring().invalidate()
+
+
+def test_a_new_key_is_published_before_it_signs(app, rp, user, client_and_secret):
+    """Publish before use: after a rotation the retired keys sign until the new ones have been in the JWKS
+    for KEY_ACTIVATION_SECONDS, so an app that cached the JWKS, or another worker's, never meets an unknown kid."""
+    client, secret = client_and_secret
+    activation = app.config["KEY_ACTIVATION_SECONDS"]
+    old_kids = {key["kid"] for key in jwks(rp.http)}
+    age_keys(activation + 60)  # an install that has run for a while
+
+    rotate(app)
+
+    new_kids = {key["kid"] for key in jwks(rp.http)} - old_kids
+    assert len(new_kids) == 2  # published at once …
+    during = rp.tokens(client, secret, user)
+    assert {kid_of(during["id_token"]), kid_of(during["access_token"])} <= old_kids  # … but not signing yet
+    age_keys(activation - 5, new_kids)
+    assert kid_of(rp.tokens(client, secret)["id_token"]) in old_kids  # still five seconds short
+
+    age_keys(10, new_kids)
+    after = rp.tokens(client, secret)
+    assert {kid_of(after["id_token"]), kid_of(after["access_token"])} <= new_kids
+    verify_jwt(rp.http, during["id_token"], ["RS256"])  # what the old keys signed meanwhile still verifies
 
 
 def test_a_key_retired_longer_ago_than_the_retention_disappears_and_its_tokens_die(
