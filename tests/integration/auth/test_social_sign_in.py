@@ -20,12 +20,21 @@ from sqlalchemy import select
 from app.account.deletion import delete_account
 from app.audit import Origin
 from app.auth.social_views import MESSAGES
+from app.oauth.constants import ACR_FEDERATED
 from app.extensions import db
 from app.models import AuditEvent, LinkedIdentity, User, UserSession
 from tests.conftest import DEFAULT_PASSWORD, AuthActions, audit_types, csrf_from
 from tests.integration.auth.helpers import text
 from tests.integration.auth.test_parallel import in_parallel
 from tests.integration.mfa.conftest import add_totp
+from tests.integration.oauth.conftest import (  # noqa: F401  (fixtures used by name)
+    Issued,
+    RelyingParty,
+    _pooled_signing_keys,
+    create_oauth_client,
+    params_of,
+    verify_jwt,
+)
 from tests.upstreams import DiscordAccount, FakeSocialServer, GitHubAccount, GitHubEmail, UpstreamIdP, query_params
 
 ISSUER = "http://localhost:5000"
@@ -525,3 +534,26 @@ def test_a_deleted_account_frees_its_upstream_account(app, test_client, fake_soc
     other = app.test_client()
     github_sign_in(other, fake_social, account)  # a new account, never the deleted one's id
     assert signed_in_as(other).id != first.id
+
+
+# --- an app's sign-in through a provider ----------------------------------------------------------
+
+
+def test_an_app_s_sign_in_completed_through_github_says_fed_in_its_id_token(app, test_client, fake_social, create_oauth_client) -> None:
+    """The authorization request's sign-in step, done with GitHub: back at the app, amr fed and acr fed."""
+    client, secret = create_oauth_client(name="Photo Printer", is_first_party=True)
+    party = RelyingParty(app, test_client, AuthActions(test_client))
+    pending = party.request(client)
+    to_login = party.authorize(pending)
+    next_url = query_params(to_login.headers["Location"])["next"]
+    assert next_url.startswith("/oauth/authorize?")
+
+    back = github_sign_in(test_client, fake_social, GitHubAccount.new(), next_url=next_url)
+    assert back.headers["Location"] == next_url
+    answered = test_client.get(next_url)
+    code = params_of(answered)["code"]
+
+    tokens = party.redeem(client, secret, Issued(code, pending.verifier, client.redirect_uris[0])).get_json()
+    claims = verify_jwt(test_client, tokens["id_token"], ["RS256"]).claims
+    assert claims["amr"] == ["fed"] and claims["acr"] == ACR_FEDERATED
+    assert claims["email"] == signed_in_as(test_client).email
