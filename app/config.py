@@ -51,7 +51,8 @@ def social_settings(environ: dict[str, str]) -> dict[str, dict[str, str]]:
     GITHUB and GITHUB_WORK can both be configured. Checking the values is app.auth.providers' job.
     """
     names = sorted((m.group(1) for m in map(_SOCIAL_CLIENT_ID.match, environ) if m), key=len, reverse=True)
-    settings: dict[str, dict[str, str]] = {name.lower(): {} for name in names}
+    # Sorted by name: the order of the buttons on the sign-in page.
+    settings: dict[str, dict[str, str]] = {name.lower(): {} for name in sorted(names)}
     for key, value in environ.items():
         owner = next((name for name in names if key.startswith(f"IDP_SOCIAL_{name}_")), None)
         if owner is not None and value:

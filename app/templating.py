@@ -10,7 +10,8 @@ from app.audit import describe_event
 
 
 def _template_globals() -> dict[str, object]:
-    return {"service_name": current_app.config["SERVICE_NAME"]}
+    config = current_app.config
+    return {"service_name": config["SERVICE_NAME"], "registration_open": config["REGISTRATION_OPEN"]}
 
 
 def _format_time(value: datetime | None) -> str:

@@ -80,7 +80,6 @@ def _login_page(form: LoginForm, status: int, **context):
         "auth/login.html",
         form=form,
         social_providers=list(configured_providers().values()),
-        registration_open=current_app.config["REGISTRATION_OPEN"],
         reauth=bool(request.args.get("reauth")),
         **context,
     )

@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from app.auth.social_views import MESSAGES
+from app.config import social_settings
 from app.extensions import db
 from app.messages import message
 from app.models import AuditEvent, LinkedIdentity, User
@@ -63,6 +64,14 @@ def test_only_configured_providers_get_a_button_with_an_icon_served_here(test_cl
         served = test_client.get(f"/static/social/{icon}.svg")
         served.close()  # a file response: close it, as a server does
         assert served.status_code == 200 and served.mimetype == "image/svg+xml"
+
+
+def test_buttons_come_in_name_order(app_factory) -> None:
+    settings = {name: {"client_id": "a", "client_secret": "b", "issuer": "https://op.example"} for name in ("zeta", "alpha", "mid_dle")}
+    app = app_factory(SOCIAL_PROVIDERS=social_settings({f"IDP_SOCIAL_{n.upper()}_{k.upper()}": v for n, s in settings.items() for k, v in s.items()}))
+    with app.app_context():
+        page = text(app.test_client().get("/login"))
+        assert page.index("Sign in with Alpha") < page.index("Sign in with Mid Dle") < page.index("Sign in with Zeta")
 
 
 def test_without_providers_there_is_no_social_section(app_factory) -> None:
@@ -158,7 +167,8 @@ def test_closed_registration_hides_the_link_and_refuses_the_page(app_factory) ->
     app = app_factory(REGISTRATION_OPEN=False)
     with app.app_context():
         client = app.test_client()
-        assert "Create an account" not in text(client.get("/login"))
+        login = text(client.get("/login"))
+        assert "Create an account" not in login and 'href="/register"' not in login  # page and header alike
         token = csrf_from(client.get("/login").get_data(as_text=True))
         posted = client.post("/register", data={"csrf_token": token, "email": "a@example.com", "password": "x" * 20})
         for response in (client.get("/register"), posted):
