@@ -138,7 +138,7 @@ def _finish_sign_in(provider: Provider, identity, journey: dict):
     if journey.get("fresh") and not _proved_again(identity, journey):
         return _refused(provider, journey, "not_fresh")
     try:
-        outcome = _sign_in_once_more_on_a_race(provider, identity)
+        outcome = _once_more_on_a_race(federation.sign_in_with, provider, identity)
     except federation.FederationRefused as refused:
         db.session.commit()  # the refusal's audit event stays
         return _back(journey, social_message(refused.reason, provider))
@@ -160,14 +160,14 @@ def _proved_again(identity, journey: dict) -> bool:
     return identity.auth_time >= int(journey.get("started") or 0) - CLOCK_SKEW_SECONDS
 
 
-def _sign_in_once_more_on_a_race(provider: Provider, identity):
-    """Two first sign-ins of one new upstream account (a double click, two tabs) both try to create it:
-    the database's unique keys let one win; the other starts over and finds the account just made."""
+def _once_more_on_a_race(action, provider: Provider, identity, *args):
+    """Two requests creating the same account or link at once (a double click, two tabs): the database's
+    unique keys let one win; the other starts over and finds what the winner made."""
     try:
-        return federation.sign_in_with(provider, identity, origin=request_origin())
+        return action(*args, provider, identity, origin=request_origin())
     except IntegrityError:
         db.session.rollback()
-        return federation.sign_in_with(provider, identity, origin=request_origin())
+        return action(*args, provider, identity, origin=request_origin())
 
 
 def _finish_link(provider: Provider, identity, journey: dict):
@@ -201,7 +201,7 @@ def social_link():
 def _link_confirmed(provider: Provider, identity):
     user = current_user.user
     try:
-        link = federation.link_identity(user, provider, identity, origin=request_origin())
+        link = _once_more_on_a_race(federation.link_identity, provider, identity, user)
     except federation.FederationRefused as refused:
         db.session.commit()
         flash(social_message(refused.reason, provider), "error")

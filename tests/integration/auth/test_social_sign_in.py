@@ -557,3 +557,21 @@ def test_an_app_s_sign_in_completed_through_github_says_fed_in_its_id_token(app,
     claims = verify_jwt(test_client, tokens["id_token"], ["RS256"]).claims
     assert claims["amr"] == ["fed"] and claims["acr"] == ACR_FEDERATED
     assert claims["email"] == signed_in_as(test_client).email
+
+
+@pytest.mark.skipif(
+    not os.environ.get("IDP_TEST_DATABASE_URL", "").startswith("postgresql"),
+    reason="parallel transactions need PostgreSQL (set IDP_TEST_DATABASE_URL)",
+)
+def test_a_double_click_on_link_account_links_once(app, test_client, fake_social, create_user) -> None:
+    create_user(email="ada@example.com")
+    github_sign_in(test_client, fake_social, GitHubAccount.new(emails=[GitHubEmail("ada@example.com", primary=True)]))
+    AuthActions(test_client).login("ada@example.com", next_url="/social/link")
+    token = csrf_from(test_client.get("/social/link").get_data(as_text=True))
+    clicks = [app.test_client() for _ in range(3)]
+    for click in clicks:  # the same browser: its cookies, sent by each of the parallel requests
+        for name in ("idp_session", "idp_state"):
+            click.set_cookie(name, test_client.get_cookie(name).value, domain="localhost")
+    statuses = in_parallel(clicks, lambda i, click: click.post("/social/link", data={"csrf_token": token, "decision": "link"}).status_code)
+    assert statuses == [303] * len(clicks)
+    assert [(p, e) for p, e, _ in links()] == [("github", "ada@example.com")]
