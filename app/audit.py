@@ -60,6 +60,7 @@ EVENT_LABELS = {
     "admin.email_verified": "Email address marked verified by an operator",
     "admin.password_reset_sent": "An operator sent a password reset link",
     "admin.mfa_reset": "Second factors reset by an operator",
+    "admin.identity_unlinked": "A linked account was removed by an operator",
     "admin.sessions_ended": "All sessions ended by an operator",
     "admin.tokens_revoked": "Apps' access revoked by an operator",
     "admin.user_invited": "Invited by an operator",

@@ -249,6 +249,20 @@ def reset_mfa(user: User, *, actor: User | None, origin: Origin, keep: UserSessi
     record_event("admin.mfa_reset", origin=origin, actor=actor, subject=user, recovery_codes_deleted=codes, sessions_ended=sessions)
 
 
+def unlink_identity_for(user: User, link_id: int, *, actor: User | None, origin: Origin) -> LinkedIdentity | None:
+    """An operator removes one of the person's linked accounts (one they lost, or one taken over upstream).
+
+    Unlike the person's own unlink, this may remove the last way in: the operator can send a reset link
+    next. None when the link isn't this person's.
+    """
+    link = db.session.scalar(select(LinkedIdentity).where(LinkedIdentity.id == link_id, LinkedIdentity.user_id == user.id))
+    if link is None:
+        return None
+    db.session.delete(link)
+    record_event("admin.identity_unlinked", origin=origin, actor=actor, subject=user, provider=link.provider, link_id=link.id)
+    return link
+
+
 def end_user_sessions(user: User, *, actor: User | None, origin: Origin, keep: UserSession | None = None) -> None:
     """Sign every browser out (the admin's own stays when they act on themselves)."""
     sessions = revoke_user_sessions(user, keep=keep)

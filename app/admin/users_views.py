@@ -15,7 +15,8 @@ from app.admin import bp
 from app.admin import rbac
 from app.admin import users as service
 from app.auth.forms import ConfirmForm, _EmailMixin
-from app.auth.mail import send_invitation, send_password_reset
+from app.auth.mail import send_invitation, send_password_reset, send_sign_in_method_notice
+from app.auth.providers import find_provider
 from app.extensions import db
 from app.models import Role, User
 from app.web import request_origin, see_other
@@ -162,6 +163,22 @@ def user_role_remove(user_id: int, role_id: int):
     if rbac.unassign_role(role, target, actor=current_user.user, origin=request_origin()):
         db.session.commit()
         flash(f"{target.email} no longer has the role “{role.name}” directly.", "success")
+    return see_other(url_for("admin.user", user_id=target.id))
+
+
+@bp.post("/users/<int:user_id>/links/<int:link_id>/unlink")
+def user_unlink(user_id: int, link_id: int):
+    target = _load_user(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    link = service.unlink_identity_for(target, link_id, actor=current_user.user, origin=request_origin())
+    if link is None:
+        abort(404)  # another person's link, or none
+    db.session.commit()
+    provider = find_provider(link.provider)
+    name = provider.display_name if provider else link.provider
+    send_sign_in_method_notice(target, name, "unlinked")
+    flash(f"The {name} account {link.username or link.email} is unlinked. If it was the only way in, send a password reset link.", "success")
     return see_other(url_for("admin.user", user_id=target.id))
 
 

@@ -43,6 +43,9 @@ USER_ID_ROUTES = [
     ("post", "/admin/users/{id}/end-sessions"),
     ("get", "/admin/users/{id}/revoke-tokens"),
     ("post", "/admin/users/{id}/revoke-tokens"),
+    ("post", "/admin/users/{id}/roles"),
+    ("post", "/admin/users/{id}/roles/1/remove"),
+    ("post", "/admin/users/{id}/links/1/unlink"),
 ]
 ROUTES = [("get", "/admin/users/"), ("get", "/admin/users/new"), ("post", "/admin/users/new"), *USER_ID_ROUTES]
 
@@ -257,6 +260,30 @@ def test_giving_a_role_refuses_bad_input(admin, auth, bob):
     assert auth.client.post(f"/admin/users/{bob.id}/roles/99999/remove", data={"csrf_token": token}).status_code == 404
     assert auth.client.post(f"/admin/users/99999/roles", data={"csrf_token": token, "role_id": staff.id}).status_code == 404
     assert events_of("admin.role_assigned") == [] and events_of("admin.role_unassigned") == []
+
+
+def test_an_admin_unlinks_a_person_s_linked_account_even_the_last_way_in(admin, auth, create_user, mailbox):
+    dora = create_user(email="dora@example.com", password=None)
+    dora_id, admin_id = dora.id, admin.id
+    link = LinkedIdentity(user_id=dora.id, provider="github", subject="7", email="dora@gh.example", username="dora-gh")
+    other = LinkedIdentity(user_id=admin.id, provider="github", subject="8", email="root@gh.example", username="root-gh")
+    db.session.add_all([link, other])
+    db.session.commit()
+    link_id, other_id = link.id, other.id
+    page = auth.client.get(f"/admin/users/{dora.id}").get_data(as_text=True)
+    assert "Unlink the github account dora-gh" in page
+    token = csrf_from(page)
+
+    assert auth.client.post(f"/admin/users/{dora.id}/links/{link_id}/unlink", data={}).status_code == 400  # no CSRF
+    assert auth.client.post(f"/admin/users/{dora.id}/links/{other_id}/unlink", data={"csrf_token": token}).status_code == 404
+    response = auth.client.post(f"/admin/users/{dora.id}/links/{link_id}/unlink", data={"csrf_token": token})
+
+    assert response.status_code == 303
+    db.session.expunge_all()
+    assert db.session.get(LinkedIdentity, link_id) is None and db.session.get(LinkedIdentity, other_id) is not None
+    (event,) = events_of("admin.identity_unlinked")
+    assert (event.actor_user_id, event.subject_user_id, event.details["provider"]) == (admin_id, dora_id, "github")
+    assert mailbox.to("dora@example.com")[-1].subject == "A github account was unlinked from your account"
 
 
 def test_an_unknown_user_is_404(admin, auth):
