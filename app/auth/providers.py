@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,7 +71,7 @@ class Provider:
         return current_app.extensions["social_oauth"].create_client(self.name)
 
 
-class ProviderKind:
+class ProviderKind(ABC):
     """How to talk to one kind of provider. Subclasses set the defaults and read the profile."""
 
     key = ""
@@ -90,13 +91,13 @@ class ProviderKind:
             if not settings.get(required):
                 raise ProviderConfigError(f"IDP_SOCIAL_{name.upper()}_{required.upper()} must be set")
 
+    @abstractmethod
     def registration(self, settings: dict[str, str]) -> dict[str, Any]:
         """Keyword arguments for Authlib's ``OAuth.register`` besides the client id and secret."""
-        raise NotImplementedError
 
+    @abstractmethod
     def identity(self, client, token: dict[str, Any]) -> UpstreamIdentity:
         """Read who signed in, from the token response (and the provider's API where needed)."""
-        raise NotImplementedError
 
 
 class OidcKind(ProviderKind):
