@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, url_for
+from flask import abort, current_app, flash
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -14,15 +14,14 @@ from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import recovery as service
 from app.mfa.factors import FactorPlugin, register_factor
-from app.mfa.flow import challenge_locked, challenge_subject, complete_challenge, fail_challenge, fresh_auth_required
+from app.mfa.flow import complete_challenge, fail_challenge, fresh_auth_required
 from app.mfa.mail import send_factor_notice
-from app.mfa.views import render_challenge, render_security
-from app.models import User
-from app.web import request_origin, see_other
+from app.mfa.views import challenge_form, render_challenge, render_security
+from app.models import User, UserSession
+from app.web import request_origin
 
 KIND = "recovery"
 WRONG_CODE = "That recovery code didn't work. It may be mistyped or already used; each code works once."
-LOCKED = "Too many wrong codes. Wait a few minutes, then try again."
 NEEDS_FACTOR = "Set up a second factor first: recovery codes stand in for it when it's lost."
 FEW_LEFT = "You have {left} recovery code{s} left. Create a new set on the two-step verification page."
 
@@ -74,13 +73,8 @@ def generate_recovery_codes():
 
 @bp.post("/challenge/recovery")
 @limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
-def challenge_recovery() -> Response | tuple:
-    subject = challenge_subject()
-    if subject is None:
-        return see_other(url_for("auth.login"))
-    user, user_session = subject
-    if challenge_locked(user):
-        return render_challenge(user, user_session, error=LOCKED, status=429)
+@challenge_form
+def challenge_recovery(user: User, user_session: UserSession) -> Response | tuple:
     form = RecoveryCodeForm()
     if not form.validate_on_submit():
         return render_challenge(user, user_session, error=_first_error(form), status=400)

@@ -18,17 +18,14 @@ from app.mfa import sms as service
 from app.mfa.factors import FactorPlugin, register_factor
 from app.mfa.flow import (
     KEEP_ONE,
-    challenge_locked,
-    challenge_subject,
     complete_challenge,
-    enrolment_subject,
     fail_challenge,
     finish_enrolment,
     fresh_auth_required,
     may_remove,
 )
 from app.mfa.mail import send_factor_notice
-from app.mfa.views import render_challenge, render_security
+from app.mfa.views import challenge_form, enrolment_form, render_challenge, render_security
 from app.models import User, UserSession
 from app.sms_senders import SmsSendError, mask_phone, sms_sender
 from app.web import request_origin, see_other
@@ -38,7 +35,6 @@ log = logging.getLogger(__name__)
 KIND = "sms"
 BAD_PHONE = "Enter a mobile number starting with + and the country code, for example +44 7700 900123."
 WRONG_CODE = "That code didn't work. Enter the newest code we texted you; each code works once, for a few minutes."
-LOCKED = "Too many wrong codes. Wait a few minutes, then try again."
 SENT = "We texted a code to {phone}. It works for the next {lifetime}."
 TOO_MANY_TEXTS = "We've already sent you several texts in the last hour. Wait a while before asking for another code."
 SEND_FAILED = "We couldn't send the text message just now. Please try again in a few minutes."
@@ -118,12 +114,9 @@ def _security_error(user: User, user_session: UserSession, error: str, status: i
 
 @bp.post("/sms/setup")
 @limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
-def setup_sms():
+@enrolment_form
+def setup_sms(user: User, user_session: UserSession):
     """Save the number unverified and text it a code; it counts as a factor once the code comes back."""
-    subject = enrolment_subject()
-    if subject is None:
-        return see_other(url_for("auth.login", next=url_for("mfa.security")))
-    user, user_session = subject
     form = SmsPhoneForm()
     if not form.validate_on_submit():
         return render_security(user, user_session, status=400, sms_phone_form=form)  # the field shows its error
@@ -146,12 +139,9 @@ def setup_sms():
 
 @bp.post("/sms/resend")
 @limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
-def resend_sms():
+@enrolment_form
+def resend_sms(user: User, user_session: UserSession):
     """Another code for the number waiting to be verified (the earlier one stops working)."""
-    subject = enrolment_subject()
-    if subject is None:
-        return see_other(url_for("auth.login", next=url_for("mfa.security")))
-    user, user_session = subject
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
@@ -169,12 +159,9 @@ def resend_sms():
 
 @bp.post("/sms/confirm")
 @limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
-def confirm_sms():
+@enrolment_form
+def confirm_sms(user: User, user_session: UserSession):
     """The texted code proves the number; a pending must-enrol session is signed in by it."""
-    subject = enrolment_subject()
-    if subject is None:
-        return see_other(url_for("auth.login", next=url_for("mfa.security")))
-    user, user_session = subject
     form = SmsCodeForm()
     if not form.validate_on_submit():
         return render_security(user, user_session, status=400, sms_code_form=form)
@@ -212,14 +199,9 @@ def remove_sms():
 
 @bp.post("/challenge/sms/send")
 @limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
-def challenge_sms_send() -> Response | tuple:
+@challenge_form
+def challenge_sms_send(user: User, user_session: UserSession) -> Response | tuple:
     """Text a sign-in code to the verified number, then back to the challenge page, which asks for it."""
-    subject = challenge_subject()
-    if subject is None:
-        return see_other(url_for("auth.login"))
-    user, user_session = subject
-    if challenge_locked(user):
-        return render_challenge(user, user_session, error=LOCKED, status=429)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
@@ -237,13 +219,8 @@ def challenge_sms_send() -> Response | tuple:
 
 @bp.post("/challenge/sms")
 @limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
-def challenge_sms() -> Response | tuple:
-    subject = challenge_subject()
-    if subject is None:
-        return see_other(url_for("auth.login"))
-    user, user_session = subject
-    if challenge_locked(user):
-        return render_challenge(user, user_session, error=LOCKED, status=429)
+@challenge_form
+def challenge_sms(user: User, user_session: UserSession) -> Response | tuple:
     form = SmsCodeForm()
     if not form.validate_on_submit():
         return render_challenge(user, user_session, error=_first_error(form), status=400)

@@ -15,22 +15,19 @@ from app.mfa import totp as service
 from app.mfa.factors import FactorPlugin, register_factor
 from app.mfa.flow import (
     KEEP_ONE,
-    challenge_locked,
-    challenge_subject,
     complete_challenge,
-    enrolment_subject,
     fail_challenge,
     finish_enrolment,
     fresh_auth_required,
     may_remove,
 )
 from app.mfa.mail import send_factor_notice
-from app.mfa.views import render_challenge, render_security
+from app.mfa.views import challenge_form, enrolment_form, render_challenge, render_security
+from app.models import User, UserSession
 from app.web import request_origin, see_other
 
 KIND = "totp"
 WRONG_CODE = "That code didn't work. Enter the current 6-digit code from your authenticator app."
-LOCKED = "Too many wrong codes. Wait a few minutes, then try again."
 ALREADY_ENROLLED = "An authenticator app is already set up. Remove it first to set up a new one."
 NO_SETUP = "There is no authenticator app setup in progress. Start again."
 ENROLLED = "Your authenticator app is set up. Signing in now asks for a code from it."
@@ -60,14 +57,11 @@ def _first_error(form: FlaskForm) -> str:
 
 
 @bp.post("/totp/setup")
-def setup_totp():
+@enrolment_form
+def setup_totp(user: User, user_session: UserSession):
     """A new seed, shown once in this response (QR code and text); it counts only once confirmed."""
-    subject = enrolment_subject()
-    if subject is None:
-        return see_other(url_for("auth.login", next=url_for("mfa.security")))
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    user, user_session = subject
     try:
         secret = service.start_totp_enrolment(user)
     except service.TotpAlreadyEnrolled:
@@ -79,12 +73,9 @@ def setup_totp():
 
 @bp.post("/totp/confirm")
 @limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
-def confirm_totp():
+@enrolment_form
+def confirm_totp(user: User, user_session: UserSession):
     """The first code proves the app holds the seed; a pending must-enrol session is signed in by it."""
-    subject = enrolment_subject()
-    if subject is None:
-        return see_other(url_for("auth.login", next=url_for("mfa.security")))
-    user, user_session = subject
     form = TotpCodeForm()
     if not form.validate_on_submit():
         return render_security(user, user_session, status=400, totp_form=form)  # the field shows its error
@@ -119,14 +110,9 @@ def remove_totp():
 
 @bp.post("/challenge/totp")
 @limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
-def challenge_totp():
+@challenge_form
+def challenge_totp(user: User, user_session: UserSession):
     """A code from the app answers the sign-in challenge or a step-up; a wrong one counts toward the lockout."""
-    subject = challenge_subject()
-    if subject is None:
-        return see_other(url_for("auth.login"))
-    user, user_session = subject
-    if challenge_locked(user):
-        return render_challenge(user, user_session, error=LOCKED, status=429)
     form = TotpCodeForm()
     if not form.validate_on_submit():
         return render_challenge(user, user_session, error=_first_error(form), status=400)

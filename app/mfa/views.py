@@ -2,12 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 from flask import redirect, render_template, url_for
 
 from app.mfa import bp
 from app.mfa.factors import challenge_plugins, enrolled_factor_kinds, plugins
-from app.mfa.flow import challenge_subject, enrolment_subject
+from app.mfa.flow import challenge_locked, challenge_subject, enrolment_subject
 from app.models import User, UserSession
+from app.web import see_other
+
+LOCKED = "Too many wrong codes. Wait a few minutes, then try again."
+
+
+def enrolment_form(view: Callable) -> Callable:
+    """A factor's form on the security page: called with (user, user_session) of whoever may enrol, or the
+    browser goes to sign in and comes back to the security page."""
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        subject = enrolment_subject()
+        if subject is None:
+            return see_other(url_for("auth.login", next=url_for("mfa.security")))
+        return view(*subject, *args, **kwargs)
+
+    return guarded
+
+
+def challenge_form(view: Callable) -> Callable:
+    """A factor's form on the challenge page: called with (user, user_session) of whoever owes the challenge.
+    Signed out goes to sign in; a locked account gets the page back with LOCKED and checks no proof."""
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        subject = challenge_subject()
+        if subject is None:
+            return see_other(url_for("auth.login"))
+        if challenge_locked(subject[0]):
+            return render_challenge(*subject, error=LOCKED, status=429)
+        return view(*subject, *args, **kwargs)
+
+    return guarded
 
 
 @bp.get("/challenge")

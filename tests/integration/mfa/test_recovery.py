@@ -12,7 +12,8 @@ from sqlalchemy import select, update
 from app.audit import Origin
 from app.extensions import db
 from app.mfa import recovery
-from app.mfa.recovery_views import LOCKED, NEEDS_FACTOR, WRONG_CODE
+from app.mfa.recovery_views import NEEDS_FACTOR, WRONG_CODE
+from app.mfa.views import LOCKED
 from app.models import AuditEvent, RecoveryCode, User, UserSession
 from app.models.base import utcnow
 from app.security import token_digest
