@@ -12,7 +12,6 @@ from flask import current_app
 from joserfc import jws, jwt
 from joserfc.errors import InvalidClaimError, JoseError
 
-from app.extensions import db
 from app.models import OAuthClient, User
 from app.models.base import utcnow
 from app.oauth.claims import role_claims, user_claims

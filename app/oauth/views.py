@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
-from flask import Response, abort, current_app, jsonify, make_response, redirect, render_template, request, url_for
+from flask import Response, abort, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.extensions import csrf, db, limiter
