@@ -1,4 +1,4 @@
-"""The users console in Chromium: an admin finds a signed-in person and disables them; their browser is signed out."""
+"""The users console in Chromium: disabling a signed-in person, an invitation, and a person's roles and linked accounts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import re
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import insert, select
 
+from app.models import LinkedIdentity, User
+from app.models.base import utcnow
 from tests.e2e.admin import add_totp
 from tests.e2e.server import LiveServer
 from tests.e2e.ui import (
@@ -91,3 +94,38 @@ def test_an_admin_invites_a_person_who_chooses_a_password_and_signs_in(new_conte
     link = mailbox.wait_for(invited_email, "Your new account").link("/reset-password/")
     choose_new_password(invited, link, NEW_PASSWORD)
     sign_in(invited, invited_email, NEW_PASSWORD)
+
+
+def test_an_admin_gives_and_removes_a_role_and_unlinks_an_account_on_the_person_s_page(new_context, live_server: LiveServer) -> None:
+    admin_email, person_email = new_email(), new_email()
+    create_account(live_server, admin_email, admin=True)
+    create_account(live_server, person_email)
+    totp = add_totp(live_server, admin_email)
+    role = f"staff-{person_email[4:14]}"
+    live_server.flask("roles", "create", role, "--description", "Staff of the e2e run")
+    with live_server.engine.begin() as connection:
+        person_id = connection.scalar(select(User.id).where(User.email == person_email))
+        connection.execute(
+            insert(LinkedIdentity).values(
+                user_id=person_id, provider="github", subject=f"gh-{person_id}", email=person_email, username="lost-octocat", linked_at=utcnow()
+            )
+        )
+    admin = new_context().new_page()
+    submit_sign_in(admin, admin_email, PASSWORD)
+    admin.locator("#challenge-totp").get_by_label("6-digit code").fill(totp.now())
+    admin.locator("#challenge-totp").get_by_role("button", name="Verify").click()
+    expect(admin).to_have_url(ACCOUNT_URL)
+
+    admin.goto(f"/admin/users/{person_id}")
+    admin.get_by_label("Give a role").select_option(label=role)
+    admin.get_by_role("button", name="Give role").click()
+    expect(admin.get_by_role("status").filter(has_text=f"now has the role “{role}”")).to_be_visible()
+    expect(admin.locator("#effective-roles")).to_contain_text(role)
+
+    admin.get_by_role("button", name=f"Remove the role {role}").click()
+    expect(admin.get_by_role("status").filter(has_text="no longer has the role")).to_be_visible()
+    expect(admin.locator("#effective-roles")).not_to_contain_text(role)
+
+    admin.get_by_role("button", name="Unlink the github account lost-octocat").click()
+    expect(admin.get_by_role("status").filter(has_text="is unlinked")).to_be_visible()
+    expect(admin.locator("#sign-in-methods")).not_to_contain_text("lost-octocat")
