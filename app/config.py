@@ -48,7 +48,7 @@ def social_settings(environ: dict[str, str]) -> dict[str, dict[str, str]]:
 
     The name (lower-cased) is the provider's key in URLs and in linked identities, so it must stay the
     same once people have linked accounts. A variable belongs to the longest name it starts with, so
-    GITHUB and GITHUB_WORK can both be configured. Checking the values is app.auth.providers' job.
+    GITHUB and GITHUB_WORK can both be configured. Checking the values is app.core.providers' job.
     """
     names = sorted((m.group(1) for m in map(_SOCIAL_CLIENT_ID.match, environ) if m), key=len, reverse=True)
     # Sorted by name: the order of the buttons on the sign-in page.

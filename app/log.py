@@ -35,7 +35,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "request_id": getattr(record, "request_id", "-"),
-            "message": redact(record.getMessage()) if record.name != "app.mail" else record.getMessage(),
+            "message": redact(record.getMessage()) if record.name != "app.core.mail" else record.getMessage(),
         }
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
@@ -45,7 +45,7 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        return text if record.name == "app.mail" else redact(text)
+        return text if record.name == "app.core.mail" else redact(text)
 
 
 def _begin_request() -> None:

@@ -7,12 +7,13 @@ from datetime import datetime
 
 from sqlalchemy import Select, select, update
 
-from app.audit import Origin, record_event
+from app.core.audit import Origin, record_event
 from app.extensions import db
 from app.models import AuthorizationCode, DeviceCode, DeviceCodeStatus, OAuthClient, OAuthConsent, RefreshToken, User
 from app.models.base import utcnow
-from app.oauth.constants import describe_scope
-from app.oauth.service import deny_access_token, find_consent, revoke_refresh_family
+from app.core.protocol import describe_scope
+from app.core.consent import find_consent
+from app.core.revocation import deny_access_token, revoke_refresh_family
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from flask_login import current_user, login_required
 
 from app.account import apps as service
 from app.account import bp
-from app.auth.forms import ConfirmForm
+from app.web.forms import ConfirmForm
 from app.extensions import db
-from app.headers import allow_client_logos
-from app.web import request_origin, see_other
+from app.web.headers import allow_client_logos
+from app.web.views import request_origin, see_other
 
 
 @bp.get("/apps")

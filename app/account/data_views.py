@@ -12,14 +12,14 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.account import bp
-from app.account import deletion as deletion_service
+from app.core import deletion as deletion_service
 from app.account import export as export_service
-from app.auth.forms import ConfirmForm
-from app.browser_session import detach_from_browser
+from app.web.forms import ConfirmForm
+from app.web.browser_session import detach_from_browser
 from app.extensions import db
-from app.mfa.flow import fresh_auth_required
+from app.web.fresh_auth import fresh_auth_required
 from app.models import User
-from app.web import request_origin
+from app.web.views import request_origin
 
 
 class DeleteAccountForm(FlaskForm):

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.audit import Origin, describe_event, record_event
+from app.core.audit import Origin, describe_event, record_event
+from app.core.factors import export_factors
 from app.extensions import db
 from app.models import (
     AuditEvent,
@@ -25,7 +26,6 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.models.federation import LinkedIdentity
-from app.models.mfa import PhoneFactor, RecoveryCode, TotpFactor, WebAuthnCredential
 
 FORMAT_VERSION = 1
 
@@ -52,7 +52,7 @@ def build_export(user: User, *, service_name: str) -> dict[str, Any]:
         "authorization_codes": _authorization_codes(user),
         "device_authorizations": _device_authorizations(user),
         "email_links": _email_links(user),
-        "second_factors": _factors(user),
+        "second_factors": export_factors(user),
         "linked_accounts": _linked_accounts(user),
         "security_events": _events(user),
     }
@@ -166,39 +166,6 @@ def _email_links(user: User) -> list[dict[str, Any]]:
         }
         for row in _rows(EmailToken, user, EmailToken.created_at)
     ]
-
-
-def _factors(user: User) -> dict[str, Any]:
-    totp = db.session.scalar(select(TotpFactor).where(TotpFactor.user_id == user.id))
-    phone = db.session.scalar(select(PhoneFactor).where(PhoneFactor.user_id == user.id))
-    unused_codes = select(func.count()).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
-    return {
-        "authenticator_app": None if totp is None else {
-            "added_at": _time(totp.created_at),
-            "confirmed_at": _time(totp.confirmed_at),
-            "last_used_at": _time(totp.last_used_at),
-        },
-        "security_keys": [
-            {
-                "name": row.name,
-                "is_passkey": row.is_passkey,
-                "backed_up": row.backed_up,
-                "added_at": _time(row.created_at),
-                "last_used_at": _time(row.last_used_at),
-            }
-            for row in _rows(WebAuthnCredential, user, WebAuthnCredential.created_at)
-        ],
-        # Their own number, so it is shown in full; it is what they would ask "which phone?" about.
-        "phone": None
-        if phone is None
-        else {
-            "number": phone.phone_e164,
-            "added_at": _time(phone.created_at),
-            "verified_at": _time(phone.verified_at),
-            "last_used_at": _time(phone.last_used_at),
-        },
-        "recovery_codes_remaining": db.session.scalar(unused_codes),  # how many, never the codes or digests
-    }
 
 
 def _linked_accounts(user: User) -> list[dict[str, Any]]:

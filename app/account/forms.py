@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
-from app.auth.forms import EMAIL_MAX, PASSWORD_FIELD_MAX
+from app.web.forms import EMAIL_MAX, PASSWORD_FIELD_MAX
 
 NAME_MAX = 100
 LOCALE_MAX = 35  # the column's size; real tags of this shape are far shorter

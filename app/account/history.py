@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from app.account import sessions
-from app.auth.providers import find_provider
-from app.audit import describe_event
+from app.core import live_sessions as sessions
+from app.core.providers import find_provider
+from app.core.audit import describe_event
 from app.extensions import db
 from app.models import AuditEvent, OAuthClient, User
 

@@ -6,14 +6,14 @@ from flask import abort, flash, render_template, url_for
 from flask_login import current_user, login_required
 
 from app.account import bp
-from app.auth import federation
-from app.auth.forms import ConfirmForm
-from app.auth.mail import send_sign_in_method_notice
-from app.auth.providers import configured_providers, find_provider
-from app.auth.social_views import begin_journey
+from app.core import federation
+from app.web.forms import ConfirmForm
+from app.web.notices import send_sign_in_method_notice
+from app.core.providers import configured_providers, find_provider
+from app.web.social import JourneyIntent, begin_journey
 from app.extensions import db
-from app.mfa.flow import fresh_auth_required
-from app.web import request_origin, see_other
+from app.web.fresh_auth import fresh_auth_required
+from app.web.views import request_origin, see_other
 
 LAST_WAY_IN = (
     "This is the only way you can sign in. Set a password or link another account first, "
@@ -50,7 +50,7 @@ def link_start(name: str):
     provider = find_provider(name) or abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    return begin_journey(provider, "link")
+    return begin_journey(provider, JourneyIntent.LINK)
 
 
 @bp.post("/linked/<int:link_id>/unlink")

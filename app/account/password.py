@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select, update
 
-from app.audit import Origin, record_event
-from app.auth.service import check_new_password
+from app.core.audit import Origin, record_event
+from app.core.accounts import check_new_password
 from app.extensions import db
-from app.lockout import record_failed_attempt
+from app.core.lockout import record_failed_attempt
 from app.models import DeviceCode, DeviceCodeStatus, RefreshToken, User, UserSession
 from app.models.base import utcnow
-from app.oauth.service import revoke_refresh_family
-from app.password_policy import normalize_password
+from app.core.revocation import revoke_refresh_family
+from app.core.password_policy import normalize_password
 from app.security import hash_password, verify_password
-from app.sessions import revoke_user_sessions
+from app.core.sessions import revoke_user_sessions
 
 
 class CurrentPasswordRefused(ValueError):

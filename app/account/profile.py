@@ -8,11 +8,11 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.audit import Origin, record_event
-from app.auth.mail import absolute_url
-from app.auth.service import consume_email_token, normalize_email
+from app.core.audit import Origin, record_event
+from app.web.notices import external_url
+from app.core.accounts import consume_email_token, normalize_email
 from app.extensions import db
-from app.mail import render_mail, send_mail
+from app.core.mail import render_mail, send_mail
 from app.models import EmailToken, EmailTokenPurpose, User
 from app.models.base import utcnow
 from app.security import new_token, token_digest
@@ -136,7 +136,7 @@ def mask_email(email: str) -> str:
 
 
 def send_email_change_link(user: User, new_email: str, token: str) -> None:
-    link = absolute_url(f"/account/email/confirm/{token}")
+    link = external_url("account.confirm_email_change_page", token=token)
     minutes = int(EMAIL_CHANGE_TTL.total_seconds() // 60)
     send_mail(
         render_mail(
@@ -156,6 +156,6 @@ def send_email_change_notice(user: User, old_email: str, new_email: str, *, done
             user=user,
             new_email=mask_email(new_email),
             done=done,
-            reset_link=absolute_url("/forgot-password"),
+            reset_link=external_url("auth.forgot_password"),
         )
     )

@@ -8,11 +8,11 @@ from flask_login import current_user, login_required
 from app.account import bp
 from app.account import profile as service
 from app.account.forms import EmailChangeForm, ProfileEditForm, time_zones
-from app.auth.forms import ConfirmForm
+from app.web.forms import ConfirmForm
 from app.extensions import db
-from app.mfa.flow import fresh_auth_required
+from app.web.fresh_auth import fresh_auth_required
 from app.models import User
-from app.web import request_origin, see_other
+from app.web.views import request_origin, see_other
 
 SAVED = "Your profile is saved."
 UNCHANGED = "Nothing to save: your profile was already like this."

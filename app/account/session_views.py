@@ -6,12 +6,12 @@ from flask import abort, flash, render_template, url_for
 from flask_login import current_user, login_required
 
 from app.account import bp
-from app.account import sessions as service
-from app.auth.forms import ConfirmForm
-from app.browser_session import detach_from_browser
+from app.core import live_sessions as service
+from app.web.forms import ConfirmForm
+from app.web.browser_session import detach_from_browser
 from app.extensions import db
-from app.messages import message
-from app.web import request_origin, see_other
+from app.web.messages import message
+from app.web.views import request_origin, see_other
 
 ENDED = "That session has ended; the browser that used it is signed out."
 ENDED_OTHERS = {0: "There were no other sessions to end.", 1: "Your other session has ended."}

@@ -8,9 +8,10 @@ from flask_login import current_user, login_required
 from app.account import bp
 from app.account.apps import connected_apps
 from app.account.service import recent_events
-from app.account.sessions import active_sessions
-from app.auth.federation import links_of
-from app.auth.forms import ConfirmForm
+from app.core.live_sessions import active_sessions
+from app.core.factors import has_mfa
+from app.core.federation import links_of
+from app.web.forms import ConfirmForm
 
 
 @bp.get("/")
@@ -20,6 +21,7 @@ def overview():
         "account/overview.html",
         user=current_user.user,
         user_session=current_user.session,
+        has_mfa=has_mfa(current_user.user),
         events=recent_events(current_user.user),
         session_count=len(active_sessions(current_user.user, current=current_user.session)),
         app_count=len(connected_apps(current_user.user)),

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
-from app.audit import EVENT_LABELS
+from app.core.audit import EVENT_LABELS
 from app.extensions import db
 from app.models import AuditEvent, User
 

@@ -11,7 +11,7 @@ from wtforms.validators import Email, IPAddress, Length, Optional, Regexp
 from app.admin import audit_log as service
 from app.admin import bp
 from app.admin.dashboard_views import page_number
-from app.audit import describe_event
+from app.core.audit import describe_event
 from app.models.base import utcnow
 
 _EMAIL = [Optional(), Length(max=254), Email(check_deliverability=False)]

@@ -14,8 +14,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.models import OAuthClient
-from app.oauth.clients import ClientSpec
-from app.oauth.constants import AUTH_METHODS, GRANT_TYPES
+from app.core.clients import ClientSpec
+from app.core.protocol import AUTH_METHODS, GRANT_TYPES
 
 MAX_URIS = 10
 # RFC 6749 3.3 scope-token: printable ASCII except space, double quote and backslash.

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.audit import Origin, record_event
+from app.core.audit import Origin, record_event
 from app.extensions import db
 from app.models import OAuthClient, User
-from app.oauth import service as oauth_service
-from app.oauth.clients import CLIENT_SECRET_PREFIX, ClientSpec, ClientSpecError, create_client, validate_spec
+from app.core.client_cache import client_cache
+from app.core.revocation import delete_client_and_grants, revoke_client_tokens
+from app.core.clients import CLIENT_SECRET_PREFIX, ClientSpec, ClientSpecError, create_client, validate_spec
 from app.security import new_token, token_digest
 
 # The columns an edit may change, in the order the audit event lists them.
@@ -109,7 +110,7 @@ def rotate_secret(client: OAuthClient, *, actor: User, origin: Origin) -> str:
 def disable_client(client: OAuthClient, *, actor: User, origin: Origin) -> None:
     """No new tokens, and everything it holds is revoked (refresh families and their access tokens)."""
     client.is_disabled = True
-    oauth_service.revoke_client_tokens(client)
+    revoke_client_tokens(client)
     record_event("admin.client_disabled", origin=origin, actor=actor, client_id=client.client_id)
 
 
@@ -121,9 +122,9 @@ def enable_client(client: OAuthClient, *, actor: User, origin: Origin) -> None:
 def delete_client(client: OAuthClient, *, actor: User, origin: Origin) -> None:
     """Revoke its tokens and remove it with every row that names it (codes, tokens, consents)."""
     record_event("admin.client_deleted", origin=origin, actor=actor, client_id=client.client_id, name=client.name)
-    oauth_service.delete_client(client)
+    delete_client_and_grants(client)
 
 
 def invalidate_cached(client_id: str) -> None:
     """After the commit: the token endpoint must not go on using this process's old snapshot."""
-    oauth_service.client_cache().invalidate(client_id)
+    client_cache().invalidate(client_id)

@@ -9,11 +9,11 @@ from flask_wtf import FlaskForm
 from app.admin import bp
 from app.admin import clients as service
 from app.admin.client_forms import ClientCreateForm, ClientEditForm, settings_of
-from app.auth.forms import ConfirmForm
+from app.web.forms import ConfirmForm
 from app.extensions import db
 from app.models import OAuthClient
-from app.oauth.clients import ClientSpecError
-from app.web import request_origin, see_other
+from app.core.clients import ClientSpecError
+from app.web.views import request_origin, see_other
 
 # What each confirmed action does, for its confirmation page and the flash after it.
 ACTIONS = {

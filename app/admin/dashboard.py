@@ -7,15 +7,15 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Date, cast, func, select
 
-from app.account.sessions import Device, describe_device
+from app.core.live_sessions import Device, describe_device
 from app.admin.audit_log import day_start
-from app.audit import Origin, record_event
+from app.core.audit import Origin, record_event
 from app.extensions import db
 from app.models import AuditEvent, ClientCredentialsUsage, OAuthClient, SigningKey, User, UserSession
 from app.models.base import utcnow
-from app.oauth.keys import rotate_keys
-from app.oauth.service import revoke_user_tokens
-from app.sessions import SessionPolicy, revoke_session
+from app.core.keys import rotate_keys
+from app.core.revocation import revoke_user_tokens
+from app.core.sessions import SessionPolicy, revoke_session
 
 CHART_DAYS = 30
 SESSIONS_PAGE_SIZE = 50

@@ -12,7 +12,8 @@ from datetime import timedelta
 from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
-from app.mfa.flow import remember_next
+from app.core.factors import has_mfa
+from app.web.next_url import remember_next
 from app.models import UserSession
 from app.models.base import utcnow
 
@@ -28,7 +29,7 @@ def guard_console():
     if not current_user.user.is_admin:
         abort(403)
     if not has_recent_mfa(current_user.session):
-        if not current_user.user.has_mfa:
+        if not has_mfa(current_user.user):
             return redirect(url_for("mfa.security"))  # made admin during this session: enrol first
         remember_next(request.full_path if request.method == "GET" else url_for("admin.dashboard"))
         return redirect(url_for("mfa.challenge"))

@@ -6,8 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from app.admin.rbac import DESCRIPTION_MAX, NAME_MAX
-from app.auth.forms import EMAIL_MAX
+from app.core.rbac import DESCRIPTION_MAX, NAME_MAX
+from app.web.forms import EMAIL_MAX
 
 
 class NamedForm(FlaskForm):

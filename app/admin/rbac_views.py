@@ -9,14 +9,14 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from app.admin import bp
-from app.admin import rbac as service
+from app.core import rbac as service
 from app.admin.rbac_forms import GroupRoleForm, NamedForm, PersonForm
-from app.auth.forms import ConfirmForm
-from app.auth.service import find_user_by_email
+from app.web.forms import ConfirmForm
+from app.core.accounts import find_user_by_email
 from app.extensions import db
 from app.models import User
 from app.models.rbac import CustomScope, Group, Role
-from app.web import request_origin, see_other
+from app.web.views import request_origin, see_other
 
 NO_SUCH_PERSON = "No account uses that email address."
 Model = TypeVar("Model", Role, Group, CustomScope, User)

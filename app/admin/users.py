@@ -14,11 +14,11 @@ from datetime import datetime
 from sqlalchemy import Select, delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from app.account.deletion import is_last_admin
-from app.account.sessions import ActiveSession, active_sessions
-from app.audit import Origin, record_event
-from app.auth.federation import links_of
-from app.auth.service import find_user_by_email, issue_email_token, normalize_email
+from app.core.deletion import is_last_admin
+from app.core.live_sessions import ActiveSession, active_sessions
+from app.core.audit import Origin, record_event
+from app.core.federation import links_of
+from app.core.accounts import find_user_by_email, issue_email_token, normalize_email
 from app.extensions import db
 from app.models import (
     AuditEvent,
@@ -40,9 +40,9 @@ from app.models import (
     user_roles,
 )
 from app.models.base import utcnow
-from app.mfa.recovery import delete_recovery_codes
-from app.oauth.service import revoke_user_tokens
-from app.sessions import revoke_user_sessions
+from app.core.factors import FactorInfo, any_factor_enrolled, delete_all_factors, describe_factors
+from app.core.revocation import revoke_user_tokens
+from app.core.sessions import revoke_user_sessions
 
 PAGE_SIZE = 25
 RECENT_EVENTS = 20
@@ -75,15 +75,6 @@ class UserPage:
     total: int
 
 
-def _has_factor():
-    """SQL: the user has a second factor (the same rule as enrolled_factor_kinds: recovery codes alone are not one)."""
-    return or_(
-        exists().where(TotpFactor.user_id == User.id, TotpFactor.confirmed_at.is_not(None)),
-        exists().where(WebAuthnCredential.user_id == User.id),
-        exists().where(PhoneFactor.user_id == User.id, PhoneFactor.verified_at.is_not(None)),
-    )
-
-
 def _filtered(query: Select, search: str, filters: set[str], now: datetime) -> Select:
     if search:
         # Escaped, so a % or _ typed by the admin matches itself rather than anything.
@@ -97,7 +88,7 @@ def _filtered(query: Select, search: str, filters: set[str], now: datetime) -> S
     if "unverified" in filters:
         query = query.where(User.email_verified_at.is_(None))
     if "no_mfa" in filters:
-        query = query.where(~_has_factor())
+        query = query.where(~any_factor_enrolled())
     return query
 
 
@@ -108,22 +99,12 @@ def search_users(search: str, filters: set[str], page: int, now: datetime | None
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if not 1 <= page <= pages:
         return None
-    query = _filtered(select(User, _has_factor().label("has_mfa")), search.strip(), filters, now)
+    query = _filtered(select(User, any_factor_enrolled().label("has_mfa")), search.strip(), filters, now)
     rows = db.session.execute(query.order_by(User.created_at.desc(), User.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
     return UserPage([UserRow(user, bool(has_mfa), user.is_locked(now)) for user, has_mfa in rows], page, pages, total)
 
 
 # --- One person ---
-
-
-@dataclass(frozen=True)
-class FactorInfo:
-    """What the console may show of a factor: never a secret, a number or a key."""
-
-    kind: str
-    name: str
-    created_at: datetime
-    last_used_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -139,20 +120,6 @@ class UserDetail:
     sessions: list[ActiveSession]
     consents: list[OAuthConsent]
     events: list[AuditEvent]
-
-
-def _factors(user: User) -> list[FactorInfo]:
-    factors = [
-        FactorInfo("Authenticator app", "", row.created_at, row.last_used_at)
-        for row in db.session.scalars(select(TotpFactor).where(TotpFactor.user_id == user.id, TotpFactor.confirmed_at.is_not(None)))
-    ]
-    credentials = db.session.scalars(select(WebAuthnCredential).where(WebAuthnCredential.user_id == user.id).order_by(WebAuthnCredential.id))
-    factors += [
-        FactorInfo("Passkey" if row.is_passkey else "Security key", row.name, row.created_at, row.last_used_at) for row in credentials
-    ]
-    phones = db.session.scalars(select(PhoneFactor).where(PhoneFactor.user_id == user.id, PhoneFactor.verified_at.is_not(None)))
-    factors += [FactorInfo("Text message", "", row.created_at, row.last_used_at) for row in phones]
-    return factors
 
 
 def _effective_roles(user: User) -> list[str]:
@@ -184,7 +151,7 @@ def user_detail(user: User, *, current: UserSession) -> UserDetail:
         own_roles=list(own_roles),
         groups=list(groups),
         effective_roles=_effective_roles(user),
-        factors=_factors(user),
+        factors=describe_factors(user),
         recovery_codes_left=db.session.scalar(unused_codes) or 0,
         linked_accounts=links_of(user),
         has_password=bool(user.password_hash),
@@ -242,9 +209,7 @@ def reset_mfa(user: User, *, actor: User | None, origin: Origin, keep: UserSessi
     `keep`: the admin's own session, kept when they reset their own account (the console then asks
     them to enrol a factor again before it lets them back in).
     """
-    for model in (TotpFactor, WebAuthnCredential, PhoneFactor, SmsCode, WebAuthnChallenge):
-        db.session.execute(delete(model).where(model.user_id == user.id).execution_options(synchronize_session=False))
-    codes = delete_recovery_codes(user)
+    codes = delete_all_factors(user)["recovery"]
     sessions = revoke_user_sessions(user, keep=keep)
     record_event("admin.mfa_reset", origin=origin, actor=actor, subject=user, recovery_codes_deleted=codes, sessions_ended=sessions)
 

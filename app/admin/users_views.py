@@ -12,17 +12,17 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import AnyOf, Length, ValidationError
 
 from app.admin import bp
-from app.admin import rbac
+from app.core import rbac
 from app.admin import users as service
-from app.auth.forms import ConfirmForm, _EmailMixin
-from app.auth.mail import send_invitation, send_password_reset, send_sign_in_method_notice
-from app.auth.providers import find_provider
+from app.web.forms import ConfirmForm, EmailMixin
+from app.web.notices import send_invitation, send_password_reset, send_sign_in_method_notice
+from app.core.providers import find_provider
 from app.extensions import db
 from app.models import Role, User
-from app.web import request_origin, see_other
+from app.web.views import request_origin, see_other
 
 
-class InviteUserForm(_EmailMixin, FlaskForm):
+class InviteUserForm(EmailMixin, FlaskForm):
     display_name = StringField("Name (optional)", validators=[Length(max=100)])
     is_admin = BooleanField("Administrator (can use this console)")
 

@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, Length, ValidationError
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
 
-# Generous but bounded: a 64-character minimum maximum (NIST) and room for long passphrases.
-PASSWORD_FIELD_MAX = 1024
-EMAIL_MAX = 254
+from app.web.forms import PASSWORD_FIELD_MAX, EmailMixin
 
-
-class _EmailMixin:
-    email = EmailField(
-        "Email address",
-        filters=[lambda value: value.strip() if isinstance(value, str) else value],
-        validators=[DataRequired("Enter your email address."), Length(max=EMAIL_MAX), Email("Enter a valid email address.", check_deliverability=False)],
-        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
-    )
-
-
-class LoginForm(_EmailMixin, FlaskForm):
+class LoginForm(EmailMixin, FlaskForm):
     password = PasswordField(
         "Password",
         validators=[DataRequired("Enter your password."), Length(max=PASSWORD_FIELD_MAX)],
@@ -29,7 +17,7 @@ class LoginForm(_EmailMixin, FlaskForm):
     next = HiddenField()
 
 
-class RegisterForm(_EmailMixin, FlaskForm):
+class RegisterForm(EmailMixin, FlaskForm):
     display_name = StringField("Your name (optional)", validators=[Length(max=100)], render_kw={"autocomplete": "name"})
     password = PasswordField(
         "Password",
@@ -42,7 +30,7 @@ class RegisterForm(_EmailMixin, FlaskForm):
             raise ValidationError("Use letters, spaces and punctuation only.")
 
 
-class ForgotPasswordForm(_EmailMixin, FlaskForm):
+class ForgotPasswordForm(EmailMixin, FlaskForm):
     pass
 
 
@@ -52,10 +40,6 @@ class ResetPasswordForm(FlaskForm):
         validators=[DataRequired("Choose a new password."), Length(max=PASSWORD_FIELD_MAX)],
         render_kw={"autocomplete": "new-password"},
     )
-
-
-class ConfirmForm(FlaskForm):
-    """A bare POST with its CSRF token: sign-out, confirm email, resend link."""
 
 
 class SocialStartForm(FlaskForm):

@@ -1,8 +1,6 @@
 """Social sign-in: the buttons' start, the providers' callback, and confirming a link after an address collision.
 
-A *journey* (provider, state, intent, where to go next) lives in Flask's signed session from the start to
-the callback; one at a time per browser, the newest wins. Intent "login" signs in; intent "link" (started
-from the account's linked-accounts page) adds the upstream account to the session that started it.
+The journey itself (start, state, intent, the upstream round trip) is app.web.social's.
 """
 
 from __future__ import annotations
@@ -14,82 +12,25 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
 from app.auth import bp
-from app.auth import federation
-from app.auth.forms import ConfirmForm, SocialStartForm
-from app.auth.mail import send_sign_in_method_notice
-from app.auth.providers import (
-    Provider,
-    UpstreamDenied,
-    UpstreamFailed,
-    authorization_redirect_url,
-    complete_authorization,
-    find_provider,
-    forget_authorization,
-)
+from app.core import federation
+from app.auth.forms import SocialStartForm
+from app.web.notices import send_sign_in_method_notice
+from app.core.providers import Provider, UpstreamDenied, UpstreamFailed, find_provider
+from app.web.social import JourneyIntent, begin_journey, complete_authorization, social_message, take_journey
 from app.auth.views import finish_sign_in
-from app.browser_session import PENDING_LINK_KEY
+from app.web.browser_session import PENDING_LINK_KEY
+from app.web.forms import ConfirmForm
 from app.extensions import db, limiter
-from app.redirects import safe_next
-from app.web import request_origin, see_other
+from app.web.redirects import safe_next
+from app.web.views import request_origin, see_other
 
-_JOURNEY_KEY = "social_journey"
 CLOCK_SKEW_SECONDS = 60
 
-MESSAGES = {
-    "denied": "You cancelled signing in with {provider}. Nothing was changed.",
-    "upstream": "{provider} couldn't sign you in just now. Try again, or sign in another way.",
-    "state": "That sign-in with {provider} expired or was started in another window. Please try again.",
-    "unverified_email": "{provider} hasn't confirmed an email address for that account, so no account can be "
-    "created from it. Confirm your address at {provider}, or create an account with a password.",
-    "registration_closed": "No account here is linked to that {provider} account, and new accounts are by "
-    "invitation only. Sign in another way, then link {provider} from your account.",
-    "disabled": "That account can't sign in right now. Try again in a few minutes, or contact support.",
-    "locked": "That account can't sign in right now. Try again in a few minutes, or contact support.",
-    "linked_elsewhere": "That {provider} account is already linked to another account here. Unlink it there first.",
-    "not_fresh": "{provider} didn't ask you to sign in again, so it can't confirm it's you. "
-    "Sign out at {provider} and try again, or sign in another way.",
-    "link_session": "Linking {provider} was started from another sign-in. Open your linked accounts and try again.",
-    "collision": "You already have an account with {email}. Sign in to it, and then you can link your {provider} account.",
-}
 
 
-def social_message(reason: str, provider: Provider, **values: str) -> str:
-    return MESSAGES[reason].format(provider=provider.display_name, **values)
 
 
-def begin_journey(provider: Provider, intent: str, next_url: str | None = None, *, fresh: bool = False):
-    """Send the browser to the provider, remembering what to do when it comes back.
 
-    fresh: a re-authentication (an app's prompt=login or max_age, or a sensitive change here).
-    """
-    try:
-        url, state = authorization_redirect_url(provider, fresh=fresh)
-    except UpstreamFailed:
-        current_app.logger.warning("social sign-in with %s could not start", provider.name, exc_info=True)
-        flash(social_message("upstream", provider), "error")
-        return see_other(url_for("account.linked" if intent == "link" else "auth.login"))
-    journey = {
-        "provider": provider.name,
-        "state": state,
-        "intent": intent,
-        "next": safe_next(next_url),
-        "fresh": fresh,
-        "started": int(time.time()),
-    }
-    if intent == "link":
-        journey["session_id"] = current_user.session.id
-    session[_JOURNEY_KEY] = journey
-    return see_other(url)
-
-
-def _take_journey(provider: Provider) -> dict | None:
-    """The journey this callback completes: same provider and state, else None (forged or stale)."""
-    journey = session.pop(_JOURNEY_KEY, None)
-    state = request.args.get("state")
-    if not isinstance(journey, dict) or journey.get("provider") != provider.name or not state or journey.get("state") != state:
-        forget_authorization(provider, state)
-        return None
-    return journey
 
 
 @bp.post("/social/<name>/start")
@@ -99,13 +40,13 @@ def social_start(name: str):
     form = SocialStartForm()
     if not form.validate_on_submit():
         abort(400)
-    return begin_journey(provider, "login", form.next.data, fresh=form.reauth.data == "1")
+    return begin_journey(provider, JourneyIntent.LOGIN, form.next.data, fresh=form.reauth.data == "1")
 
 
 @bp.get("/social/<name>/callback")
 def social_callback(name: str):
     provider = find_provider(name) or abort(404)
-    journey = _take_journey(provider)
+    journey = take_journey(provider)
     if journey is None:
         return _refused(provider, journey, "state")
     try:
@@ -115,7 +56,7 @@ def social_callback(name: str):
     except UpstreamFailed as failed:
         current_app.logger.warning("social sign-in with %s failed: %s", provider.name, failed)
         return _refused(provider, journey, "upstream")
-    if journey["intent"] == "link":
+    if journey["intent"] == JourneyIntent.LINK:
         return _finish_link(provider, identity, journey)
     return _finish_sign_in(provider, identity, journey)
 
@@ -129,7 +70,7 @@ def _refused(provider: Provider, journey: dict | None, reason: str, **details: s
 
 def _back(journey: dict | None, text: str):
     flash(text, "error")
-    if journey is not None and journey.get("intent") == "link":
+    if journey is not None and journey.get("intent") == JourneyIntent.LINK:
         return see_other(url_for("account.linked"))
     return see_other(url_for("auth.login", next=(journey or {}).get("next")))
 

@@ -6,19 +6,20 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_login import current_user
 
 from app.auth import bp
-from app.auth import service
-from app.auth.forms import ConfirmForm, ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
-from app.auth.providers import configured_providers
-from app.auth.mail import send_account_exists, send_password_changed, send_password_reset, send_verification
-from app.browser_session import attach_to_browser, detach_from_browser, pending_session
+from app.core import accounts as service
+from app.auth.forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
+from app.core.providers import configured_providers
+from app.web.notices import send_account_exists, send_password_changed, send_password_reset, send_verification
+from app.web.browser_session import attach_to_browser, detach_from_browser, pending_session
+from app.web.forms import ConfirmForm
 from app.extensions import db, limiter
-from app.messages import message
-from app.mfa.flow import remember_next
-from app.models import EmailTokenPurpose
+from app.web.messages import message
+from app.web.next_url import remember_next
+from app.models import EmailTokenPurpose, SignInStage
 from app.net import client_ip
-from app.redirects import safe_next
-from app.sessions import revoke_session
-from app.web import request_origin, see_other
+from app.web.redirects import safe_next
+from app.core.sessions import revoke_session
+from app.web.views import request_origin, see_other
 
 
 def _limit(name: str):
@@ -102,7 +103,7 @@ def finish_sign_in(sign_in: service.SignIn, next_url: str | None):
 
 def _pending_page(user_session) -> str:
     """The challenge for a person with a factor; the security page for one who must enrol first."""
-    return url_for("mfa.challenge" if user_session.pending == "mfa" else "mfa.security")
+    return url_for("mfa.challenge" if user_session.pending == SignInStage.MFA else "mfa.security")
 
 
 @bp.post("/logout")

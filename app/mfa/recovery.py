@@ -3,7 +3,7 @@
 Each code is 16 characters from a 31-letter alphabet (about 79 bits, above the 64 SECURITY.md
 asks for), shown once and kept only as a SHA-256 digest: that much entropy needs no salt or slow
 hash. A code is spent by a conditional UPDATE, so two requests racing with the same code get one
-success between them. Codes are not a factor of their own (`User.has_mfa` ignores them).
+success between them. Codes are not a factor of their own (`has_mfa` ignores them).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import secrets
 
 from sqlalchemy import delete, func, select, update
 
-from app.audit import Origin, record_event
+from app.core.factors import has_mfa
+from app.core.audit import Origin, record_event
 from app.extensions import db
 from app.models import RecoveryCode, User
 from app.models.base import utcnow
@@ -58,7 +59,7 @@ def generate_recovery_codes(user: User, *, origin: Origin) -> list[str]:
 
     The old set is deleted in the same transaction, so once this commits no old code works.
     """
-    if not user.has_mfa:
+    if not has_mfa(user):
         raise RecoveryCodesUnavailable("set up a second factor before creating recovery codes")
     delete_recovery_codes(user)
     codes = [new_code() for _ in range(CODE_COUNT)]

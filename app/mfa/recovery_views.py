@@ -9,16 +9,16 @@ from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from app.auth.forms import ConfirmForm
+from app.web.forms import ConfirmForm
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import recovery as service
-from app.mfa.factors import FactorPlugin, register_factor
-from app.mfa.flow import complete_challenge, fail_challenge, fresh_auth_required
-from app.mfa.mail import send_factor_notice
+from app.mfa.flow import complete_challenge, fail_challenge
+from app.web.fresh_auth import fresh_auth_required
+from app.web.notices import send_factor_notice
 from app.mfa.views import challenge_form, render_challenge, render_security
 from app.models import User, UserSession
-from app.web import request_origin
+from app.web.views import request_origin
 
 KIND = "recovery"
 WRONG_CODE = "That recovery code didn't work. It may be mistyped or already used; each code works once."
@@ -46,10 +46,6 @@ def _download_text(user: User, codes: list[str]) -> str:
     name = current_app.config["SERVICE_NAME"]
     header = [f"Recovery codes for {user.email} at {name}.", "Each code works once. Keep them somewhere safe.", ""]
     return "\n".join([*header, *codes, ""])
-
-
-def _manage_context(user: User) -> dict[str, object]:
-    return {"recovery_codes_left": service.remaining_recovery_codes(user), "recovery_few_left": service.FEW_LEFT}
 
 
 @bp.post("/recovery/generate")
@@ -87,16 +83,3 @@ def challenge_recovery(user: User, user_session: UserSession) -> Response | tupl
         # After completing: the upgrade starts a new Flask session, which would drop an earlier flash.
         flash(FEW_LEFT.format(left=remaining, s="" if remaining == 1 else "s"), "warning")
     return response
-
-
-register_factor(
-    FactorPlugin(
-        kind=KIND,
-        label="Recovery codes",
-        order=90,
-        challenge_template="mfa/_recovery_challenge.html",
-        manage_template="mfa/_recovery_manage.html",
-        can_challenge=service.has_recovery_codes,
-        manage_context=_manage_context,
-    )
-)

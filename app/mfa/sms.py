@@ -22,13 +22,13 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from app.audit import Origin, record_event
+from app.core.audit import Origin, record_event
 from app.extensions import db
-from app.mfa.factors import RESTRICTED_KINDS, enrolled_factor_kinds
+from app.core.factors import RESTRICTED_KINDS, enrolled_factor_kinds, has_mfa
 from app.mfa.recovery import delete_recovery_codes
 from app.models import PhoneFactor, SmsCode, User
 from app.models.base import utcnow
-from app.sms_senders import SmsSender, mask_phone
+from app.core.sms_senders import SmsSender, mask_phone
 
 ENROL = "enrol"
 SIGNIN = "signin"
@@ -265,7 +265,7 @@ def remove_phone(user: User, *, origin: Origin) -> bool | None:
     if not was_factor:
         return False
     record_event("mfa.removed", origin=origin, subject=user, kind="sms")
-    if not user.has_mfa:
+    if not has_mfa(user):
         delete_recovery_codes(user)  # codes without a factor would be a way in the page no longer shows
     db.session.flush()
     return True

@@ -11,24 +11,18 @@ from werkzeug.wrappers import Response
 from wtforms import StringField, TelField
 from wtforms.validators import DataRequired, Regexp, ValidationError
 
-from app.auth.forms import ConfirmForm
+from app.web.forms import ConfirmForm
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import sms as service
-from app.mfa.factors import FactorPlugin, register_factor
-from app.mfa.flow import (
-    KEEP_ONE,
-    complete_challenge,
-    fail_challenge,
-    finish_enrolment,
-    fresh_auth_required,
-    may_remove,
-)
-from app.mfa.mail import send_factor_notice
+from app.core.sign_in import KEEP_ONE, may_remove
+from app.mfa.flow import complete_challenge, fail_challenge, finish_enrolment
+from app.web.fresh_auth import fresh_auth_required
+from app.web.notices import send_factor_notice
 from app.mfa.views import challenge_form, enrolment_form, render_challenge, render_security
 from app.models import User, UserSession
-from app.sms_senders import SmsSendError, mask_phone, sms_sender
-from app.web import request_origin, see_other
+from app.core.sms_senders import SmsSendError, mask_phone, sms_sender
+from app.web.views import request_origin, see_other
 
 log = logging.getLogger(__name__)
 
@@ -228,15 +222,3 @@ def challenge_sms(user: User, user_session: UserSession) -> Response | tuple:
         fail_challenge(user, KIND)  # commits the used try with the failure
         return render_challenge(user, user_session, error=WRONG_CODE, status=401)
     return complete_challenge(user_session, KIND)
-
-
-register_factor(
-    FactorPlugin(
-        kind=KIND,
-        label="Text message",
-        order=30,
-        challenge_template="mfa/_sms_challenge.html",
-        manage_template="mfa/_sms_manage.html",
-        can_challenge=service.has_verified_phone,
-    )
-)

@@ -17,10 +17,10 @@ from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import or_, select, update
 
-from app.audit import Origin, record_event
-from app.crypto import seal, unseal
+from app.core.audit import Origin, record_event
+from app.core.crypto import seal, unseal
 from app.extensions import db
-from app.mfa.factors import forget_recovery_codes_without_factor
+from app.core.factors import forget_stand_ins_without_factor
 from app.models import TotpFactor, User
 from app.models.base import utcnow
 from app.security import constant_time_equals
@@ -158,5 +158,5 @@ def remove_totp(user: User, *, origin: Origin) -> bool:
         return False
     db.session.delete(factor)
     record_event("mfa.removed", origin=origin, subject=user, kind="totp")
-    forget_recovery_codes_without_factor(user)
+    forget_stand_ins_without_factor(user)
     return True

@@ -8,23 +8,17 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Regexp
 
-from app.auth.forms import ConfirmForm
+from app.web.forms import ConfirmForm
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import totp as service
-from app.mfa.factors import FactorPlugin, register_factor
-from app.mfa.flow import (
-    KEEP_ONE,
-    complete_challenge,
-    fail_challenge,
-    finish_enrolment,
-    fresh_auth_required,
-    may_remove,
-)
-from app.mfa.mail import send_factor_notice
+from app.core.sign_in import KEEP_ONE, may_remove
+from app.mfa.flow import complete_challenge, fail_challenge, finish_enrolment
+from app.web.fresh_auth import fresh_auth_required
+from app.web.notices import send_factor_notice
 from app.mfa.views import challenge_form, enrolment_form, render_challenge, render_security
 from app.models import User, UserSession
-from app.web import request_origin, see_other
+from app.web.views import request_origin, see_other
 
 KIND = "totp"
 WRONG_CODE = "That code didn't work. Enter the current 6-digit code from your authenticator app."
@@ -120,15 +114,3 @@ def challenge_totp(user: User, user_session: UserSession):
         fail_challenge(user, KIND)
         return render_challenge(user, user_session, error=WRONG_CODE, status=401)
     return complete_challenge(user_session, KIND)
-
-
-register_factor(
-    FactorPlugin(
-        kind=KIND,
-        label="Authenticator app",
-        order=10,
-        challenge_template="mfa/_totp_challenge.html",
-        manage_template="mfa/_totp_manage.html",
-        can_challenge=service.has_confirmed_totp,
-    )
-)

@@ -8,10 +8,11 @@ from functools import wraps
 from flask import redirect, render_template, url_for
 
 from app.mfa import bp
-from app.mfa.factors import challenge_plugins, enrolled_factor_kinds, plugins
-from app.mfa.flow import challenge_locked, challenge_subject, enrolment_subject
-from app.models import User, UserSession
-from app.web import see_other
+from app.core.factors import challenge_plugins, enrolled_factor_kinds, plugins
+from app.core.sign_in import challenge_locked
+from app.mfa.flow import challenge_subject, enrolment_subject
+from app.models import SignInStage, User, UserSession
+from app.web.views import see_other
 
 LOCKED = "Too many wrong codes. Wait a few minutes, then try again."
 
@@ -89,7 +90,7 @@ def render_security(user: User, user_session: UserSession, *, status: int = 200,
         user=user,
         sections=plugins(),
         enrolled=enrolled_factor_kinds(user),
-        must_enrol=user_session.pending == "enrol",
+        must_enrol=user_session.pending == SignInStage.ENROL,
         **context,
     )
     return page, status

@@ -32,15 +32,15 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from app.audit import Origin, record_event
-from app.auth.service import SignIn
+from app.core.audit import Origin, record_event
+from app.core.accounts import SignIn
 from app.extensions import db
-from app.lockout import record_failed_attempt
-from app.mfa.factors import forget_recovery_codes_without_factor
+from app.core.lockout import record_failed_attempt
+from app.core.factors import forget_stand_ins_without_factor
 from app.models import User, WebAuthnChallenge, WebAuthnCredential
 from app.models.base import utcnow
 from app.security import new_public_id
-from app.sessions import start_session
+from app.core.sessions import start_session
 
 CHALLENGE_TTL = timedelta(minutes=5)
 CHALLENGE_BYTES = 32
@@ -365,7 +365,7 @@ def _record_use(credential: WebAuthnCredential, verified: VerifiedAuthentication
 def sign_in_with_passkey(credential: WebAuthnCredential, *, origin: Origin) -> SignIn | None:
     """Start a full session for the passkey's owner; None (audited) when the account may not sign in now.
 
-    The same refusals as the password sign-in (app.auth.service.authenticate): disabled or locked.
+    The same refusals as the password sign-in (app.core.accounts.authenticate): disabled or locked.
     """
     now = utcnow()
     user = db.session.get(User, credential.user_id)
@@ -425,5 +425,5 @@ def remove_credential(user: User, credential: WebAuthnCredential, *, origin: Ori
     kind = kind_of(credential)
     record_event("mfa.removed", origin=origin, subject=user, kind=kind, credential=credential.id)
     db.session.delete(credential)
-    forget_recovery_codes_without_factor(user)
+    forget_stand_ins_without_factor(user)
     return kind

@@ -12,30 +12,22 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import StringField
 
-from app.auth.forms import ConfirmForm
-from app.browser_session import attach_to_browser, pending_session
+from app.core.factors import has_mfa
+from app.web.forms import ConfirmForm
+from app.web.browser_session import attach_to_browser, pending_session
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import webauthn as service
-from app.mfa.factors import FactorPlugin, register_factor
-from app.mfa.flow import (
-    challenge_locked,
-    challenge_subject,
-    complete_challenge,
-    enrolment_subject,
-    fail_challenge,
-    fresh_auth_required,
-    is_fresh,
-    KEEP_ONE,
-    may_remove,
-    remember_next,
-)
-from app.mfa.mail import send_factor_notice
+from app.core.sign_in import KEEP_ONE, challenge_locked, is_fresh, may_remove
+from app.mfa.flow import challenge_subject, complete_challenge, enrolment_subject, fail_challenge
+from app.web.fresh_auth import fresh_auth_required
+from app.web.next_url import remember_next
+from app.web.notices import send_factor_notice
 from app.mfa.views import render_security
-from app.models import User
-from app.redirects import safe_next
-from app.sessions import revoke_session
-from app.web import request_origin, see_other
+from app.models import SignInStage, User
+from app.web.redirects import safe_next
+from app.core.sessions import revoke_session
+from app.web.views import request_origin, see_other
 
 LOCKED = "Too many failed attempts. Wait a few minutes, then try again."
 SIGNED_OUT = "Your sign-in has ended. Sign in again."
@@ -78,9 +70,9 @@ def _take_challenge(purpose: str, user: User | None) -> tuple[bytes, dict]:
 
 def _stale(user: User, user_session) -> tuple[Response, int] | None:
     """A signed-in person adding a key proves themselves first (SECURITY.md: re-auth before MFA changes)."""
-    if user_session.pending is not None or is_fresh(user_session, need_mfa=user.has_mfa):
+    if user_session.pending is not None or is_fresh(user_session, need_mfa=has_mfa(user)):
         return None
-    if user.has_mfa:
+    if has_mfa(user):
         remember_next(url_for("mfa.security"))
         return _error("Confirm it's you first.", 401, redirect=url_for("mfa.challenge"))
     return _error("Confirm it's you first.", 401, redirect=url_for("auth.login", next=url_for("mfa.security"), reauth="1"))
@@ -123,7 +115,7 @@ def webauthn_register_verify():
     kind = service.kind_of(credential)
     db.session.commit()
     send_factor_notice(user, kind, "added")
-    if user_session.pending == "enrol":
+    if user_session.pending == SignInStage.ENROL:
         return jsonify(redirect=complete_challenge(user_session, kind).location)
     use = "sign in with it, no password needed" if credential.is_passkey else "use it after your password when you sign in"
     flash(f"“{credential.name}” was added. You can {use}.", "success")
@@ -247,16 +239,3 @@ def webauthn_delete(credential_id: int):
     send_factor_notice(user, kind, "removed")
     flash(f"“{name}” was removed. It can no longer be used to sign in.", "success")
     return see_other(url_for("mfa.security"))
-
-
-register_factor(
-    FactorPlugin(
-        kind="webauthn",
-        label="Security keys and passkeys",
-        order=20,
-        challenge_template="mfa/_webauthn_challenge.html",
-        manage_template="mfa/_webauthn_manage.html",
-        can_challenge=service.has_credentials,
-        manage_context=lambda user: {"webauthn_credentials": service.credentials_of(user)},
-    )
-)

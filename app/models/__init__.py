@@ -18,7 +18,7 @@ from app.models.oauth import (
     UsedClientAssertion,
 )
 from app.models.rbac import CustomScope, Group, Role, group_members, group_roles, user_roles
-from app.models.session import UserSession
+from app.models.session import SignInStage, UserSession
 from app.models.user import User
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "OAuthConsent",
     "RefreshToken",
     "RevokedAccessToken",
+    "SignInStage",
     "SigningKey",
     "UsedClientAssertion",
     "User",

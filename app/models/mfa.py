@@ -20,7 +20,7 @@ class TotpFactor(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), unique=True)
-    secret_encrypted: Mapped[str] = mapped_column(String(255), comment="base32 seed, AES-GCM sealed (app.crypto)")
+    secret_encrypted: Mapped[str] = mapped_column(String(255), comment="base32 seed, AES-GCM sealed (app.core.crypto)")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime, comment="set when the person entered a valid code; unconfirmed seeds are not a factor"

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, UTCDateTime, utcnow
+from app.models.base import Base, StrEnumType, UTCDateTime, utcnow
 from app.models.user import User
+
+
+class SignInStage(StrEnum):
+    """What a session still owes before it is signed in (None on the row: nothing, it is signed in)."""
+
+    MFA = "mfa"  # the password (or a linked account) was accepted; the second factor is owed
+    ENROL = "enrol"  # the person must set a second factor up before anything else
 
 
 class UserSession(Base):
@@ -26,8 +34,8 @@ class UserSession(Base):
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, comment="last time the person proved who they are")
     amr: Mapped[list[str]] = mapped_column(JSON, default=list, comment="RFC 8176 methods used, e.g. ['pwd']")
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    pending: Mapped[str | None] = mapped_column(
-        String(16),
+    pending: Mapped[SignInStage | None] = mapped_column(
+        StrEnumType(SignInStage, 16),
         comment="None: signed in. 'mfa': password checked, second factor owed. 'enrol': a factor must be set up first",
     )
 

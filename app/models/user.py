@@ -37,13 +37,6 @@ class User(Base):
     def is_email_verified(self) -> bool:
         return self.email_verified_at is not None
 
-    @property
-    def has_mfa(self) -> bool:
-        """Whether a second factor is enrolled (recovery codes alone are not one)."""
-        from app.mfa.factors import enrolled_factor_kinds  # the factor tables live beside the MFA service
-
-        return bool(enrolled_factor_kinds(self))
-
     def is_locked(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now
 

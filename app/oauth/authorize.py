@@ -12,10 +12,11 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError
 from flask import current_app, redirect
 from werkzeug.wrappers import Response
 
-from app.mfa.flow import MFA_ACR
+from app.core.factors import has_mfa
+from app.core.protocol import ACR_MFA as MFA_ACR
 from app.models.base import utcnow
-from app.oauth import service
-from app.oauth.constants import PROMPT_CONSENT, PROMPT_LOGIN, PROMPT_NONE
+from app.core.consent import needs_consent
+from app.core.protocol import PROMPT_CONSENT, PROMPT_LOGIN, PROMPT_NONE
 
 
 class InteractionError(OAuth2Error):
@@ -56,14 +57,14 @@ def decide(params, signed_in, grant) -> Next:
         if PROMPT_NONE in requested:
             raise InteractionError("interaction_required", "The person must confirm their email.", redirect_uri, state)
         return Next("unverified")
-    if _asks_for_mfa(params) and "mfa" not in signed_in.session.amr and signed_in.user.has_mfa:
+    if _asks_for_mfa(params) and "mfa" not in signed_in.session.amr and has_mfa(signed_in.user):
         # acr_values is a request, not a demand (OIDC Core 3.1.2.1): a person without any factor gets
         # tokens whose acr says so, and the app decides.
         if PROMPT_NONE in requested:
             raise InteractionError("interaction_required", "A second factor is needed.", redirect_uri, state)
         return Next("step_up")
     client = grant.client
-    if PROMPT_CONSENT in requested or service.needs_consent(signed_in.user, client, grant.request.scope or ""):
+    if PROMPT_CONSENT in requested or needs_consent(signed_in.user, client, grant.request.scope or ""):
         if PROMPT_NONE in requested:
             raise InteractionError("consent_required", "The person has not approved this app.", redirect_uri, state)
         return Next("consent")

@@ -9,17 +9,17 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.audit import Origin, record_event
+from app.core.audit import CLI_ORIGIN, record_event
+from app.core.revocation import delete_client_and_grants
 from app.extensions import db
 from app.models import OAuthClient, SigningKey
-from app.oauth.clients import ClientSpec, ClientSpecError, create_client
-from app.oauth.constants import AUTH_METHODS, GRANT_TYPES
-from app.oauth.keys import ensure_keys, rotate_keys
-from app.oauth.service import client_cache
+from app.core.clients import ClientSpec, ClientSpecError, create_client
+from app.core.protocol import AUTH_METHODS, GRANT_TYPES
+from app.core.keys import ensure_keys, rotate_keys
+from app.core.client_cache import client_cache
 
 clients_cli = AppGroup("clients", help="Manage OAuth clients.")
 keys_cli = AppGroup("keys", help="Manage JWT signing keys.")
-CLI_ORIGIN = Origin(ip_address=None, user_agent="flask-cli")
 
 
 @clients_cli.command("create")
@@ -82,15 +82,13 @@ def list_clients():
 
 @clients_cli.command("delete")
 @click.argument("client_id")
-def delete_client(client_id: str):
+def delete_client_command(client_id: str):
     """Delete a client; its codes, tokens and consents go with it."""
     client = db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     if client is None:
         click.echo(f"No client {client_id}.", err=True)
         sys.exit(1)
-    from app.oauth.service import delete_client as delete_everything_of
-
-    delete_everything_of(client)
+    delete_client_and_grants(client)
     record_event("admin.client_deleted", origin=CLI_ORIGIN, client_id=client_id)
     db.session.commit()
     client_cache().invalidate(client_id)

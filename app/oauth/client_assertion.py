@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import OAuthClient, UsedClientAssertion
 from app.models.base import utcnow
-from app.oauth.constants import CLIENT_ASSERTION_ALGORITHMS
+from app.core.protocol import CLIENT_ASSERTION_ALGORITHMS
 
 METHOD = "private_key_jwt"
 _MAX_ASSERTION_LENGTH = 8192

@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.audit import Origin, record_event
+from app.core.audit import Origin, record_event
 from app.extensions import db
 from app.models import DeviceCode, DeviceCodeStatus, OAuthClient, User, UserSession
 from app.models.base import utcnow

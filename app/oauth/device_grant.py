@@ -16,9 +16,10 @@ from authlib.oauth2.rfc8628.errors import AuthorizationPendingError, ExpiredToke
 from flask import current_app
 
 from app.models import DeviceCode, OAuthClient
-from app.oauth import device, service
-from app.oauth.constants import AUTH_METHODS, DEVICE_CODE
-from app.web import request_origin
+from app.oauth import device
+from app.core.issuance import PersonGrant, issue_person_tokens, user_can_receive_tokens
+from app.core.protocol import AUTH_METHODS, DEVICE_CODE
+from app.web.views import request_origin
 
 _POLL_ERRORS = {
     device.PollOutcome.PENDING: AuthorizationPendingError,
@@ -99,10 +100,10 @@ class DeviceCodeGrant(AuthlibDeviceCodeGrant):
             # A parallel poll got the tokens first.
             raise InvalidGrantError("The device code was already used.")
         user = self.request.user
-        if not service.user_can_receive_tokens(user):
+        if not user_can_receive_tokens(user):
             raise InvalidGrantError("The account can't receive tokens now.")
-        grant = service.PersonGrant(client, user, row.scope, row.auth_time, list(row.amr), row.session_id)
-        token = service.issue_person_tokens(
+        grant = PersonGrant(client, user, row.scope, row.auth_time, list(row.amr), row.session_id)
+        token = issue_person_tokens(
             grant,
             origin=request_origin(),
             include_refresh_token=client.check_grant_type("refresh_token"),

@@ -6,14 +6,15 @@ from flask import abort, current_app, jsonify, render_template, request, url_for
 from flask_login import current_user
 
 from app.extensions import csrf, db, limiter
-from app.messages import message
+from app.web.messages import message
 from app.models import DeviceCode
 from app.net import client_ip
-from app.oauth import bp, device, service
-from app.oauth.constants import describe_scope
+from app.oauth import bp, device
+from app.core.issuance import user_can_receive_tokens
+from app.core.protocol import describe_scope
 from app.oauth.forms import DeviceCodeEntryForm, DeviceDecisionForm
 from app.oauth.grants import authorization_server
-from app.web import request_origin, see_other
+from app.web.views import request_origin, see_other
 
 STALE_REQUEST = "That request has expired or was already answered. Start again on your device."
 
@@ -116,7 +117,7 @@ def device_decision():
         return blocked
     row = device.find_pending_by_user_code(form.user_code.data)
     approve = form.decision.data == "approve"
-    if approve and not service.user_can_receive_tokens(current_user.user):
+    if approve and not user_can_receive_tokens(current_user.user):
         abort(403)
     answer = device.approve_device_code if approve else device.deny_device_code
     # Expired, or answered (in another tab) since the review page was shown: nothing changes.

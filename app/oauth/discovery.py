@@ -6,7 +6,7 @@ import json
 
 from flask import current_app
 
-from app.oauth.constants import (
+from app.core.protocol import (
     ACR_FEDERATED,
     ACR_MFA,
     ACR_PASSWORD,
@@ -28,7 +28,7 @@ JWKS_MAX_AGE = 300
 
 
 def public_metadata_lifetimes(config) -> dict[str, float]:
-    """How long each process may answer these paths from memory (see app.public_cache).
+    """How long each process may answer these paths from memory (see app.web.public_cache).
 
     Discovery depends on configuration only. The JWKS is reused no longer than the key ring's own
     reload interval, so a rotation elsewhere shows up as soon as this process would sign with it.

@@ -22,13 +22,18 @@ from flask import Flask, current_app
 from app.extensions import db
 from app.models import AuthorizationCode, OAuthClient, RefreshToken
 from app.models.base import utcnow
-from app.oauth import deny_list, service
+from app.core import deny_list
+from app.core.client_cache import find_client
+from app.core.issuance import PersonGrant, issue_person_tokens, user_can_receive_tokens
+from app.core.revocation import revoke_refresh_family, revoke_tokens_from_code
+from app.oauth.redemption import consume_code, consume_refresh_token, find_refresh_token, introspection_payload, record_code_replay, record_refresh_replay, revoke_token_object
 from app.oauth.client_assertion import PrivateKeyJWT
-from app.oauth.constants import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
+from app.core.protocol import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from app.oauth.device_grant import DeviceAuthorization, DeviceCodeGrant
-from app.oauth.tokens import ACCESS_TOKEN_TYPE, decode_own_jwt
+from app.core.jwts import ACCESS_TOKEN_TYPE, decode_own_jwt, issue_access_token
+from app.oauth.usage import count_machine_token
 from app.security import new_token, token_digest
-from app.web import request_origin
+from app.web.views import request_origin
 
 CODE_PREFIX = "ac_"
 
@@ -37,7 +42,7 @@ class IdPAuthorizationServer(AuthorizationServer):
     """Authlib's Flask server; clients come from the per-process cache, tokens are persisted by the grants."""
 
     def query_client(self, client_id):
-        return service.find_client(client_id)
+        return find_client(client_id)
 
     def save_token(self, token, request):
         """Grants persist what they issue themselves (refresh rows, audit); nothing is left to store here."""
@@ -157,21 +162,21 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def authenticate_user(self, authorization_code):
         user = authorization_code.user
-        return user if service.user_can_receive_tokens(user) else None
+        return user if user_can_receive_tokens(user) else None
 
     def create_token_response(self):
         code: AuthorizationCode = self.request.authorization_code
         client: OAuthClient = self.request.client
         origin = request_origin()
-        if code.used_at is not None or not service.consume_code(code):
-            service.revoke_tokens_from_code(code)
-            service.record_code_replay(code, origin=origin)
+        if code.used_at is not None or not consume_code(code):
+            revoke_tokens_from_code(code)
+            record_code_replay(code, origin=origin)
             raise InvalidGrantError("The authorization code was already used.")
         user = self.authenticate_user(code)
         if user is None:
             raise InvalidGrantError("The account can't receive tokens now.")
-        grant = service.PersonGrant(client, user, code.scope, code.auth_time, code.amr, code.session_id, code.nonce)
-        token = service.issue_person_tokens(
+        grant = PersonGrant(client, user, code.scope, code.auth_time, code.amr, code.session_id, code.nonce)
+        token = issue_person_tokens(
             grant,
             origin=origin,
             include_refresh_token=client.check_grant_type("refresh_token"),
@@ -189,19 +194,19 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token):
-        row = service.find_refresh_token(refresh_token)
+        row = find_refresh_token(refresh_token)
         if row is None or row.revoked_at is not None or utcnow() >= row.expires_at:
             return None
         if row.used_at is not None:
             # Rotated already: whoever holds this copy is not the only holder. End the family.
-            service.revoke_refresh_family(row.family_id)
-            service.record_refresh_replay(row, origin=request_origin())
+            revoke_refresh_family(row.family_id)
+            record_refresh_replay(row, origin=request_origin())
             return None
         return row
 
     def authenticate_user(self, refresh_token):
         user = refresh_token.user
-        return user if service.user_can_receive_tokens(user) else None
+        return user if user_can_receive_tokens(user) else None
 
     def create_token_response(self):
         old: RefreshToken = self.request.refresh_token
@@ -209,13 +214,13 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         user = self.authenticate_user(old)
         if user is None:
             raise InvalidGrantError("The account can't receive tokens now.")
-        if not service.consume_refresh_token(old):
+        if not consume_refresh_token(old):
             # Lost a race with a parallel use of the same token: that is a replay too.
-            service.revoke_refresh_family(old.family_id)
+            revoke_refresh_family(old.family_id)
             raise InvalidGrantError("The refresh token was already used.")
         scope = self.request.payload.scope or old.scope  # narrowing checked by Authlib (_validate_token_scope)
-        grant = service.PersonGrant(client, user, scope, old.auth_time, old.amr, old.session_id)
-        token = service.issue_person_tokens(
+        grant = PersonGrant(client, user, scope, old.auth_time, old.amr, old.session_id)
+        token = issue_person_tokens(
             grant,
             origin=request_origin(),
             include_refresh_token=True,
@@ -238,9 +243,6 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
             raise UnauthorizedClientError("Only confidential clients may use client_credentials.")
 
     def create_token_response(self):
-        from app.oauth.tokens import issue_access_token
-        from app.oauth.usage import count_machine_token
-
         client: OAuthClient = self.request.client
         scope = client.get_allowed_scope(self.request.payload.scope) if self.request.payload.scope else client.scope
         if self.request.payload.scope and not scope:
@@ -268,7 +270,7 @@ class AccessTokenClaims:
 
     def is_revoked(self) -> bool:
         # A deleted or disabled client's tokens end with it; machine tokens have no row to deny-list.
-        return deny_list.is_denied(self.claims["jti"]) or service.find_client(self.claims.get("client_id")) is None
+        return deny_list.is_denied(self.claims["jti"]) or find_client(self.claims.get("client_id")) is None
 
 
 def _query_any_token(token_string: str, hint: str | None):
@@ -276,7 +278,7 @@ def _query_any_token(token_string: str, hint: str | None):
     if token_string.count(".") == 2:
         claims = decode_own_jwt(token_string, expected_typ=ACCESS_TOKEN_TYPE)
         return AccessTokenClaims(claims) if claims and claims.get("jti") else None  # no jti: not revocable, not ours
-    return service.find_refresh_token(token_string)
+    return find_refresh_token(token_string)
 
 
 def _require_token_param(request) -> None:
@@ -301,7 +303,7 @@ class TokenRevocation(RevocationEndpoint):
         return _query_any_token(token_string, token_type_hint)
 
     def revoke_token(self, token, request):
-        service.revoke_token_object(token, origin=request_origin())
+        revoke_token_object(token, origin=request_origin())
 
 
 class TokenIntrospection(IntrospectionEndpoint):
@@ -312,7 +314,7 @@ class TokenIntrospection(IntrospectionEndpoint):
 
     def query_token(self, token_string, token_type_hint):
         token = _query_any_token(token_string, token_type_hint)
-        if isinstance(token, RefreshToken) and not service.user_can_receive_tokens(token.user):
+        if isinstance(token, RefreshToken) and not user_can_receive_tokens(token.user):
             return None  # a disabled or locked person's refresh token cannot be used, so it is not active
         return token
 
@@ -322,7 +324,7 @@ class TokenIntrospection(IntrospectionEndpoint):
         return client.is_confidential and not client.is_dynamically_registered
 
     def introspect_token(self, token):
-        return service.introspection_payload(token)
+        return introspection_payload(token)
 
 
 def authorization_server() -> IdPAuthorizationServer:

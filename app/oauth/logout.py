@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from authlib.common.urls import add_params_to_uri
 from flask import current_app
 
-from app.audit import Origin, record_event
-from app.auth.service import sign_out
+from app.core.audit import Origin, record_event
+from app.core.accounts import sign_out
 from app.extensions import db
 from app.models import OAuthClient, UserSession
 from app.models.base import utcnow
-from app.oauth import service
-from app.oauth.tokens import decode_own_jwt
-from app.sessions import SessionPolicy
+from app.core.client_cache import find_client
+from app.core.jwts import decode_own_jwt
+from app.core.sessions import SessionPolicy
 
 # The parameters acted on (ui_locales and logout_hint are ignored), each with a size cap: longer is dropped.
 PARAMETER_LIMITS = {"id_token_hint": 4096, "client_id": 64, "post_logout_redirect_uri": 500, "state": 1024}
@@ -61,7 +61,7 @@ def read_logout_request(values) -> LogoutRequest:
     audiences = _audiences(hint) if hint is not None else []
     if hint is not None and "client_id" in params and params["client_id"] not in audiences:
         hint, audiences = None, []  # §2: client_id must be the hint's audience; a mismatch proves nothing
-    client = service.find_client(audiences[0]) if len(audiences) == 1 else None
+    client = find_client(audiences[0]) if len(audiences) == 1 else None
     target = params.get("post_logout_redirect_uri")
     redirect_uri = None
     if client is not None and target is not None and target in client.post_logout_redirect_uris:

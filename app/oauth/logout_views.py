@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, request
 from flask_login import current_user
 
-from app.browser_session import detach_from_browser
+from app.web.browser_session import detach_from_browser
 from app.extensions import csrf, db
 from app.oauth import bp, logout
 from app.oauth.forms import LogoutConfirmForm
-from app.web import request_origin
+from app.web.views import request_origin
 
 
 @bp.route("/oauth/logout", methods=["GET", "POST"])

@@ -9,12 +9,12 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import select
 
-from app.audit import Origin, record_event
+from app.core.audit import Origin, record_event
 from app.extensions import db
 from app.models import OAuthClient
-from app.oauth import service
-from app.oauth.clients import ClientSpec, ClientSpecError, create_client, validate_spec
-from app.oauth.constants import AUTHORIZATION_CODE, REFRESH_TOKEN
+from app.core.revocation import delete_client_and_grants
+from app.core.clients import ClientSpec, ClientSpecError, create_client, validate_spec
+from app.core.protocol import AUTHORIZATION_CODE, REFRESH_TOKEN
 from app.security import constant_time_equals, new_token, token_digest
 
 REGISTRATION_TOKEN_PREFIX = "rat_"
@@ -211,7 +211,7 @@ def update_client(client: OAuthClient, data: Any, *, origin: Origin) -> None:
 def delete_client(client: OAuthClient, *, origin: Origin) -> None:
     """RFC 7592 2.3: revoke what the client holds, then remove it and every row that names it."""
     record_event("oauth.client_deleted", origin=origin, client_id=client.client_id)
-    service.delete_client(client)
+    delete_client_and_grants(client)
 
 
 def _application_type(client: OAuthClient) -> str:

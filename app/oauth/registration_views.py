@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Response, current_app, jsonify, request
 
 from app.extensions import csrf, db, limiter
-from app.oauth import bp, registration, service
-from app.oauth.clients import ClientSpecError
-from app.web import request_origin
+from app.oauth import bp, registration
+from app.core.client_cache import client_cache
+from app.core.clients import ClientSpecError
+from app.web.views import request_origin
 
 
 def _json(body: dict, status: int) -> Response:
@@ -55,7 +56,7 @@ def register_client():
         return _error(error.error, str(error))
     db.session.commit()
     client = registered.client
-    service.client_cache().invalidate(client.client_id)
+    client_cache().invalidate(client.client_id)
     body = registration.client_information(
         client, registration_token=registered.registration_token, client_secret=registered.client_secret
     )
@@ -92,7 +93,7 @@ def update_client(client_id: str):
         db.session.rollback()
         return _error(error.error, str(error))
     db.session.commit()
-    service.client_cache().invalidate(client_id)
+    client_cache().invalidate(client_id)
     return _json(registration.client_information(client, registration_token=_bearer()), 200)
 
 
@@ -105,7 +106,7 @@ def delete_client(client_id: str):
         return _invalid_token(_UNKNOWN)
     registration.delete_client(client, origin=request_origin())
     db.session.commit()
-    service.client_cache().invalidate(client_id)
+    client_cache().invalidate(client_id)
     response = Response(status=204)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"

@@ -7,9 +7,10 @@ from werkzeug.wrappers import Response
 
 from app.extensions import db
 from app.models import User
-from app.oauth.claims import user_claims
-from app.oauth.service import find_client, user_can_receive_tokens
-from app.oauth.tokens import subject_of, validate_access_token
+from app.core.claims import user_claims
+from app.core.client_cache import find_client
+from app.core.issuance import user_can_receive_tokens
+from app.core.jwts import subject_of, validate_access_token
 
 
 def _bearer_error(error: str, description: str, status: int) -> Response:

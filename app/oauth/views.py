@@ -9,9 +9,10 @@ from flask import Response, abort, jsonify, make_response, redirect, render_temp
 from flask_login import current_user
 
 from app.extensions import csrf, db, limiter
-from app.headers import allow_client_logos
-from app.mfa.flow import remember_next
-from app.oauth import bp, service
+from app.web.headers import allow_client_logos
+from app.web.next_url import remember_next
+from app.oauth import bp
+from app.core.consent import grant_consent, record_consent_denied
 from app.oauth.authorize import (
     InteractionError,
     authorize_url_without,
@@ -20,13 +21,13 @@ from app.oauth.authorize import (
     is_page_error,
     with_issuer,
 )
-from app.oauth.constants import describe_scope
+from app.core.protocol import describe_scope
 from app.oauth.discovery import DISCOVERY_MAX_AGE, JWKS_MAX_AGE, JWKS_PATH, WELL_KNOWN_PATHS, openid_configuration
 from app.oauth.forms import ConsentForm
 from app.oauth.grants import authorization_server
-from app.oauth.keys import keyring
+from app.core.keys import keyring
 from app.oauth.userinfo import userinfo_response
-from app.web import request_origin
+from app.web.views import request_origin
 
 _UNSUPPORTED_OBJECTS = {"request": "request_not_supported", "request_uri": "request_uri_not_supported"}
 
@@ -134,11 +135,11 @@ def consent():
         abort(403)
     scope = grant.request.scope or ""
     if form.decision.data != "approve":
-        service.record_consent_denied(current_user.user, grant.client, scope, origin=request_origin())
+        record_consent_denied(current_user.user, grant.client, scope, origin=request_origin())
         db.session.commit()
         denied = InteractionError("access_denied", "The person declined.", grant.redirect_uri, request.args.get("state"))
         return error_redirect(denied, status=303)
-    service.grant_consent(current_user.user, grant.client, scope, origin=request_origin())
+    grant_consent(current_user.user, grant.client, scope, origin=request_origin())
     return _issue_code(grant, status=303)
 
 
@@ -175,7 +176,7 @@ def userinfo():
     return userinfo_response(request)
 
 
-# GET and HEAD of these are answered from memory by app.public_cache; these views fill it.
+# GET and HEAD of these are answered from memory by app.web.public_cache; these views fill it.
 @bp.get(WELL_KNOWN_PATHS[0])
 @bp.get(WELL_KNOWN_PATHS[1])
 @limiter.exempt

@@ -61,7 +61,7 @@ def upgrade():
     op.create_table('mfa_totp',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('secret_encrypted', sa.String(length=255), nullable=False, comment='base32 seed, AES-GCM sealed (app.crypto)'),
+    sa.Column('secret_encrypted', sa.String(length=255), nullable=False, comment='base32 seed, AES-GCM sealed (app.core.crypto)'),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('confirmed_at', sa.DateTime(), nullable=True, comment='set when the person entered a valid code; unconfirmed seeds are not a factor'),
     sa.Column('last_used_step', sa.Integer(), nullable=True, comment='RFC 6238 time step last accepted (replay guard)'),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyotp
 from sqlalchemy import insert, select, update
 
-from app.crypto import seal
+from app.core.crypto import seal
 from app.models import TotpFactor, User
 from app.models.base import utcnow
 from tests.e2e.server import LiveServer

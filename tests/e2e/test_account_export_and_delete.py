@@ -7,7 +7,7 @@ import json
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.messages import message
+from app.web.messages import message
 from tests.e2e.ui import ACCOUNT_URL, PASSWORD, expect_signed_out, new_email, register, sign_in, submit_sign_in
 from tests.mailbox import Mailbox
 

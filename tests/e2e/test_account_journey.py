@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.messages import message
+from app.web.messages import message
 from tests.e2e.ui import (
     ACCOUNT_URL,
     LOGIN_URL,

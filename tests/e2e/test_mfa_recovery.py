@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import insert, select
 
-from app.crypto import seal
+from app.core.crypto import seal
 from app.mfa.recovery import format_code, new_code
 from app.models import RecoveryCode, TotpFactor, User
 from app.models.base import utcnow

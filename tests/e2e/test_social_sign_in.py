@@ -9,7 +9,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.auth.social_views import MESSAGES
+from app.web.social import MESSAGES
 from tests.e2e.admin import add_totp
 from tests.e2e.server import LiveServer
 from tests.e2e.social import UPSTREAM_NAME, SocialUpstreams

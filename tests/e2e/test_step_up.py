@@ -9,7 +9,7 @@ import pytest
 from authlib.common.security import generate_token
 from playwright.sync_api import Page, expect
 
-from app.oauth.constants import ACR_MFA, ACR_PASSWORD
+from app.core.protocol import ACR_MFA, ACR_PASSWORD
 from tests.e2e import rp
 from tests.e2e.admin import add_totp
 from tests.e2e.server import LiveServer

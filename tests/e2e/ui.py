@@ -7,7 +7,7 @@ import secrets
 
 from playwright.sync_api import Page, expect
 
-from app.messages import message
+from app.web.messages import message
 
 # Accepted by the policy: long, not on a list, no part of the e2e addresses or the service name.
 PASSWORD = "violet tractor sunrise marble"

@@ -7,7 +7,7 @@ from datetime import UTC
 import pytest
 from sqlalchemy import select
 
-from app.audit import Origin, record_event
+from app.core.audit import Origin, record_event
 from app.extensions import db
 from app.models import AuditEvent
 

@@ -7,14 +7,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from app.audit import Origin
-from app.auth import service
+from app.core.audit import Origin
+from app.core import accounts as service
 from app.extensions import db
-from app.lockout import lock_delay
+from app.core.lockout import lock_delay
 from app.models import AuditEvent, EmailToken, EmailTokenPurpose, User, UserSession
 from app.models.base import utcnow
 from app.security import token_digest, verify_password
-from app.sessions import SessionPolicy, find_active_session, start_session
+from app.core.sessions import SessionPolicy, find_active_session, start_session
 from tests.conftest import DEFAULT_PASSWORD, audit_types
 
 ORIGIN = Origin(ip_address="198.51.100.7", user_agent="pytest")

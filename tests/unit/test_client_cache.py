@@ -12,8 +12,8 @@ import redis
 
 from app.extensions import db
 from app.models import OAuthClient
-from app.oauth.deny_list import redis_client
-from app.oauth.service import ClientCache
+from app.core.deny_list import redis_client
+from app.core.client_cache import ClientCache
 
 
 @pytest.fixture

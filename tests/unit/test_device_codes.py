@@ -7,13 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.audit import Origin
+from app.core.audit import Origin
 from app.extensions import db
 from app.models import DeviceCode, DeviceCodeStatus, OAuthClient, UserSession
 from app.models.base import utcnow
 from app.oauth import device
-from app.oauth.clients import ClientSpec, create_client
-from app.oauth.constants import DEVICE_CODE
+from app.core.clients import ClientSpec, create_client
+from app.core.protocol import DEVICE_CODE
 from app.security import new_public_id, token_digest
 
 ORIGIN = Origin(ip_address="192.0.2.1", user_agent="pytest")

@@ -9,10 +9,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app.audit import Origin
-from app.auth import federation
-from app.auth.providers import UpstreamIdentity, find_provider
-from app.auth.service import SignIn
+from app.core.audit import Origin
+from app.core import federation
+from app.core.providers import UpstreamIdentity, find_provider
+from app.core.accounts import SignIn
 from app.extensions import db
 from app.models import AuditEvent, LinkedIdentity, User, WebAuthnCredential
 from app.models.base import utcnow

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.mail import SmtpSettings, deliver, outbox, render_mail, send_mail
+from app.core.mail import SmtpSettings, deliver, outbox, render_mail, send_mail
 from app.models import User
 from tests.mailbox import free_port
 

@@ -12,8 +12,9 @@ import pyotp
 import pytest
 from sqlalchemy import select, update
 
-from app.audit import Origin
-from app.crypto import seal
+from app.core.factors import has_mfa
+from app.core.audit import Origin
+from app.core.crypto import seal
 from app.extensions import db
 from app.mfa import recovery
 from app.models import AuditEvent, RecoveryCode, TotpFactor, User
@@ -134,7 +135,7 @@ def test_codes_alone_are_not_a_factor_so_none_are_made_without_one(create_user):
         recovery.generate_recovery_codes(user, origin=ORIGIN)
 
     assert rows_of(user) == []
-    assert not user.has_mfa
+    assert not has_mfa(user)
 
 
 def test_regenerating_invalidates_every_old_code(ada):

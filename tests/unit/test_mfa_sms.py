@@ -14,12 +14,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from app.audit import Origin
+from app.core.factors import has_mfa
+from app.core.audit import Origin
 from app.extensions import db
 from app.mfa import sms as service
 from app.models import AuditEvent, PhoneFactor, RecoveryCode, SmsCode, User
 from app.models.base import utcnow
-from app.sms_senders import HttpSmsSender, LogSmsSender, SmsSendError, mask_phone, sms_sender
+from app.core.sms_senders import HttpSmsSender, LogSmsSender, SmsSendError, mask_phone, sms_sender
 from tests.integration.mfa.conftest import add_totp
 from tests.integration.mfa.sms_gateway import SmsGateway
 from tests.mailbox import free_port
@@ -263,13 +264,13 @@ def test_enrolment_saves_the_number_unverified_until_the_code_comes_back(app, cr
     user = create_user()
     service.start_enrolment(user, PHONE, sender=sender, origin=ORIGIN)
     db.session.commit()
-    assert not service.has_verified_phone(user) and not user.has_mfa
+    assert not service.has_verified_phone(user) and not has_mfa(user)
 
     assert not service.confirm_enrolment(user, wrong(sender.last_code), origin=ORIGIN)
     assert service.confirm_enrolment(user, sender.last_code, origin=ORIGIN)
     db.session.commit()
 
-    assert service.has_verified_phone(user) and user.has_mfa
+    assert service.has_verified_phone(user) and has_mfa(user)
     with pytest.raises(service.PhoneAlreadyEnrolled):
         service.start_enrolment(user, "+15555550100", sender=sender, origin=ORIGIN)
 

@@ -12,8 +12,9 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import select, update
 
-from app.audit import Origin
-from app.crypto import unseal
+from app.core.factors import has_mfa
+from app.core.audit import Origin
+from app.core.crypto import unseal
 from app.extensions import db
 from app.mfa import totp as service
 from app.models import TotpFactor
@@ -131,7 +132,7 @@ def test_an_unconfirmed_seed_is_not_a_factor(create_user):
     secret = service.start_totp_enrolment(user)
     db.session.commit()
 
-    assert not user.has_mfa and not service.has_confirmed_totp(user)
+    assert not has_mfa(user) and not service.has_confirmed_totp(user)
     assert not service.check_totp(user, pyotp.TOTP(secret).at(NOW), at=NOW)
 
 
@@ -142,7 +143,7 @@ def test_a_wrong_confirming_code_leaves_the_seed_unconfirmed(create_user):
     wrong = totp.at(NOW + 5 * STEP)
 
     assert not service.confirm_totp_enrolment(user, wrong, origin=ORIGIN, at=NOW)
-    assert service.totp_factor(user).confirmed_at is None and not user.has_mfa
+    assert service.totp_factor(user).confirmed_at is None and not has_mfa(user)
 
 
 def test_starting_again_replaces_the_unconfirmed_seed(create_user):
@@ -166,7 +167,7 @@ def test_a_confirmed_factor_must_be_removed_before_a_new_one(create_user):
         service.confirm_totp_enrolment(user, "123456", origin=ORIGIN)
     assert service.remove_totp(user, origin=ORIGIN)
     db.session.commit()
-    assert not user.has_mfa
+    assert not has_mfa(user)
     assert service.start_totp_enrolment(user)
 
 

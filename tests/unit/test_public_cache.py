@@ -7,7 +7,7 @@ from flask import Flask, make_response, request
 from werkzeug.http import generate_etag
 from werkzeug.test import Client
 
-from app.public_cache import PublicResponseCache
+from app.web.public_cache import PublicResponseCache
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ def test_a_stale_if_none_match_gets_the_full_body(served):
 
 def test_an_expired_entry_is_rebuilt(served, monkeypatch):
     served.get("/public")
-    import app.public_cache as module
+    import app.web.public_cache as module
 
     later = module.time.monotonic() + 61
     monkeypatch.setattr(module.time, "monotonic", lambda: later)

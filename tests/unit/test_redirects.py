@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.redirects import MAX_NEXT_LENGTH, safe_next
+from app.web.redirects import MAX_NEXT_LENGTH, safe_next
 
 
 @pytest.mark.parametrize(

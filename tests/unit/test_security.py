@@ -135,7 +135,7 @@ def test_an_unknown_account_still_pays_for_one_real_verification(app, monkeypatc
 
 
 def test_client_ids_never_start_with_a_dash_or_underscore():
-    from app.oauth.clients import new_client_id
+    from app.core.clients import new_client_id
 
     ids = [new_client_id() for _ in range(2000)]
 

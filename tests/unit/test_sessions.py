@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.audit import Origin
+from app.core.audit import Origin
 from app.extensions import db
 from app.models import UserSession
 from app.models.base import utcnow
 from app.security import token_digest
-from app.sessions import (
+from app.core.sessions import (
     SessionPolicy,
     find_active_session,
     revoke_session,

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.auth.providers import (
+from app.core.providers import (
     DiscordKind,
     GitHubKind,
     OidcKind,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, OAuthConsent, User
-from app.oauth.constants import describe_scope
+from app.core.protocol import describe_scope
 from tests.conftest import AuthActions, audit_types, csrf_from
 
 # The RP helper and its fixtures (clients, pooled signing keys, a resource server that introspects).

@@ -10,8 +10,8 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import select
 
-from app.audit import Origin, record_event
-from app.auth.service import issue_email_token
+from app.core.audit import Origin, record_event
+from app.core.accounts import issue_email_token
 from app.extensions import db
 from app.mfa.recovery import generate_recovery_codes
 from app.mfa.totp import start_totp_enrolment
@@ -28,7 +28,7 @@ from app.models import (
     WebAuthnCredential,
 )
 from app.models.base import utcnow
-from app.oauth.clients import ClientSpec, create_client
+from app.core.clients import ClientSpec, create_client
 from app.security import new_token, token_digest
 from tests.conftest import audit_types, csrf_from
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 
 from app.account.history import PAGE_SIZE, describe_device
-from app.audit import Origin, record_event
+from app.core.audit import Origin, record_event
 from app.extensions import db
 from app.models.base import utcnow
-from app.oauth.clients import ClientSpec, create_client
+from app.core.clients import ClientSpec, create_client
 
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 SAFARI_IPHONE = (

@@ -14,7 +14,7 @@ from app.account.profile_views import EMAIL_UNAVAILABLE, LINK_INVALID
 from app.extensions import db
 from app.models import AuditEvent, EmailToken, EmailTokenPurpose
 from app.models.base import utcnow
-from app.oauth.claims import user_claims
+from app.core.claims import user_claims
 from app.security import token_digest
 from tests.conftest import DEFAULT_PASSWORD, audit_types, csrf_from
 from tests.integration.auth.helpers import (

@@ -12,9 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.account.sessions import describe_device
+from app.core.live_sessions import describe_device
 from app.extensions import db
-from app.messages import message
+from app.web.messages import message
 from app.models import AuditEvent, RefreshToken, User, UserSession
 from app.models.base import utcnow
 from app.security import new_public_id, new_token, token_digest

@@ -8,13 +8,13 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.admin import rbac
-from app.audit import Origin
+from app.core import rbac
+from app.core.audit import Origin
 from app.extensions import db
 from app.models import AuditEvent, User, UserSession
 from app.models.base import utcnow
 from app.models.rbac import CustomScope, Group, Role
-from app.oauth.constants import describe_scope
+from app.core.protocol import describe_scope
 from tests.conftest import AuthActions, csrf_from
 
 CLI = Origin(user_agent="test")
@@ -338,7 +338,7 @@ def test_a_custom_scope_needs_a_description(console):
 
 
 def test_a_custom_scope_is_accepted_in_a_clients_scope_list(app, console):
-    from app.oauth.clients import ClientSpec, create_client
+    from app.core.clients import ClientSpec, create_client
 
     rbac.create_scope("invoices:read", "Read your invoices", actor=None, origin=CLI)
     spec = ClientSpec("Billing", True, ["https://billing.example/cb"], ["authorization_code"], "openid invoices:read")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.admin import rbac
-from app.admin.cli import roles_cli
+from app.core import rbac
+from app.admin.roles_cli import roles_cli
 from app.extensions import db
 from app.models import AuditEvent, User
 from app.models.rbac import Role

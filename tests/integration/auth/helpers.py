@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from app.auth import service
-from app.errors import TITLES
+from app.core import accounts as service
+from app.web.errors import TITLES
 from app.extensions import db
 from app.models import EmailToken, EmailTokenPurpose, User, UserSession
 from app.models.base import utcnow

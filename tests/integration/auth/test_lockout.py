@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.extensions import db
-from app.messages import message
+from app.web.messages import message
 from app.models import AuditEvent
 from app.models.base import utcnow
 from tests.conftest import DEFAULT_PASSWORD, audit_types

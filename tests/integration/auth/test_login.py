@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, text as sql
 
 from app.extensions import db
-from app.messages import message
+from app.web.messages import message
 from app.models import AuditEvent, User, UserSession
 from tests.conftest import DEFAULT_PASSWORD, audit_types, csrf_from
 from tests.integration.auth.helpers import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.messages import message
+from app.web.messages import message
 from tests.conftest import audit_types
 from tests.integration.auth.helpers import (
     auth_cookie,

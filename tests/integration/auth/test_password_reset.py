@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.messages import message
+from app.web.messages import message
 from app.models import AuditEvent, EmailToken, EmailTokenPurpose
 from app.models.base import utcnow
 from app.security import verify_password

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.messages import message
+from app.web.messages import message
 from app.models import AuditEvent, EmailToken, EmailTokenPurpose, User
 from app.security import token_digest
 from tests.conftest import DEFAULT_PASSWORD, audit_types

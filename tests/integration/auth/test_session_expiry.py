@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from app.extensions import db
-from app.messages import message
+from app.web.messages import message
 from app.models import User, UserSession
 from app.models.base import utcnow
 from tests.integration.auth.helpers import (

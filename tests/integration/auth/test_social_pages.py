@@ -11,10 +11,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app.auth.social_views import MESSAGES
+from app.web.social import MESSAGES
 from app.config import social_settings
 from app.extensions import db
-from app.messages import message
+from app.web.messages import message
 from app.models import AuditEvent, LinkedIdentity, User
 from tests.conftest import AuthActions, audit_types, csrf_from
 from tests.integration.auth.helpers import BAD_REQUEST_TEXT, text

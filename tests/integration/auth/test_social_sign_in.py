@@ -17,10 +17,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from app.account.deletion import delete_account
-from app.audit import Origin
-from app.auth.social_views import MESSAGES
-from app.oauth.constants import ACR_FEDERATED
+from app.core.deletion import delete_account
+from app.core.audit import Origin
+from app.web.social import MESSAGES
+from app.core.protocol import ACR_FEDERATED
 from app.extensions import db
 from app.models import AuditEvent, LinkedIdentity, User, UserSession
 from tests.conftest import DEFAULT_PASSWORD, AuthActions, audit_types, csrf_from

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.messages import message
+from app.web.messages import message
 from app.models import EmailTokenPurpose, User
 from tests.conftest import audit_types
 from tests.integration.auth.helpers import (

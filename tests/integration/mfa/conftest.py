@@ -8,7 +8,7 @@ import pyotp
 import pytest
 from flask import Flask
 
-from app.crypto import seal
+from app.core.crypto import seal
 from app.extensions import db
 from app.models import TotpFactor, User
 from app.models.base import utcnow

@@ -9,7 +9,7 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select, update
 
-from app.audit import Origin
+from app.core.audit import Origin
 from app.extensions import db
 from app.mfa import recovery
 from app.mfa.recovery_views import NEEDS_FACTOR, WRONG_CODE

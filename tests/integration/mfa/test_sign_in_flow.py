@@ -188,7 +188,8 @@ def test_a_known_password_does_not_reset_the_count_of_wrong_second_factors(app, 
 
 
 def test_wrong_second_factors_lock_the_account_like_wrong_passwords(app, create_user, with_totp, auth):
-    from app.mfa.flow import challenge_locked, fail_challenge
+    from app.core.sign_in import challenge_locked
+    from app.mfa.flow import fail_challenge
 
     user = create_user(email="ada@example.com")
     with_totp(user)
@@ -228,7 +229,7 @@ def test_sms_alone_is_enough_for_everyone_else(create_user, auth):
 
 
 def test_an_admin_cannot_remove_a_factor_and_be_left_with_sms_alone(app, create_user, with_totp):
-    from app.mfa.flow import keeps_required_factor
+    from app.core.sign_in import keeps_required_factor
 
     admin = create_user(email="root@example.com", is_admin=True)
     user = create_user(email="ada@example.com")

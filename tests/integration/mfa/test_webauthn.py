@@ -15,6 +15,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app.core.factors import has_mfa
 from app.extensions import db
 from app.mfa.webauthn import ERRORS, relying_party
 from app.models import AuditEvent, User, UserSession, WebAuthnChallenge, WebAuthnCredential
@@ -130,7 +131,7 @@ def test_a_security_key_is_registered_listed_audited_and_announced(person, ada, 
     [credential] = credentials_of(ada)
     assert credential.name == "Blue key" and not credential.is_passkey
     assert credential.credential_id == person.key.credentials[0].id and credential.transports == ["usb"]
-    assert ada.has_mfa
+    assert has_mfa(ada)
     [enrolled_event] = events("mfa.enrolled")
     assert enrolled_event.details["kind"] == "webauthn" and enrolled_event.subject_user_id == ada.id
     assert "A security key was added" in mailbox.wait_for("ada@example.com", "security key").subject

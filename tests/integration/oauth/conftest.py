@@ -23,8 +23,8 @@ from werkzeug.test import TestResponse
 
 from app.extensions import db
 from app.models import OAuthClient, SigningKey, User
-from app.oauth import keys as keys_module
-from app.oauth.clients import ClientSpec, create_client
+from app.core import keys as keys_module
+from app.core.clients import ClientSpec, create_client
 from tests.conftest import AuthActions, csrf_from
 
 REDIRECT_URI = "https://rp.example/cb"

@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
 from app.models import AuthorizationCode
-from app.oauth.service import client_cache
+from app.core.client_cache import client_cache
 from tests.integration.oauth.conftest import REDIRECT_URI, count_rows, verify_jwt
 
 METHODS = ["client_secret_basic", "client_secret_post", "none"]

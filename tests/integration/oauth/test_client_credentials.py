@@ -10,7 +10,7 @@ from sqlalchemy import event, func, select
 
 from app.extensions import db
 from app.models import ClientCredentialsUsage
-from app.oauth.service import client_cache
+from app.core.client_cache import client_cache
 from app.oauth.usage import usage_counter
 from tests.integration.oauth.conftest import table_counts, verify_jwt
 
@@ -201,7 +201,7 @@ def test_a_public_client_pretending_to_be_confidential_fails(rp, create_oauth_cl
 
 
 def test_registration_refuses_client_credentials_for_a_public_client(app):
-    from app.oauth.clients import ClientSpec, ClientSpecError, create_client
+    from app.core.clients import ClientSpec, ClientSpecError, create_client
 
     with pytest.raises(ClientSpecError):
         create_client(ClientSpec(name="x", is_confidential=False, redirect_uris=[], grant_types=["client_credentials"], scope="api"))

@@ -114,7 +114,7 @@ def test_delete_also_ends_machine_tokens(app, rp, resource_server):
 
 
 def test_a_disabled_clients_tokens_are_inactive(app, rp, create_user, create_oauth_client, resource_server):
-    from app.oauth.service import client_cache
+    from app.core.client_cache import client_cache
 
     client, secret = create_oauth_client()
     tokens = rp.tokens(client, secret, create_user(email="ada@example.com"))

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuthorizationCode, OAuthConsent
-from app.oauth.constants import describe_scope
+from app.core.protocol import describe_scope
 from tests.conftest import audit_types, csrf_from
 from tests.integration.oauth.conftest import REDIRECT_URI, count_rows, params_of, redirect_base
 

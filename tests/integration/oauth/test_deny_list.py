@@ -13,7 +13,7 @@ from sqlalchemy import delete
 
 from app.extensions import db
 from app.models import RevokedAccessToken
-from app.oauth.deny_list import redis_client
+from app.core.deny_list import redis_client
 
 NOTHING_LISTENS = "redis://127.0.0.1:1/0"
 

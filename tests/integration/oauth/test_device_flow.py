@@ -19,8 +19,8 @@ from werkzeug.test import TestResponse
 from app.extensions import db
 from app.models import AuditEvent, DeviceCode, DeviceCodeStatus, OAuthClient, RefreshToken, User, UserSession
 from app.models.base import utcnow
-from app.oauth.clients import ClientSpec, create_client
-from app.oauth.constants import DEVICE_CODE
+from app.core.clients import ClientSpec, create_client
+from app.core.protocol import DEVICE_CODE
 from app.oauth.device import normalize_user_code
 from app.security import hash_password
 from tests.conftest import DEFAULT_PASSWORD, AuthActions, audit_types, csrf_from

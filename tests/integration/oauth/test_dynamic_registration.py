@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, OAuthClient, OAuthConsent, RefreshToken
-from app.oauth import service
+from app.core.client_cache import find_client
 from app.security import token_digest
 from tests.integration.oauth.conftest import REDIRECT_URI, Issued, count_rows, fresh, params_of
 
@@ -377,7 +377,7 @@ def test_unknown_and_operator_clients_look_the_same_as_a_wrong_token(registered,
 
 def test_update_replaces_the_metadata_and_keeps_the_secret(registered, test_client, app):
     client_id, token = registered["client_id"], registered["registration_access_token"]
-    service.find_client(client_id)  # this process now has the old version cached
+    find_client(client_id)  # this process now has the old version cached
     update = {
         "client_id": client_id,
         "client_secret": registered["client_secret"],
@@ -400,7 +400,7 @@ def test_update_replaces_the_metadata_and_keeps_the_secret(registered, test_clie
     assert row.check_client_secret(registered["client_secret"])
     assert row.token_endpoint_auth_method == "client_secret_post"
     assert row.is_first_party is False and row.is_dynamically_registered is True
-    assert service.find_client(client_id).redirect_uris == ["https://rp.example/new-cb"]  # cache invalidated
+    assert find_client(client_id).redirect_uris == ["https://rp.example/new-cb"]  # cache invalidated
     assert "oauth.client_updated" in db.session.scalars(select(AuditEvent.event_type)).all()
 
 
@@ -444,7 +444,7 @@ def test_delete_revokes_tokens_and_removes_the_client(open_registration, test_cl
     assert response.status_code == 204 and response.get_data() == b""
     assert row_of(body["client_id"]) is None
     assert count_rows(OAuthConsent) == 0 and count_rows(RefreshToken) == 0
-    assert service.find_client(body["client_id"]) is None
+    assert find_client(body["client_id"]) is None
     assert rp.userinfo(tokens["access_token"]).status_code == 401
     gone = SimpleNamespace(client_id=body["client_id"])  # the row is deleted; only its id is left to send
     assert rp.refresh(gone, body["client_secret"], tokens["refresh_token"]).status_code == 401

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, RefreshToken, UserSession
-from app.oauth.keys import keyring
+from app.core.keys import keyring
 from tests.conftest import DEFAULT_PASSWORD, AuthActions, csrf_from
 from tests.integration.auth.helpers import auth_cookie, client_with_cookie, is_signed_in, sessions_of
 from tests.integration.oauth.conftest import RelyingParty
@@ -221,7 +221,7 @@ def test_a_disabled_client_gets_no_redirect(rp, rp_client, signed_in):
     client, _ = rp_client
     client.is_disabled = True
     db.session.commit()
-    from app.oauth.service import client_cache
+    from app.core.client_cache import client_cache
 
     client_cache().invalidate(client.client_id)
 

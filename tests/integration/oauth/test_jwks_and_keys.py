@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import SigningKey
 from app.models.base import utcnow
-from app.oauth.keys import keyring
+from app.core.keys import keyring
 from tests.integration.oauth.conftest import published_keys, verify_jwt
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}

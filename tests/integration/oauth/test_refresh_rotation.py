@@ -218,7 +218,7 @@ def test_a_client_without_the_refresh_grant_cannot_refresh(rp, user, create_oaut
     client, secret = rp_client
     client.grant_types = ["authorization_code"]
     db.session.commit()
-    from app.oauth.service import client_cache
+    from app.core.client_cache import client_cache
 
     client_cache().invalidate(client.client_id)
 

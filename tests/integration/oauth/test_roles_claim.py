@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.admin import rbac
-from app.audit import Origin
+from app.core import rbac
+from app.core.audit import Origin
 from app.extensions import db
-from app.oauth.constants import CLAIMS_SUPPORTED, describe_scope
+from app.core.protocol import CLAIMS_SUPPORTED, describe_scope
 from tests.conftest import csrf_from
 from tests.integration.mfa.conftest import add_totp
 from tests.integration.oauth.conftest import verify_jwt

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.oauth.constants import ACR_MFA, ACR_PASSWORD
+from app.core.protocol import ACR_MFA, ACR_PASSWORD
 from tests.integration.mfa.conftest import add_totp
 from tests.integration.oauth.conftest import Issued, params_of, verify_jwt
 

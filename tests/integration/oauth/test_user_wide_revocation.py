@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from app.admin.users import disable_user, revoke_tokens
-from app.audit import Origin
-from app.auth import service
+from app.core.audit import Origin
+from app.core import accounts as service
 from app.extensions import db
 from app.models import EmailTokenPurpose
 from tests.integration.oauth.conftest import resource_server  # noqa: F401  (fixture used by name)

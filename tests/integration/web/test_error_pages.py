@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import abort
 
-from app.errors import TITLES
+from app.web.errors import TITLES
 from tests.integration.web.helpers import post_form
 
 LEAK_MARKERS = ["Traceback", "werkzeug", "File \"", "Exception", "Error:", "sqlalchemy"]

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from app.core.keys import keys_changed
+
 # Per-request headers of the response that filled the cache; a cached copy must not repeat them.
 _PER_REQUEST_HEADERS = {"x-request-id", "date"}
 
@@ -103,7 +105,12 @@ def clear_public_responses() -> None:
         cache.clear()
 
 
+def _on_keys_changed(_app: Flask) -> None:
+    clear_public_responses()
+
+
 def init_public_cache(app: Flask, paths: dict[str, float]) -> None:
     cache = PublicResponseCache(app.wsgi_app, paths)
     app.wsgi_app = cache
     app.extensions["idp_public_cache"] = cache
+    keys_changed.connect(_on_keys_changed)  # a new or retired key must show in the JWKS at once

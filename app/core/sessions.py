@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from app.audit import Origin
+from app.core.audit import Origin
 from app.extensions import db
 from app.models import User, UserSession
 from app.models.base import utcnow

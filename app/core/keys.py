@@ -8,18 +8,20 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from blinker import Namespace
 from flask import current_app
 from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import select
 
-from app.crypto import seal, unseal
+from app.core.crypto import seal, unseal
 from app.extensions import db
 from app.models import SigningKey
 from app.models.base import utcnow
-from app.public_cache import clear_public_responses
 from app.security import new_public_id
 
 ALGORITHMS = ("RS256", "ES256")
+# Sent (with the app) when this process's view of the keys changed; the public-response cache listens.
+keys_changed = Namespace().signal("idp-keys-changed")
 
 
 def encrypt_private_key(pem: bytes, secret: str, kid: str) -> str:
@@ -90,7 +92,7 @@ class KeyRing:
 
     def invalidate(self) -> None:
         self._loaded_at = 0.0
-        clear_public_responses()  # the JWKS this process serves from memory, too
+        keys_changed.send(current_app._get_current_object())  # the JWKS this process serves from memory, too
 
     def _fresh(self) -> bool:
         return time.monotonic() - self._loaded_at < current_app.config["KEY_CACHE_SECONDS"]

@@ -10,11 +10,11 @@ import re
 
 from sqlalchemy import func, select
 
-from app.audit import Origin, record_event
+from app.core.audit import Origin, record_event
 from app.extensions import db
 from app.models import User
 from app.models.rbac import CustomScope, Group, Role, group_members, group_roles, user_roles
-from app.oauth.constants import SCOPE_DESCRIPTIONS
+from app.core.protocol import SCOPE_DESCRIPTIONS
 
 ADMIN_ROLE = "admin"
 NAME_MAX = 64

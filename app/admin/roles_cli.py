@@ -7,9 +7,9 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from app.admin import rbac
-from app.auth.service import find_user_by_email
-from app.cli import CLI_ORIGIN
+from app.core import rbac
+from app.core.accounts import find_user_by_email
+from app.core.audit import CLI_ORIGIN
 from app.extensions import db
 from app.models import User
 from app.models.rbac import Role

@@ -104,6 +104,10 @@ class Origin:
     user_agent: str | None = None
 
 
+# What the operator's `flask ...` commands record as their origin.
+CLI_ORIGIN = Origin(ip_address=None, user_agent="flask-cli")
+
+
 def record_event(
     event_type: str,
     *,

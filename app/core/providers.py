@@ -15,11 +15,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, current_app, request, session, url_for
-from joserfc.errors import JoseError
+from flask import Flask, current_app
 
 _NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 _COMMON_SETTINGS = {"client_id", "client_secret", "display_name", "scope", "type"}
@@ -267,8 +264,6 @@ def init_providers(app: Flask) -> None:
         providers[name] = provider
     app.extensions["social_oauth"] = oauth
     app.extensions["social_providers"] = providers
-    # The account navigation offers "Linked accounts" only where there is something to link.
-    app.jinja_env.globals["social_sign_in_offered"] = bool(providers)
 
 
 _URL_SETTINGS = ("issuer", "discovery_url", "web_url", "api_url", "base_url")
@@ -288,71 +283,6 @@ def configured_providers() -> dict[str, Provider]:
 
 def find_provider(name: str) -> Provider | None:
     return configured_providers().get(name)
-
-
-def callback_url(provider: Provider) -> str:
-    """Built from the configured issuer, never from the request's Host header."""
-    return current_app.config["ISSUER"] + url_for("auth.social_callback", name=provider.name)
-
-
-def authorization_redirect_url(provider: Provider, *, fresh: bool = False) -> tuple[str, str]:
-    """The provider's authorization URL and its state; PKCE verifier and nonce are kept in Flask's session.
-
-    fresh: the person must prove themselves again (a re-authentication here); OpenID providers are asked
-    to sign them in again (prompt=login) rather than answer from their own session. OAuth-only providers
-    (GitHub, Discord) have no such request.
-    """
-    client = provider.client()
-    redirect_uri = callback_url(provider)
-    extra = {"prompt": "login"} if fresh and provider.kind.is_oidc else {}
-    try:
-        data = client.create_authorization_url(redirect_uri, **extra)
-    except (requests.RequestException, ValueError) as exc:  # discovery document unreachable or not JSON
-        raise UpstreamFailed(f"discovery failed: {type(exc).__name__}") from exc
-    _check_issuer(provider, client)
-    client.save_authorize_data(redirect_uri=redirect_uri, **data)
-    return data["url"], data["state"]
-
-
-def complete_authorization(provider: Provider) -> UpstreamIdentity:
-    """Exchange the callback's code (state, PKCE and nonce checked by Authlib) and read the identity.
-
-    Raises UpstreamDenied for an error the provider sent back, UpstreamFailed for anything unusable.
-    """
-    client = provider.client()
-    try:
-        _check_response_issuer(provider, client)  # may load the discovery document in this worker
-        token = client.authorize_access_token()
-        return provider.kind.identity(client, token)
-    except OAuthError as exc:
-        if request.args.get("error"):
-            raise UpstreamDenied(str(exc.error or "error")[:64]) from exc
-        raise UpstreamFailed(f"token: {str(exc.error)[:64]}") from exc
-    except (requests.RequestException, JoseError, ValueError, KeyError, TypeError) as exc:
-        raise UpstreamFailed(type(exc).__name__) from exc
-
-
-def forget_authorization(provider: Provider, state: str | None) -> None:
-    """Drop what Authlib kept for this state (a callback refused before Authlib saw it)."""
-    session.pop(f"_state_{provider.name}_{state}", None)
-
-
-def _check_issuer(provider: Provider, client) -> None:
-    """OIDC Discovery 4.3: the document's issuer must be the one configured (when one is)."""
-    expected = provider.settings.get("issuer")
-    if expected and provider.kind.is_oidc:
-        actual = client.load_server_metadata().get("issuer")
-        if actual != expected.rstrip("/") and actual != expected:
-            raise UpstreamFailed("the discovery document names another issuer")
-
-
-def _check_response_issuer(provider: Provider, client) -> None:
-    """RFC 9207: an `iss` on the callback must be this provider's issuer (mix-up defence)."""
-    sent = request.args.get("iss")
-    if sent is None or not provider.kind.is_oidc:
-        return
-    if sent != client.load_server_metadata().get("issuer"):
-        raise UpstreamFailed("the authorization response came from another issuer")
 
 
 def _api_json(client, path: str, token: dict[str, Any]) -> Any:

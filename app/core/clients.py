@@ -12,7 +12,7 @@ from joserfc.jwk import KeySet
 
 from app.extensions import db
 from app.models import OAuthClient
-from app.oauth.constants import GRANT_TYPES
+from app.core.protocol import GRANT_TYPES
 from app.security import new_token, token_digest
 
 CLIENT_SECRET_PREFIX = "cs_"

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select, update
 
-from app.audit import Origin, record_event
+from app.core.audit import Origin, record_event
+from app.core.factors import delete_all_factors
 from app.extensions import db
-from app.mail import render_mail, send_mail
+from app.core.mail import render_mail, send_mail
 from app.models import AuditEvent, User
-from app.oauth.service import revoke_user_tokens
+from app.core.revocation import revoke_user_tokens
 from app.security import new_public_id
 
 LAST_ADMIN = (
@@ -61,6 +62,7 @@ def delete_account(user: User, *, origin: Origin) -> str:
     revoke_user_tokens(user)  # refresh families revoked, every live access token deny-listed
     db.session.flush()  # the deny-list rows are written before the rows they came from go
     _anonymise_events(user_id)
+    delete_all_factors(user)  # the registry's own list first; the sweep below catches every other table
     _delete_rows_naming_user(user_id)
     db.session.execute(delete(User).where(User.id == user_id))
     account_ref = new_public_id()

@@ -7,12 +7,12 @@ from flask.wrappers import Response
 from flask_login import AnonymousUserMixin, current_user
 
 from app.extensions import db, login_manager
-from app.messages import message
+from app.web.messages import message
 from app.models import User, UserSession
-from app.sessions import SessionPolicy, find_active_session, touch_session
+from app.core.sessions import SessionPolicy, find_active_session, touch_session
 
 # An upstream account proven in this browser, waiting for its person to sign in and link it
-# (app.auth.federation.PendingLink): it must outlive the sign-in that clears the rest of the state.
+# (app.core.federation.PendingLink): it must outlive the sign-in that clears the rest of the state.
 PENDING_LINK_KEY = "pending_link"
 _CARRIED_ACROSS_SIGN_IN = (PENDING_LINK_KEY,)
 

@@ -8,16 +8,17 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from app.audit import Origin, record_event
+from app.core.audit import Origin, record_event
 from app.extensions import db
-from app.models import EmailToken, EmailTokenPurpose, User, UserSession
+from app.models import EmailToken, EmailTokenPurpose, SignInStage, User, UserSession
 from app.models.base import utcnow
-from app.password_policy import PasswordRules, normalize_password, password_problems
+from app.core.password_policy import PasswordRules, normalize_password, password_problems
 from app.security import hash_password, new_token, token_digest, verify_password
-from app.oauth.service import revoke_user_tokens
-from app.lockout import record_failed_attempt
-from app.mfa.flow import sign_in_stage
-from app.sessions import revoke_user_sessions, start_session
+from app.core.revocation import revoke_user_tokens
+from app.core.lockout import record_failed_attempt
+from app.core.factors import has_mfa
+from app.core.sign_in import sign_in_stage
+from app.core.sessions import revoke_user_sessions, start_session
 
 
 class PasswordRejected(ValueError):
@@ -47,8 +48,8 @@ def find_user_by_email(email: str) -> User | None:
 
 def password_rules(user: User | None = None) -> PasswordRules:
     config = current_app.config
-    has_mfa = user is not None and user.has_mfa
-    min_length = config["PASSWORD_MIN_LENGTH_MFA"] if has_mfa else config["PASSWORD_MIN_LENGTH"]
+    with_factor = user is not None and has_mfa(user)
+    min_length = config["PASSWORD_MIN_LENGTH_MFA"] if with_factor else config["PASSWORD_MIN_LENGTH"]
     return PasswordRules(min_length, config["PASSWORD_MAX_LENGTH"], config["SERVICE_NAME"])
 
 
@@ -148,7 +149,7 @@ def authenticate(email: str, password: str, *, origin: Origin) -> SignIn | None:
         user.password_hash = new_hash  # parameters were raised since this hash was made
     user_session, cookie_value = start_session(user, origin=origin, amr=["pwd"])
     user_session.pending = sign_in_stage(user)  # a second factor (or its enrolment) may still be owed
-    if user_session.pending != "mfa":
+    if user_session.pending != SignInStage.MFA:
         # With a challenge still owed the count stays: a known password must not reset the guesses
         # at the second factor (the challenge resets it when passed).
         user.failed_login_count = 0

@@ -49,7 +49,7 @@ def describe_scope(scope: str) -> str:
     """The built-in wording, else the operator's description of a custom scope, else a generic line."""
     if scope in SCOPE_DESCRIPTIONS:
         return SCOPE_DESCRIPTIONS[scope]
-    from app.admin.rbac import custom_scope_description  # this module stays import-free of the database
+    from app.core.rbac import custom_scope_description  # this module stays import-free of the database
 
     return custom_scope_description(scope) or f"Access “{scope}”"
 

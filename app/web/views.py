@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import redirect
 from werkzeug.wrappers import Response
 
-from app.audit import Origin
+from app.core.audit import Origin
 from app.net import client_ip, user_agent
 
 

@@ -6,12 +6,18 @@ from datetime import datetime
 
 from flask import Flask, current_app
 
-from app.audit import describe_event
+from app.core.audit import describe_event
+from app.core.providers import configured_providers
 
 
 def _template_globals() -> dict[str, object]:
     config = current_app.config
-    return {"service_name": config["SERVICE_NAME"], "registration_open": config["REGISTRATION_OPEN"]}
+    return {
+        "service_name": config["SERVICE_NAME"],
+        "registration_open": config["REGISTRATION_OPEN"],
+        # The account navigation offers "Linked accounts" only where there is something to link.
+        "social_sign_in_offered": bool(configured_providers()),
+    }
 
 
 def _format_time(value: datetime | None) -> str:

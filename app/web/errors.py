@@ -11,7 +11,7 @@ from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db
-from app.messages import message
+from app.web.messages import message
 
 log = logging.getLogger(__name__)
 

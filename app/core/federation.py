@@ -18,14 +18,14 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
-from app.audit import Origin, record_event
-from app.auth.providers import Provider, UpstreamIdentity, configured_providers
-from app.auth.service import SignIn, find_user_by_email, normalize_email
+from app.core.audit import Origin, record_event
+from app.core.providers import Provider, UpstreamIdentity, configured_providers
+from app.core.accounts import SignIn, find_user_by_email, normalize_email
 from app.extensions import db
-from app.mfa.flow import sign_in_stage
-from app.models import LinkedIdentity, User, UserSession, WebAuthnCredential
+from app.core.sign_in import sign_in_stage
+from app.models import LinkedIdentity, SignInStage, User, UserSession, WebAuthnCredential
 from app.models.base import utcnow
-from app.sessions import start_session
+from app.core.sessions import start_session
 
 # How long the person has to sign in to an existing account and confirm a link after the upstream proof.
 PENDING_LINK_TTL = timedelta(minutes=10)
@@ -121,7 +121,7 @@ def _start(provider: Provider, user: User, origin: Origin) -> SignIn:
     """A session proven by the provider; the second factor, if the account has one, is still owed."""
     user_session, cookie_value = start_session(user, origin=origin, amr=[FEDERATED_AMR])
     user_session.pending = sign_in_stage(user)
-    if user_session.pending != "mfa":
+    if user_session.pending != SignInStage.MFA:
         # As after a password: with a challenge owed the failure count stays until it is passed.
         user.failed_login_count = 0
         user.locked_until = None

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import update
 
-from app.audit import Origin, record_event
+from app.core.audit import Origin, record_event
 from app.extensions import db
 from app.models import User
 

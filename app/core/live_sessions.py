@@ -9,12 +9,12 @@ import ua_parser
 from flask import current_app
 from sqlalchemy import select
 
-from app.audit import Origin, record_event
+from app.core.audit import Origin, record_event
 from app.extensions import db
 from app.models import User, UserSession
 from app.models.base import utcnow
-from app.oauth.service import revoke_user_tokens
-from app.sessions import SessionPolicy, revoke_session, revoke_user_sessions
+from app.core.revocation import revoke_user_tokens
+from app.core.sessions import SessionPolicy, revoke_session, revoke_user_sessions
 
 UNKNOWN_BROWSER = "Unknown browser"
 UNKNOWN_SYSTEM = "Unknown system"

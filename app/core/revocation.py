@@ -1,0 +1,134 @@
+"""Revocation: deny-listing access tokens, ending refresh families, and "everything this person or client holds"."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.core import deny_list
+from app.extensions import db
+from app.models import AuditEvent, AuthorizationCode, DeviceCode, DeviceCodeStatus, OAuthClient, RefreshToken, RevokedAccessToken, User
+from app.models.base import utcnow
+
+def deny_access_token(jti: str, expires_at: datetime) -> None:
+    """Put a jti on the deny-list until the token would have expired; a repeat is harmless."""
+    if expires_at <= utcnow() or db.session.get(RevokedAccessToken, jti) is not None:
+        return
+    try:
+        with db.session.begin_nested():
+            deny_list.deny(jti, expires_at)
+    except IntegrityError:
+        pass  # a parallel revocation (replay racers, double revoke) denied it first: same outcome
+
+
+def prune_deny_list() -> int:
+    return db.session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at <= utcnow())).rowcount
+
+
+def revoke_refresh_family(family_id: str) -> int:
+    """Revoke every refresh token of a family and deny-list the access tokens issued beside them."""
+    now = utcnow()
+    rows = list(db.session.scalars(select(RefreshToken).where(RefreshToken.family_id == family_id)))
+    for row in rows:
+        if row.revoked_at is None:
+            row.revoked_at = now
+        if row.access_token_jti and row.access_token_expires_at:
+            deny_access_token(row.access_token_jti, row.access_token_expires_at)
+    return len(rows)
+
+
+def revoke_tokens_from_code(code: AuthorizationCode) -> None:
+    """A code redeemed twice was stolen or replayed: everything it produced dies (OAuth 2.1 4.1.3)."""
+    if code.access_token_jti and code.access_token_expires_at:
+        deny_access_token(code.access_token_jti, code.access_token_expires_at)
+    families = db.session.scalars(
+        select(RefreshToken.family_id).where(RefreshToken.authorization_code_id == code.id).distinct()
+    )
+    for family_id in list(families):
+        revoke_refresh_family(family_id)
+
+
+def revoke_client_tokens(client: OAuthClient) -> None:
+    """Before a client is deleted or disabled: every refresh family and live access token it holds dies."""
+    families = db.session.scalars(select(RefreshToken.family_id).where(RefreshToken.client_id == client.id).distinct())
+    for family_id in list(families):
+        revoke_refresh_family(family_id)
+    codes = db.session.scalars(select(AuthorizationCode).where(AuthorizationCode.client_id == client.id))
+    for code in codes:
+        if code.access_token_jti and code.access_token_expires_at:
+            deny_access_token(code.access_token_jti, code.access_token_expires_at)
+
+
+def revoke_user_tokens(user: User, *, session_id: str | None = None) -> int:
+    """End the user's refresh families (all, or those issued in one session) and their access tokens.
+
+    For all of them (disable, reset, deletion, an admin's revoke), access tokens issued without a
+    refresh token beside them are deny-listed too, and uncollected device approvals denied.
+    """
+    query = select(RefreshToken.family_id).where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+    if session_id is not None:
+        query = query.where(RefreshToken.session_id == session_id)
+    families = list(db.session.scalars(query.distinct()))
+    for family_id in families:
+        revoke_refresh_family(family_id)
+    if session_id is None:
+        deny_live_access_tokens(user.id)
+        # A device approved but not yet collected would otherwise still get tokens after this.
+        db.session.execute(
+            update(DeviceCode)
+            .where(DeviceCode.user_id == user.id, DeviceCode.status == DeviceCodeStatus.APPROVED)
+            .values(status=DeviceCodeStatus.DENIED)
+        )
+    return len(families)
+
+
+def deny_live_access_tokens(user_id: int) -> None:
+    """Deny-list every access token of the user that may still be live, those with no refresh token included.
+
+    Tokens from a code or a device approval without offline access leave no refresh row; the issuance
+    audit event (and the code row) still name their jti.
+    """
+    ttl = timedelta(seconds=current_app.config["ACCESS_TOKEN_TTL"])
+    issued = db.session.execute(
+        select(AuditEvent.details, AuditEvent.created_at).where(
+            AuditEvent.subject_user_id == user_id,
+            AuditEvent.event_type == "oauth.token_issued",
+            AuditEvent.created_at >= utcnow() - ttl,
+        )
+    )
+    for details, created_at in issued:
+        jti = (details or {}).get("jti")
+        if jti:
+            deny_access_token(jti, created_at + ttl)
+    codes = db.session.execute(
+        select(AuthorizationCode.access_token_jti, AuthorizationCode.access_token_expires_at).where(
+            AuthorizationCode.user_id == user_id, AuthorizationCode.access_token_jti.is_not(None)
+        )
+    )
+    for jti, expires_at in codes:
+        if expires_at:
+            deny_access_token(jti, expires_at)
+
+
+def delete_client_and_grants(client: OAuthClient) -> None:
+    """Revoke what the client holds, then remove it and every row that names it (the caller audits)."""
+    revoke_client_tokens(client)
+    db.session.flush()  # the deny-list rows are written before the rows they came from go
+    _delete_rows_naming_client(client)
+    db.session.delete(client)
+
+
+def _delete_rows_naming_client(client: OAuthClient) -> None:
+    """Delete every row that references the client (codes, refresh tokens, consents, ...), dependents first.
+
+    Explicit deletes rather than ON DELETE CASCADE: SQLite enforces it only with PRAGMA foreign_keys, and a
+    reused row id would otherwise hand the next client this one's consents.
+    """
+    for table in reversed(db.metadata.sorted_tables):
+        for fk in table.foreign_keys:
+            if fk.column.table.name == OAuthClient.__tablename__ and table.name != OAuthClient.__tablename__:
+                db.session.execute(delete(table).where(fk.parent == client.id))
+

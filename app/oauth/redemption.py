@@ -1,0 +1,81 @@
+"""What the token, revocation and introspection endpoints do with a presented code or token."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from app.core.audit import Origin, record_event
+from app.core.revocation import deny_access_token, revoke_refresh_family
+from app.extensions import db
+from app.models import AuthorizationCode, RefreshToken
+from app.models.base import utcnow
+from app.security import token_digest
+
+def consume_code(code: AuthorizationCode) -> bool:
+    """Mark a code used with one conditional UPDATE: of N parallel redemptions exactly one wins."""
+    result = db.session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    return result.rowcount == 1
+
+
+def consume_refresh_token(token: RefreshToken) -> bool:
+    result = db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    return result.rowcount == 1
+
+
+def find_refresh_token(value: str) -> RefreshToken | None:
+    if not value or len(value) > 128:
+        return None
+    return db.session.scalar(select(RefreshToken).where(RefreshToken.token_digest == token_digest(value)))
+
+
+def record_code_replay(code: AuthorizationCode, *, origin: Origin) -> None:
+    record_event("oauth.code_replayed", origin=origin, subject=code.user, client_id=code.client.client_id)
+
+
+def record_refresh_replay(token: RefreshToken, *, origin: Origin) -> None:
+    record_event(
+        "oauth.refresh_replayed", origin=origin, subject=token.user, client_id=token.client.client_id, family=token.family_id
+    )
+
+
+def revoke_token_object(token: object, *, origin: Origin) -> None:
+    """Revoke what the revocation endpoint found: a refresh token (its whole family) or an access JWT."""
+    if isinstance(token, RefreshToken):
+        revoke_refresh_family(token.family_id)
+        record_event("oauth.token_revoked", origin=origin, subject=token.user, client_id=token.client.client_id, kind="refresh")
+        return
+    claims = token.claims  # AccessTokenClaims
+    deny_access_token(claims["jti"], datetime.fromtimestamp(claims["exp"], tz=UTC))
+    record_event("oauth.token_revoked", origin=origin, client_id=claims.get("client_id"), kind="access", jti=claims["jti"])
+
+
+def introspection_payload(token: object) -> dict[str, object]:
+    """RFC 7662 2.2 members for an active token."""
+    issuer = current_app.config["ISSUER"]
+    if isinstance(token, RefreshToken):
+        return {
+            "active": True,
+            "scope": token.scope,
+            "client_id": token.client.client_id,
+            "sub": str(token.user_id),
+            "exp": int(token.expires_at.timestamp()),
+            "iat": int(token.issued_at.timestamp()),
+            "token_type": "refresh_token",
+            "iss": issuer,
+        }
+    claims = token.claims
+    payload = {key: claims[key] for key in ("scope", "client_id", "sub", "exp", "iat", "aud", "iss", "jti") if key in claims}
+    payload.update(active=True, token_type="Bearer")
+    return payload
+

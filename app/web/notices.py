@@ -1,0 +1,98 @@
+"""Every email about a person's account, each built from a .txt/.html template pair in templates/email/.
+
+Links are the configured issuer plus the page's url_for path, never the request's Host header
+(host-header poisoning). A notice goes out after the change it reports is committed.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, url_for
+
+from app.core.mail import render_mail, send_mail
+from app.models import User
+
+# What each factor change is called in the notice ("A security key was added to your account").
+FACTOR_NAMES = {
+    "totp": "An authenticator app",
+    "recovery": "A new set of recovery codes",
+    "webauthn": "A security key",
+    "passkey": "A passkey",
+    "sms": "A phone number for text-message codes",
+}
+FACTOR_ACTIONS = {"added": "added to", "removed": "removed from", "regenerated": "created for"}
+
+
+def external_url(endpoint: str, **values: object) -> str:
+    """The page's address as a person's mail client must open it: the issuer, then the route's path."""
+    return current_app.config["ISSUER"] + url_for(endpoint, **values)
+
+
+def _send(template: str, *, to: str, subject: str, **context: object) -> None:
+    send_mail(render_mail(template, to=to, subject=subject, **context))
+
+
+def send_verification(user: User, token: str) -> None:
+    link = external_url("auth.verify_email_page", token=token)
+    _send("verify_email", to=user.email, subject="Confirm your email address", user=user, link=link)
+
+
+def send_account_exists(user: User) -> None:
+    _send(
+        "account_exists",
+        to=user.email,
+        subject="Someone tried to register with your address",
+        user=user,
+        login_link=external_url("auth.login"),
+        reset_link=external_url("auth.forgot_password"),
+    )
+
+
+def send_password_reset(user: User, token: str) -> None:
+    link = external_url("auth.reset_password", token=token)
+    _send("reset_password", to=user.email, subject="Choose a new password", user=user, link=link)
+
+
+def send_invitation(user: User, token: str) -> None:
+    """An operator created the account: the reset link is how the person chooses a first password."""
+    link = external_url("auth.reset_password", token=token)
+    _send("invitation", to=user.email, subject="Your new account", user=user, link=link)
+
+
+def send_password_changed(user: User, *, this_device_kept: bool = False) -> None:
+    """`this_device_kept`: changed from the account page, where the device that changed it stays signed in."""
+    _send(
+        "password_changed",
+        to=user.email,
+        subject="Your password was changed",
+        user=user,
+        this_device_kept=this_device_kept,
+        reset_link=external_url("auth.forgot_password"),
+    )
+
+
+def send_sign_in_method_notice(user: User, provider_name: str, action: str) -> None:
+    """A notice for a linked or unlinked provider account: a new way into the account must not go unnoticed."""
+    what = f"A {provider_name} account was {action} {'to' if action == 'linked' else 'from'} your account"
+    _send(
+        "sign_in_method_changed",
+        to=user.email,
+        subject=what,
+        user=user,
+        what=what,
+        linked_link=external_url("account.linked"),
+        reset_link=external_url("auth.forgot_password"),
+    )
+
+
+def send_factor_notice(user: User, kind: str, action: str) -> None:
+    """A second factor changed (SECURITY.md: ASVS 6.3.7). kind: a FACTOR_NAMES key; action: added, removed, regenerated."""
+    what = f"{FACTOR_NAMES[kind]} was {FACTOR_ACTIONS[action]} your account"
+    _send(
+        "factor_changed",
+        to=user.email,
+        subject=what,
+        user=user,
+        what=what,
+        security_link=external_url("mfa.security"),
+        reset_link=external_url("auth.forgot_password"),
+    )
