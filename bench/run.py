@@ -134,7 +134,11 @@ def ensure_wrk() -> str:
     if os.geteuid() != 0:
         sys.exit("wrk is missing and this is not root: install it with `apt-get install wrk`.")
     print("installing wrk with apt-get ...", flush=True)
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}}
+    quiet = {
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+        "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    }
     if subprocess.run(["apt-get", "install", "-y", "wrk"], **quiet).returncode != 0:
         subprocess.run(["apt-get", "update"], check=True, **quiet)
         subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, **quiet)
@@ -291,7 +295,14 @@ def used(before: dict[int, float], after: dict[int, float]) -> float:
 
 
 def run_wrk(
-    wrk: str, server: Gunicorn, database: BenchDatabase | None, scenario: Scenario, concurrency: int, seconds: float, args, workdir: Path
+    wrk: str,
+    server: Gunicorn,
+    database: BenchDatabase | None,
+    scenario: Scenario,
+    concurrency: int,
+    seconds: float,
+    args,
+    workdir: Path,
 ) -> Result:
     script = workdir / f"{scenario.name}.lua"
     script.write_text(scenario.lua())
@@ -355,7 +366,9 @@ def bench_server(wrk: str, server: Gunicorn, database, scenarios: list[Scenario]
         check_answer(server, scenario)
         run_wrk(wrk, server, database, scenario, args.concurrency[0], args.warmup, args, workdir)  # warm-up, not kept
         for concurrency in args.concurrency:
-            runs = [run_wrk(wrk, server, database, scenario, concurrency, args.duration, args, workdir) for _ in range(args.repeat)]
+            runs = [
+                run_wrk(wrk, server, database, scenario, concurrency, args.duration, args, workdir) for _ in range(args.repeat)
+            ]
             best = max(runs, key=lambda r: r.rps)
             tries = f" (best of {', '.join(f'{r.rps:,.0f}' for r in runs)})" if args.repeat > 1 else ""
             print(f"  {scenario.name} c={concurrency}: {best.rps:,.0f} req/s{tries}", flush=True)
@@ -431,7 +444,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument(
-        "--no-reuse-port", dest="reuse_port", action="store_false",
+        "--no-reuse-port",
+        dest="reuse_port",
+        action="store_false",
         help="share one listening socket (default: a socket per worker, SO_REUSEPORT, as .ci/serve runs)",
     )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
@@ -464,7 +479,9 @@ def main() -> int:
             resource_server = basic_auth(*create_client(env, "bench-resource-server"))
             form = {"Content-Type": "application/x-www-form-urlencoded"}
             for worker_class in worker_classes:
-                label = f"{args.workers} {worker_class} workers" + (f" x {args.threads} threads" if worker_class == "gthread" else "")
+                label = f"{args.workers} {worker_class} workers" + (
+                    f" x {args.threads} threads" if worker_class == "gthread" else ""
+                )
                 print(f"\n== {label}", flush=True)
                 bare_server = Gunicorn("bare_app:app", BENCH_DIR, env, args, worker_class, workdir / f"bare-{worker_class}.log")
                 try:
@@ -477,7 +494,9 @@ def main() -> int:
                 idp = Gunicorn("wsgi:app", PROJECT_ROOT, env, args, worker_class, workdir / f"idp-{worker_class}.log")
                 try:
                     idp.wait_ready("/healthz")
-                    cc = Scenario("token", "/oauth/token", "POST", "grant_type=client_credentials", {**form, "Authorization": machine})
+                    cc = Scenario(
+                        "token", "/oauth/token", "POST", "grant_type=client_credentials", {**form, "Authorization": machine}
+                    )
                     token = json.loads(http(idp, cc))["access_token"]  # 10 minutes of life: enough for one worker class
                     scenarios = {
                         "token": cc,

@@ -1,0 +1,1 @@
+"""The test suite: unit, integration (Flask test client) and e2e (Playwright in Chromium)."""

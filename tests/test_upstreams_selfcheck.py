@@ -12,8 +12,8 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 import requests
-from authlib.integrations.base_client import OAuthError
 from authlib.common.security import generate_token
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
@@ -125,7 +125,9 @@ def test_github_code_flow_with_pkce(social: FakeSocialServer, http: requests.Ses
     assert again.status_code == 200 and again.json()["error"] == "bad_verification_code"
 
     # The fake serves the whole run: pick this test's first exchange, not another test's.
-    recorded = [r for r in social.requests_to("/github/login/oauth/access_token", "POST") if r.form.get("client_id") == client_id][0]
+    recorded = [
+        r for r in social.requests_to("/github/login/oauth/access_token", "POST") if r.form.get("client_id") == client_id
+    ][0]
     assert recorded.form["code_verifier"] == verifier and recorded.headers["Accept"] == "application/json"
     assert social.requests_to("/github/login/oauth/authorize", "GET")[-1].args["code_challenge_method"] == "S256"
 
@@ -140,7 +142,9 @@ def test_github_refuses_a_wrong_verifier_and_bad_credentials(social: FakeSocialS
     form = {"code": code, "code_verifier": verifier}
     wrong_secret = http.post(token_url, data=form, auth=(client_id, "nope"), headers=ACCEPT_JSON)
     assert wrong_secret.status_code == 200 and wrong_secret.json()["error"] == "incorrect_client_credentials"
-    wrong = http.post(token_url, data={**form, "code_verifier": generate_token(48)}, auth=(client_id, secret), headers=ACCEPT_JSON)
+    wrong = http.post(
+        token_url, data={**form, "code_verifier": generate_token(48)}, auth=(client_id, secret), headers=ACCEPT_JSON
+    )
     assert wrong.status_code == 200
     assert wrong.json()["error"] == "bad_verification_code" and "access_token" not in wrong.json()
 
@@ -292,7 +296,9 @@ def test_upstream_idp_signs_in_and_issues_a_verified_email(upstream: UpstreamIdP
         params = query_params(callback)
         assert params["state"] == state and params["iss"] == upstream.issuer
 
-        answer = http.post(metadata["token_endpoint"], data=code_form(params["code"], CALLBACK, verifier), auth=(client_id, secret))
+        answer = http.post(
+            metadata["token_endpoint"], data=code_form(params["code"], CALLBACK, verifier), auth=(client_id, secret)
+        )
         assert answer.status_code == 200, answer.text
         keys = KeySet.import_key_set(http.get(metadata["jwks_uri"]).json())
         claims = jwt.decode(answer.json()["id_token"], keys, algorithms=metadata["id_token_signing_alg_values_supported"]).claims

@@ -8,12 +8,12 @@ from datetime import datetime
 from sqlalchemy import Select, select, update
 
 from app.core.audit import Origin, record_event
+from app.core.consent import find_consent
+from app.core.revocation import deny_access_token, revoke_refresh_family
+from app.core.scopes import describe_scope
 from app.extensions import db
 from app.models import AuthorizationCode, DeviceCode, DeviceCodeStatus, OAuthClient, OAuthConsent, RefreshToken, User
 from app.models.base import utcnow
-from app.core.protocol import describe_scope
-from app.core.consent import find_consent
-from app.core.revocation import deny_access_token, revoke_refresh_family
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,9 @@ def connected_apps(user: User, now: datetime | None = None) -> list[ConnectedApp
     for consent in consents:
         summary = tokens.pop(consent.client_id, _TokenSummary(0, None, set()))
         listed.append(
-            ConnectedApp(consent.client, _described(set(consent.scope.split())), consent.granted_at, summary.count, summary.last_issued_at)
+            ConnectedApp(
+                consent.client, _described(set(consent.scope.split())), consent.granted_at, summary.count, summary.last_issued_at
+            )
         )
     unconsented = db.session.scalars(select(OAuthClient).where(OAuthClient.id.in_(tokens)).order_by(OAuthClient.name))
     for client in unconsented:

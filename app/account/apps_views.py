@@ -7,8 +7,8 @@ from flask_login import current_user, login_required
 
 from app.account import apps as service
 from app.account import bp
-from app.web.forms import ConfirmForm
 from app.extensions import db
+from app.web.forms import ConfirmForm
 from app.web.headers import allow_client_logos
 from app.web.views import request_origin, see_other
 

@@ -12,13 +12,14 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.account import bp
-from app.core import deletion as deletion_service
 from app.account import export as export_service
-from app.web.forms import ConfirmForm
-from app.web.browser_session import detach_from_browser
+from app.core import deletion as deletion_service
 from app.extensions import db
-from app.web.fresh_auth import fresh_auth_required
 from app.models import User
+from app.web.browser_session import detach_from_browser
+from app.web.forms import ConfirmForm
+from app.web.fresh_auth import fresh_auth_required
+from app.web.notices import send_account_deleted
 from app.web.views import request_origin
 
 
@@ -84,5 +85,5 @@ def delete():
         return render_template("account/delete.html", form=form, user=user, error=str(refused)), 400
     db.session.commit()
     detach_from_browser()
-    deletion_service.send_account_deleted(address, name, account_ref)
+    send_account_deleted(address, name, account_ref)
     return render_template("account/delete.html", deleted_ref=account_ref)

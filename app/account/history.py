@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from app.core import live_sessions as sessions
-from app.core.providers import find_provider
 from app.core.audit import describe_event
+from app.core.providers import find_provider
 from app.extensions import db
 from app.models import AuditEvent, OAuthClient, User
 
@@ -51,7 +51,7 @@ class HistoryPage:
 
 
 def describe_device(user_agent: str | None) -> str:
-    """"Firefox 128 on Linux": the sessions page's parser (ua-parser), in one short phrase."""
+    """ "Firefox 128 on Linux": the sessions page's parser (ua-parser), in one short phrase."""
     device = sessions.describe_device(user_agent or "")
     known = [
         part

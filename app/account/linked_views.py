@@ -7,18 +7,15 @@ from flask_login import current_user, login_required
 
 from app.account import bp
 from app.core import federation
-from app.web.forms import ConfirmForm
-from app.web.notices import send_sign_in_method_notice
 from app.core.providers import configured_providers, find_provider
-from app.web.social import JourneyIntent, begin_journey
 from app.extensions import db
+from app.web.forms import ConfirmForm
 from app.web.fresh_auth import fresh_auth_required
+from app.web.notices import send_sign_in_method_notice
+from app.web.social import JourneyIntent, begin_journey
 from app.web.views import request_origin, see_other
 
-LAST_WAY_IN = (
-    "This is the only way you can sign in. Set a password or link another account first, "
-    "so that you can still get in."
-)
+LAST_WAY_IN = "This is the only way you can sign in. Set a password or link another account first, so that you can still get in."
 
 
 @bp.get("/linked")

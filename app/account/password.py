@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select, update
 
-from app.core.audit import Origin, record_event
 from app.core.accounts import check_new_password
-from app.extensions import db
+from app.core.audit import Origin, record_event
 from app.core.lockout import record_failed_attempt
+from app.core.password_policy import normalize_password
+from app.core.revocation import revoke_refresh_family
+from app.core.sessions import revoke_user_sessions
+from app.extensions import db
 from app.models import DeviceCode, DeviceCodeStatus, RefreshToken, User, UserSession
 from app.models.base import utcnow
-from app.core.revocation import revoke_refresh_family
-from app.core.password_policy import normalize_password
 from app.security import hash_password, verify_password
-from app.core.sessions import revoke_user_sessions
 
 
 class CurrentPasswordRefused(ValueError):
@@ -36,9 +36,7 @@ def needs_current_password(user_session: UserSession) -> bool:
     return "pwd" in user_session.amr or "mfa" not in user_session.amr
 
 
-def change_password(
-    user: User, user_session: UserSession, *, current: str | None, new: str, origin: Origin
-) -> dict[str, int]:
+def change_password(user: User, user_session: UserSession, *, current: str | None, new: str, origin: Origin) -> dict[str, int]:
     """Set a new password and end every other session with its tokens; returns what ended, for the audit.
 
     Raises CurrentPasswordRefused (the caller commits: the failure stays counted) or PasswordRejected.
@@ -50,7 +48,12 @@ def change_password(
     ended = revoke_user_sessions(user, keep=user_session)
     revoked = _revoke_tokens_outside(user, user_session)
     record_event(
-        "account.password_changed", origin=origin, subject=user, session_id=user_session.id, sessions_ended=ended, app_grants_ended=revoked
+        "account.password_changed",
+        origin=origin,
+        subject=user,
+        session_id=user_session.id,
+        sessions_ended=ended,
+        app_grants_ended=revoked,
     )
     return {"sessions_ended": ended, "app_grants_ended": revoked}
 

@@ -8,10 +8,10 @@ from flask_login import current_user, login_required
 from app.account import bp
 from app.account.forms import PasswordChangeForm
 from app.account.password import CurrentPasswordRefused, change_password, needs_current_password
-from app.web.notices import send_password_changed
 from app.core.accounts import PasswordRejected, password_rules
 from app.extensions import db
 from app.web.fresh_auth import fresh_auth_required
+from app.web.notices import send_password_changed
 from app.web.views import request_origin, see_other
 
 WRONG_CURRENT = "That is not your current password. Nothing was changed."

@@ -8,10 +8,11 @@ from flask_login import current_user, login_required
 from app.account import bp
 from app.account import profile as service
 from app.account.forms import EmailChangeForm, ProfileEditForm, time_zones
-from app.web.forms import ConfirmForm
 from app.extensions import db
-from app.web.fresh_auth import fresh_auth_required
 from app.models import User
+from app.web.forms import ConfirmForm
+from app.web.fresh_auth import fresh_auth_required
+from app.web.notices import send_email_change_link, send_email_change_notice
 from app.web.views import request_origin, see_other
 
 SAVED = "Your profile is saved."
@@ -51,8 +52,8 @@ def change_email():
         form.new_email.errors = [EMAIL_UNAVAILABLE]
         return _render(user, email_form=form, status=400)
     db.session.commit()
-    service.send_email_change_link(user, new_email, token)
-    service.send_email_change_notice(user, user.email, new_email, done=False)
+    send_email_change_link(user, new_email, token)
+    send_email_change_notice(user, user.email, new_email, done=False)
     flash(LINK_SENT.format(email=new_email), "info")
     return see_other(url_for("account.profile"))
 
@@ -79,7 +80,7 @@ def confirm_email_change(token: str):
     if changed is None:
         return _link_invalid()
     db.session.commit()
-    service.send_email_change_notice(changed.user, changed.old_email, changed.user.email, done=True)
+    send_email_change_notice(changed.user, changed.old_email, changed.user.email, done=True)
     flash(EMAIL_CHANGED.format(email=changed.user.email), "success")
     return see_other(url_for("account.profile"))
 
@@ -88,7 +89,9 @@ def _link_invalid(text: str = LINK_INVALID):
     return render_template("account/confirm_email_change.html", error=text), 400
 
 
-def _render(user: User, *, profile_form: ProfileEditForm | None = None, email_form: EmailChangeForm | None = None, status: int = 200):
+def _render(
+    user: User, *, profile_form: ProfileEditForm | None = None, email_form: EmailChangeForm | None = None, status: int = 200
+):
     """The page with both forms; the one not submitted starts from the stored values."""
     return (
         render_template(

@@ -7,9 +7,9 @@ from flask_login import current_user, login_required
 
 from app.account import bp
 from app.core import live_sessions as service
-from app.web.forms import ConfirmForm
-from app.web.browser_session import detach_from_browser
 from app.extensions import db
+from app.web.browser_session import detach_from_browser
+from app.web.forms import ConfirmForm
 from app.web.messages import message
 from app.web.views import request_origin, see_other
 

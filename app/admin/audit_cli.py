@@ -19,9 +19,7 @@ def export_command(since, until, fmt: str, event_type: str | None) -> None:
     """Write the events since a day to standard output, newest first (the console's export, scripted)."""
     if until is not None and until < since:
         raise click.BadParameter("must not be before --since", param_hint="--until")
-    audit_filter = AuditFilter(
-        event_type=event_type or None, date_from=since.date(), date_to=until.date() if until else None
-    )
+    audit_filter = AuditFilter(event_type=event_type or None, date_from=since.date(), date_to=until.date() if until else None)
     rows = export_rows(audit_filter)
     for piece in to_csv(rows) if fmt == "csv" else to_json(rows):
         click.echo(piece, nl=False)

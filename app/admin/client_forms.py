@@ -9,13 +9,13 @@ from urllib.parse import urlsplit
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.models import OAuthClient
 from app.core.clients import ClientSpec
 from app.core.protocol import AUTH_METHODS, GRANT_TYPES
+from app.models import OAuthClient
 
 MAX_URIS = 10
 # RFC 6749 3.3 scope-token: printable ASCII except space, double quote and backslash.
@@ -50,7 +50,7 @@ def _uri_lines(_form: FlaskForm, field: TextAreaField) -> None:
 
 def _scopes(_form: FlaskForm, field: StringField) -> None:
     if not all(_SCOPE_TOKEN.match(token) for token in (field.data or "").split()):
-        raise ValidationError("Scopes are separated by spaces and use printable characters other than \" and \\.")
+        raise ValidationError('Scopes are separated by spaces and use printable characters other than " and \\.')
 
 
 def _jwks(form: FlaskForm, field: TextAreaField) -> None:
@@ -76,13 +76,17 @@ class _ClientSettingsForm(FlaskForm):
         "Post-logout redirect URIs (one per line)", validators=[Length(max=6000), _uri_lines]
     )
     grant_types = MultiCheckboxField(
-        "Grant types", choices=[SelectChoice(g, GRANT_LABELS[g]) for g in GRANT_TYPES], validators=[DataRequired("Choose a grant type.")]
+        "Grant types",
+        choices=[SelectChoice(g, GRANT_LABELS[g]) for g in GRANT_TYPES],
+        validators=[DataRequired("Choose a grant type.")],
     )
     scope = StringField("Scopes (space-separated)", filters=[_strip], validators=[Length(max=1000), _scopes])
     token_endpoint_auth_method = SelectField(
         "Token endpoint authentication", choices=[SelectChoice(m, AUTH_METHOD_LABELS[m]) for m in AUTH_METHODS]
     )
-    jwks = TextAreaField("Public keys (JWK Set, for private_key_jwt only)", filters=[_strip], validators=[Length(max=20000), _jwks])
+    jwks = TextAreaField(
+        "Public keys (JWK Set, for private_key_jwt only)", filters=[_strip], validators=[Length(max=20000), _jwks]
+    )
     is_native = BooleanField("Native app (allows private-use schemes such as com.example.app:/callback)")
     is_first_party = BooleanField("First-party (skips the consent page)")
     roles_claim = BooleanField("Send roles and groups claims when the app asks for the roles scope")

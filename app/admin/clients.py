@@ -10,11 +10,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.core.audit import Origin, record_event
+from app.core.client_cache import client_cache
+from app.core.clients import CLIENT_SECRET_PREFIX, ClientSpec, ClientSpecError, create_client, validate_spec
+from app.core.revocation import delete_client_and_grants, revoke_client_tokens
 from app.extensions import db
 from app.models import OAuthClient, User
-from app.core.client_cache import client_cache
-from app.core.revocation import delete_client_and_grants, revoke_client_tokens
-from app.core.clients import CLIENT_SECRET_PREFIX, ClientSpec, ClientSpecError, create_client, validate_spec
 from app.security import new_token, token_digest
 
 # The columns an edit may change, in the order the audit event lists them.

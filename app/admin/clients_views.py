@@ -9,10 +9,10 @@ from flask_wtf import FlaskForm
 from app.admin import bp
 from app.admin import clients as service
 from app.admin.client_forms import ClientCreateForm, ClientEditForm, settings_of
-from app.web.forms import ConfirmForm
+from app.core.clients import ClientSpecError
 from app.extensions import db
 from app.models import OAuthClient
-from app.core.clients import ClientSpecError
+from app.web.forms import ConfirmForm
 from app.web.views import request_origin, see_other
 
 # What each confirmed action does, for its confirmation page and the flash after it.
@@ -54,7 +54,9 @@ def client_new():
         return render_template("admin/client_new.html", form=form), 400 if form.is_submitted() else 200
     try:
         spec = form.spec(is_confidential=form.is_confidential)
-        client, secret = service.add_client(spec, roles_claim=form.roles_claim.data, actor=current_user.user, origin=request_origin())
+        client, secret = service.add_client(
+            spec, roles_claim=form.roles_claim.data, actor=current_user.user, origin=request_origin()
+        )
     except ClientSpecError as error:
         _refused(form, error)
         return render_template("admin/client_new.html", form=form), 400
@@ -76,8 +78,11 @@ def client_edit(client_id: str):
     if form.validate_on_submit():
         try:
             changed = service.update_client(
-                found, form.spec(is_confidential=found.is_confidential), roles_claim=form.roles_claim.data,
-                actor=current_user.user, origin=request_origin(),
+                found,
+                form.spec(is_confidential=found.is_confidential),
+                roles_claim=form.roles_claim.data,
+                actor=current_user.user,
+                origin=request_origin(),
             )
         except ClientSpecError as error:
             _refused(form, error)

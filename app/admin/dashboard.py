@@ -7,15 +7,15 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Date, cast, func, select
 
-from app.core.live_sessions import Device, describe_device
 from app.admin.audit_log import day_start
 from app.core.audit import Origin, record_event
+from app.core.keys import rotate_keys
+from app.core.live_sessions import Device, describe_device
+from app.core.revocation import revoke_user_tokens
+from app.core.sessions import SessionPolicy, revoke_session
 from app.extensions import db
 from app.models import AuditEvent, ClientCredentialsUsage, OAuthClient, SigningKey, User, UserSession
 from app.models.base import utcnow
-from app.core.keys import rotate_keys
-from app.core.revocation import revoke_user_tokens
-from app.core.sessions import SessionPolicy, revoke_session
 
 CHART_DAYS = 30
 SESSIONS_PAGE_SIZE = 50
@@ -200,14 +200,12 @@ def rotate_signing_keys(admin: User, *, origin: Origin) -> list[SigningKey]:
     retired = list(db.session.scalars(select(SigningKey.kid).where(SigningKey.retired_at.is_(None))))
     created = rotate_keys()
     db.session.flush()
-    record_event(
-        "admin.keys_rotated", origin=origin, actor=admin, new_kids=[row.kid for row in created], retired_kids=retired
-    )
+    record_event("admin.keys_rotated", origin=origin, actor=admin, new_kids=[row.kid for row in created], retired_kids=retired)
     return created
 
 
 def describe_age(age: timedelta) -> str:
-    """"3 days", "5 hours", "12 minutes": the largest whole unit."""
+    """ "3 days", "5 hours", "12 minutes": the largest whole unit."""
     seconds = max(0, int(age.total_seconds()))
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:

@@ -11,11 +11,11 @@ from wtforms.validators import Email, Length, Optional
 from app.admin import bp
 from app.admin import dashboard as service
 from app.admin.svg_chart import Line, daily_line_chart
-from app.web.forms import ConfirmForm
-from app.web.browser_session import detach_from_browser
-from app.extensions import db
-from app.web.messages import message
 from app.core.sessions import SessionPolicy
+from app.extensions import db
+from app.web.browser_session import detach_from_browser
+from app.web.forms import ConfirmForm
+from app.web.messages import message
 from app.web.views import request_origin, see_other
 
 SESSION_ENDED = "The session has ended: that browser is signed out and the app access it gave is revoked."

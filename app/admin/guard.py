@@ -13,9 +13,9 @@ from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
 from app.core.factors import has_mfa
-from app.web.next_url import remember_next
 from app.models import UserSession
 from app.models.base import utcnow
+from app.web.next_url import remember_next
 
 
 def has_recent_mfa(user_session: UserSession) -> bool:

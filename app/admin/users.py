@@ -11,14 +11,18 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, delete, exists, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from app.core.deletion import is_last_admin
-from app.core.live_sessions import ActiveSession, active_sessions
+from app.core.accounts import find_user_by_email, normalize_email
 from app.core.audit import Origin, record_event
+from app.core.deletion import is_last_admin
+from app.core.email_tokens import issue_email_token
+from app.core.factors import FactorInfo, any_factor_enrolled, delete_all_factors, describe_factors
 from app.core.federation import links_of
-from app.core.accounts import find_user_by_email, issue_email_token, normalize_email
+from app.core.live_sessions import ActiveSession, active_sessions
+from app.core.revocation import revoke_user_tokens
+from app.core.sessions import revoke_user_sessions
 from app.extensions import db
 from app.models import (
     AuditEvent,
@@ -26,23 +30,15 @@ from app.models import (
     Group,
     LinkedIdentity,
     OAuthConsent,
-    PhoneFactor,
     RecoveryCode,
     Role,
-    SmsCode,
-    TotpFactor,
     User,
     UserSession,
-    WebAuthnChallenge,
-    WebAuthnCredential,
     group_members,
     group_roles,
     user_roles,
 )
 from app.models.base import utcnow
-from app.core.factors import FactorInfo, any_factor_enrolled, delete_all_factors, describe_factors
-from app.core.revocation import revoke_user_tokens
-from app.core.sessions import revoke_user_sessions
 
 PAGE_SIZE = 25
 RECENT_EVENTS = 20
@@ -100,7 +96,9 @@ def search_users(search: str, filters: set[str], page: int, now: datetime | None
     if not 1 <= page <= pages:
         return None
     query = _filtered(select(User, any_factor_enrolled().label("has_mfa")), search.strip(), filters, now)
-    rows = db.session.execute(query.order_by(User.created_at.desc(), User.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
+    rows = db.session.execute(
+        query.order_by(User.created_at.desc(), User.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    )
     return UserPage([UserRow(user, bool(has_mfa), user.is_locked(now)) for user, has_mfa in rows], page, pages, total)
 
 
@@ -139,10 +137,15 @@ def user_detail(user: User, *, current: UserSession) -> UserDetail:
         select(Role).join(user_roles, user_roles.c.role_id == Role.id).where(user_roles.c.user_id == user.id).order_by(Role.name)
     )
     groups = db.session.scalars(
-        select(Group).join(group_members, group_members.c.group_id == Group.id).where(group_members.c.user_id == user.id).order_by(Group.name)
+        select(Group)
+        .join(group_members, group_members.c.group_id == Group.id)
+        .where(group_members.c.user_id == user.id)
+        .order_by(Group.name)
     )
     unused_codes = select(func.count(RecoveryCode.id)).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
-    consents = db.session.scalars(select(OAuthConsent).where(OAuthConsent.user_id == user.id).order_by(OAuthConsent.granted_at.desc()))
+    consents = db.session.scalars(
+        select(OAuthConsent).where(OAuthConsent.user_id == user.id).order_by(OAuthConsent.granted_at.desc())
+    )
     events = db.session.scalars(
         select(AuditEvent).where(AuditEvent.subject_user_id == user.id).order_by(AuditEvent.id.desc()).limit(RECENT_EVENTS)
     )
@@ -173,7 +176,9 @@ def disable_user(user: User, *, actor: User | None, origin: Origin, keep: UserSe
     user.is_disabled = True
     sessions = revoke_user_sessions(user)
     families = revoke_user_tokens(user)
-    record_event("admin.user_disabled", origin=origin, actor=actor, subject=user, sessions_ended=sessions, app_grants_ended=families)
+    record_event(
+        "admin.user_disabled", origin=origin, actor=actor, subject=user, sessions_ended=sessions, app_grants_ended=families
+    )
 
 
 def enable_user(user: User, *, actor: User | None, origin: Origin, keep: UserSession | None = None) -> None:
@@ -211,7 +216,9 @@ def reset_mfa(user: User, *, actor: User | None, origin: Origin, keep: UserSessi
     """
     codes = delete_all_factors(user)["recovery"]
     sessions = revoke_user_sessions(user, keep=keep)
-    record_event("admin.mfa_reset", origin=origin, actor=actor, subject=user, recovery_codes_deleted=codes, sessions_ended=sessions)
+    record_event(
+        "admin.mfa_reset", origin=origin, actor=actor, subject=user, recovery_codes_deleted=codes, sessions_ended=sessions
+    )
 
 
 def unlink_identity_for(user: User, link_id: int, *, actor: User | None, origin: Origin) -> LinkedIdentity | None:

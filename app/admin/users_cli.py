@@ -10,8 +10,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.admin import users as admin_users
-from app.core.audit import CLI_ORIGIN, record_event
 from app.core.accounts import PasswordRejected, check_new_password, find_user_by_email, normalize_email
+from app.core.audit import CLI_ORIGIN, record_event
 from app.extensions import db
 from app.models import User
 from app.models.base import utcnow

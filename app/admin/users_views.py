@@ -12,13 +12,13 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import AnyOf, Length, ValidationError
 
 from app.admin import bp
-from app.core import rbac
 from app.admin import users as service
-from app.web.forms import ConfirmForm, EmailMixin
-from app.web.notices import send_invitation, send_password_reset, send_sign_in_method_notice
+from app.core import rbac
 from app.core.providers import find_provider
 from app.extensions import db
 from app.models import Role, User
+from app.web.forms import ConfirmForm, EmailMixin
+from app.web.notices import send_invitation, send_password_reset, send_sign_in_method_notice
 from app.web.views import request_origin, see_other
 
 
@@ -178,7 +178,10 @@ def user_unlink(user_id: int, link_id: int):
     provider = find_provider(link.provider)
     name = provider.display_name if provider else link.provider
     send_sign_in_method_notice(target, name, "unlinked")
-    flash(f"The {name} account {link.username or link.email} is unlinked. If it was the only way in, send a password reset link.", "success")
+    flash(
+        f"The {name} account {link.username or link.email} is unlinked. If it was the only way in, send a password reset link.",
+        "success",
+    )
     return see_other(url_for("admin.user", user_id=target.id))
 
 

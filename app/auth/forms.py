@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.web.forms import PASSWORD_FIELD_MAX, EmailMixin
 
+
 class LoginForm(EmailMixin, FlaskForm):
     password = PasswordField(
         "Password",

@@ -5,32 +5,23 @@ The journey itself (start, state, intent, the upstream round trip) is app.web.so
 
 from __future__ import annotations
 
-import time
-
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
 from app.auth import bp
-from app.core import federation
 from app.auth.forms import SocialStartForm
-from app.web.notices import send_sign_in_method_notice
-from app.core.providers import Provider, UpstreamDenied, UpstreamFailed, find_provider
-from app.web.social import JourneyIntent, begin_journey, complete_authorization, social_message, take_journey
 from app.auth.views import finish_sign_in
+from app.core import federation
+from app.core.providers import Provider, UpstreamDenied, UpstreamFailed, find_provider
+from app.extensions import db, limiter
 from app.web.browser_session import PENDING_LINK_KEY
 from app.web.forms import ConfirmForm
-from app.extensions import db, limiter
-from app.web.redirects import safe_next
+from app.web.notices import send_sign_in_method_notice
+from app.web.social import JourneyIntent, begin_journey, complete_authorization, social_message, take_journey
 from app.web.views import request_origin, see_other
 
 CLOCK_SKEW_SECONDS = 60
-
-
-
-
-
-
 
 
 @bp.post("/social/<name>/start")
@@ -149,5 +140,7 @@ def _link_confirmed(provider: Provider, identity):
         return see_other(url_for("account.linked"))
     db.session.commit()
     send_sign_in_method_notice(user, provider.display_name, "linked")
-    flash(f"Your {provider.display_name} account {link.username or link.email} is linked. You can sign in with it now.", "success")
+    flash(
+        f"Your {provider.display_name} account {link.username or link.email} is linked. You can sign in with it now.", "success"
+    )
     return see_other(url_for("account.linked"))

@@ -6,19 +6,20 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_login import current_user
 
 from app.auth import bp
-from app.core import accounts as service
 from app.auth.forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
+from app.core import accounts as service
+from app.core import email_tokens
 from app.core.providers import configured_providers
-from app.web.notices import send_account_exists, send_password_changed, send_password_reset, send_verification
-from app.web.browser_session import attach_to_browser, detach_from_browser, pending_session
-from app.web.forms import ConfirmForm
+from app.core.sessions import revoke_session
 from app.extensions import db, limiter
-from app.web.messages import message
-from app.web.next_url import remember_next
 from app.models import EmailTokenPurpose, SignInStage
 from app.net import client_ip
+from app.web.browser_session import attach_to_browser, detach_from_browser, pending_session
+from app.web.forms import ConfirmForm
+from app.web.messages import message
+from app.web.next_url import remember_next
+from app.web.notices import send_account_exists, send_password_changed, send_password_reset, send_verification
 from app.web.redirects import safe_next
-from app.core.sessions import revoke_session
 from app.web.views import request_origin, see_other
 
 
@@ -138,7 +139,7 @@ def register():
         db.session.commit()
         send_account_exists(user)
     else:
-        token = service.issue_email_token(user, EmailTokenPurpose.VERIFY)
+        token = email_tokens.issue_email_token(user, EmailTokenPurpose.VERIFY)
         db.session.commit()
         send_verification(user, token)
     # The same page whether or not the address was free: registration reveals no accounts.
@@ -147,7 +148,7 @@ def register():
 
 @bp.get("/verify-email/<token>")
 def verify_email_page(token: str):
-    row = service.find_email_token(token, EmailTokenPurpose.VERIFY)
+    row = email_tokens.find_email_token(token, EmailTokenPurpose.VERIFY)
     if row is None:
         return render_template("auth/link_invalid.html", text=message("verify_invalid"), retry="verify"), 400
     # A button, not a GET side effect: mail scanners that prefetch links must not confirm addresses.
@@ -175,7 +176,7 @@ def resend_verification():
         return see_other(url_for("auth.login"))
     user = current_user.user
     if not user.is_email_verified:
-        token = service.issue_email_token(user, EmailTokenPurpose.VERIFY)
+        token = email_tokens.issue_email_token(user, EmailTokenPurpose.VERIFY)
         db.session.commit()
         send_verification(user, token)
     flash(message("verify_sent"), "info")
@@ -198,7 +199,7 @@ def forgot_password():
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
-    if service.find_email_token(token, EmailTokenPurpose.RESET) is None:
+    if email_tokens.find_email_token(token, EmailTokenPurpose.RESET) is None:
         return render_template("auth/link_invalid.html", text=message("reset_invalid"), retry="reset"), 400
     form = ResetPasswordForm()
     if not form.validate_on_submit():

@@ -1,0 +1,1 @@
+"""The domain layer: what more than one blueprint needs, free of requests, blueprints and page templates."""

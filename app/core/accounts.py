@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from app.core.audit import Origin, record_event
-from app.extensions import db
-from app.models import EmailToken, EmailTokenPurpose, SignInStage, User, UserSession
-from app.models.base import utcnow
-from app.core.password_policy import PasswordRules, normalize_password, password_problems
-from app.security import hash_password, new_token, token_digest, verify_password
-from app.core.revocation import revoke_user_tokens
-from app.core.lockout import record_failed_attempt
+from app.core.email_tokens import consume_email_token, find_email_token, issue_email_token
 from app.core.factors import has_mfa
-from app.core.sign_in import sign_in_stage
+from app.core.lockout import record_failed_attempt
+from app.core.password_policy import PasswordRules, normalize_password, password_problems
+from app.core.revocation import revoke_user_tokens
 from app.core.sessions import revoke_user_sessions, start_session
+from app.core.sign_in import sign_in_stage
+from app.extensions import db
+from app.models import EmailTokenPurpose, SignInStage, User, UserSession
+from app.models.base import utcnow
+from app.security import hash_password, verify_password
 
 
 class PasswordRejected(ValueError):
@@ -78,49 +78,6 @@ def register_user(email: str, password: str, *, origin: Origin, display_name: st
     return user, True
 
 
-def issue_email_token(user: User, purpose: EmailTokenPurpose) -> str:
-    """A single-use link token; only its digest is stored. Older unused tokens of that purpose die."""
-    now = utcnow()
-    db.session.execute(
-        update(EmailToken)
-        .where(EmailToken.user_id == user.id, EmailToken.purpose == purpose, EmailToken.used_at.is_(None))
-        .values(used_at=now)
-    )
-    ttl: timedelta = current_app.config["EMAIL_VERIFY_TTL" if purpose == EmailTokenPurpose.VERIFY else "PASSWORD_RESET_TTL"]
-    token = new_token(prefix=f"{purpose.value}_")
-    db.session.add(
-        EmailToken(
-            token_digest=token_digest(token),
-            purpose=purpose,
-            user_id=user.id,
-            email=user.email,
-            created_at=now,
-            expires_at=now + ttl,
-        )
-    )
-    return token
-
-
-def find_email_token(token: str, purpose: EmailTokenPurpose) -> EmailToken | None:
-    """The usable token row for this link, or None when unknown, used, expired or for another address."""
-    if not token or len(token) > 128:
-        return None
-    row = db.session.scalar(
-        select(EmailToken).where(EmailToken.token_digest == token_digest(token), EmailToken.purpose == purpose)
-    )
-    if row is None or not row.is_usable(utcnow()) or row.email.lower() != row.user.email.lower():
-        return None
-    return row
-
-
-def consume_email_token(row: EmailToken) -> bool:
-    """Mark the token used with one conditional UPDATE, so two parallel uses cannot both succeed."""
-    result = db.session.execute(
-        update(EmailToken).where(EmailToken.id == row.id, EmailToken.used_at.is_(None)).values(used_at=utcnow())
-    )
-    return result.rowcount == 1
-
-
 def verify_email(token: str, *, origin: Origin) -> User | None:
     row = find_email_token(token, EmailTokenPurpose.VERIFY)
     if row is None or not consume_email_token(row):
@@ -168,9 +125,7 @@ def sign_out(user_session: UserSession, *, origin: Origin) -> int:
         user_session.revoked_at = utcnow()
     # An app connected through this browser loses its access with it, as on the sessions page.
     revoked = revoke_user_tokens(user_session.user, session_id=user_session.id)
-    record_event(
-        "auth.logout", origin=origin, subject=user_session.user, session_id=user_session.id, app_grants_ended=revoked
-    )
+    record_event("auth.logout", origin=origin, subject=user_session.user, session_id=user_session.id, app_grants_ended=revoked)
     return revoked
 
 

@@ -94,4 +94,3 @@ def find_client(client_id: str | None) -> OAuthClient | None:
         return None
     client = client_cache().get(client_id)
     return client if client is not None and not client.is_disabled else None
-

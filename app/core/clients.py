@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from app.core.protocol import GRANT_TYPES
 from app.extensions import db
 from app.models import OAuthClient
-from app.core.protocol import GRANT_TYPES
 from app.security import new_token, token_digest
 
 CLIENT_SECRET_PREFIX = "cs_"
@@ -124,8 +124,7 @@ def create_client(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
         tos_uri=spec.tos_uri,
         policy_uri=spec.policy_uri,
         is_confidential=spec.is_confidential,
-        token_endpoint_auth_method=spec.token_endpoint_auth_method
-        or ("client_secret_basic" if spec.is_confidential else "none"),
+        token_endpoint_auth_method=spec.token_endpoint_auth_method or ("client_secret_basic" if spec.is_confidential else "none"),
         redirect_uris=list(spec.redirect_uris),
         post_logout_redirect_uris=list(spec.post_logout_redirect_uris),
         grant_types=list(spec.grant_types),

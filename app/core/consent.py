@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from app.core.audit import Origin, record_event
 from app.extensions import db
 from app.models import OAuthClient, OAuthConsent, User
 from app.models.base import utcnow
-from sqlalchemy import select
+
 
 def find_consent(user: User, client: OAuthClient) -> OAuthConsent | None:
-    return db.session.scalar(
-        select(OAuthConsent).where(OAuthConsent.user_id == user.id, OAuthConsent.client_id == client.id)
-    )
+    return db.session.scalar(select(OAuthConsent).where(OAuthConsent.user_id == user.id, OAuthConsent.client_id == client.id))
 
 
 def needs_consent(user: User, client: OAuthClient, scope: str) -> bool:
@@ -34,4 +34,3 @@ def grant_consent(user: User, client: OAuthClient, scope: str, *, origin: Origin
 
 def record_consent_denied(user: User, client: OAuthClient, scope: str, *, origin: Origin) -> None:
     record_event("oauth.consent_denied", origin=origin, subject=user, client_id=client.client_id, scope=scope)
-

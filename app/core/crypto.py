@@ -20,7 +20,7 @@ _VERSION = "v1"
 
 @lru_cache(maxsize=16)
 def _wrapping_key(secret: str, purpose: str) -> bytes:
-    info = f"idp {purpose} wrap {_VERSION}".encode("utf-8")
+    info = f"idp {purpose} wrap {_VERSION}".encode()
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret.encode("utf-8"))
 
 

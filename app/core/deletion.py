@@ -12,15 +12,13 @@ from sqlalchemy import delete, select, update
 
 from app.core.audit import Origin, record_event
 from app.core.factors import delete_all_factors
-from app.extensions import db
-from app.core.mail import render_mail, send_mail
-from app.models import AuditEvent, User
 from app.core.revocation import revoke_user_tokens
+from app.extensions import db
+from app.models import AuditEvent, User
 from app.security import new_public_id
 
 LAST_ADMIN = (
-    "You are the only administrator. Make another account an administrator first, "
-    "so that someone can still run this service."
+    "You are the only administrator. Make another account an administrator first, so that someone can still run this service."
 )
 WRONG_CONFIRMATION = "Type your email address exactly as shown to confirm."
 
@@ -106,17 +104,3 @@ def _delete_rows_naming_user(user_id: int) -> None:
         for fk in table.foreign_keys:
             if fk.column.table.name == User.__tablename__ and (fk.ondelete or "").upper() != "SET NULL":
                 db.session.execute(delete(table).where(fk.parent == user_id))
-
-
-def send_account_deleted(address: str, display_name: str, account_ref: str) -> None:
-    """A last notice to the address, after the commit: if the deletion was not theirs, they learn of it."""
-    send_mail(
-        render_mail(
-            "account_deleted",
-            to=address,
-            subject="Your account was deleted",
-            display_name=display_name,
-            email=address,
-            account_ref=account_ref,
-        )
-    )

@@ -22,9 +22,9 @@ import logging
 from datetime import datetime
 
 import redis
+from flask import Flask, current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from flask import Flask, current_app
 from sqlalchemy import select
 
 from app.extensions import db
@@ -107,9 +107,7 @@ def _rebuild_index(index: DenyListIndex, jti: str) -> bool:
 def redis_client(url: str) -> redis.Redis:
     # Fail fast: a check that cannot reach Redis has the database to ask, and a revocation that
     # cannot write should fail now rather than after redis-py's default backoff of seconds.
-    return redis.Redis.from_url(
-        url, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), retries=1)
-    )
+    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), retries=1))
 
 
 def init_deny_list(app: Flask) -> None:

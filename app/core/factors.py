@@ -100,9 +100,12 @@ def enrolled_factor_kinds(user: User) -> list[str]:
     cache = db.session.info.setdefault(_CACHE_KEY, {})
     if user.id not in cache:
         factors = _second_factors()
-        row = factors and db.session.execute(
-            select(*(p.enrolled_when().label(p.kind) for p in factors)).select_from(User).where(User.id == user.id)
-        ).one_or_none()
+        row = (
+            factors
+            and db.session.execute(
+                select(*(p.enrolled_when().label(p.kind) for p in factors)).select_from(User).where(User.id == user.id)
+            ).one_or_none()
+        )
         cache[user.id] = [p.kind for p in factors if row and row._mapping[p.kind]]
     return list(cache[user.id])
 

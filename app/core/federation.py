@@ -18,14 +18,14 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
+from app.core.accounts import SignIn, find_user_by_email, normalize_email
 from app.core.audit import Origin, record_event
 from app.core.providers import Provider, UpstreamIdentity, configured_providers
-from app.core.accounts import SignIn, find_user_by_email, normalize_email
-from app.extensions import db
+from app.core.sessions import start_session
 from app.core.sign_in import sign_in_stage
+from app.extensions import db
 from app.models import LinkedIdentity, SignInStage, User, UserSession, WebAuthnCredential
 from app.models.base import utcnow
-from app.core.sessions import start_session
 
 # How long the person has to sign in to an existing account and confirm a link after the upstream proof.
 PENDING_LINK_TTL = timedelta(minutes=10)
@@ -85,7 +85,9 @@ def find_link(provider: str, subject: str) -> LinkedIdentity | None:
 
 
 def links_of(user: User) -> list[LinkedIdentity]:
-    return list(db.session.scalars(select(LinkedIdentity).where(LinkedIdentity.user_id == user.id).order_by(LinkedIdentity.linked_at)))
+    return list(
+        db.session.scalars(select(LinkedIdentity).where(LinkedIdentity.user_id == user.id).order_by(LinkedIdentity.linked_at))
+    )
 
 
 def sign_in_with(provider: Provider, identity: UpstreamIdentity, *, origin: Origin) -> SignIn | PendingLink:
@@ -127,10 +129,17 @@ def _start(provider: Provider, user: User, origin: Origin) -> SignIn:
         user.locked_until = None
     db.session.flush()
     if user_session.pending is None:
-        record_event("auth.login", origin=origin, subject=user, session_id=user_session.id, amr=[FEDERATED_AMR], provider=provider.name)
+        record_event(
+            "auth.login", origin=origin, subject=user, session_id=user_session.id, amr=[FEDERATED_AMR], provider=provider.name
+        )
     else:
         record_event(
-            "auth.federated_verified", origin=origin, subject=user, session_id=user_session.id, provider=provider.name, next=user_session.pending
+            "auth.federated_verified",
+            origin=origin,
+            subject=user,
+            session_id=user_session.id,
+            provider=provider.name,
+            next=user_session.pending,
         )
     return SignIn(user, user_session, cookie_value)
 
@@ -201,7 +210,9 @@ def sign_in_methods(user: User, *, without_link: int | None = None) -> list[str]
     if user.password_hash:
         methods.append("password")
     passkeys = db.session.scalar(
-        select(func.count()).select_from(WebAuthnCredential).where(WebAuthnCredential.user_id == user.id, WebAuthnCredential.is_passkey.is_(True))
+        select(func.count())
+        .select_from(WebAuthnCredential)
+        .where(WebAuthnCredential.user_id == user.id, WebAuthnCredential.is_passkey.is_(True))
     )
     if passkeys:
         methods.append("passkey")

@@ -18,7 +18,6 @@ from app.security import new_public_id, new_token, token_digest
 REFRESH_TOKEN_PREFIX = "rt_"
 
 
-
 def user_can_receive_tokens(user: User | None, now: datetime | None = None) -> bool:
     """Lockout and disable block every token path, refresh and device included (SECURITY.md)."""
     return user is not None and not user.is_disabled and not user.is_locked(now or utcnow())
@@ -110,9 +109,9 @@ def _refresh_expiry(parent: RefreshToken | None) -> datetime:
     now = utcnow()
     started = now
     if parent is not None:
-        started = db.session.scalar(
-            select(func.min(RefreshToken.issued_at)).where(RefreshToken.family_id == parent.family_id)
-        ) or parent.issued_at
+        started = (
+            db.session.scalar(select(func.min(RefreshToken.issued_at)).where(RefreshToken.family_id == parent.family_id))
+            or parent.issued_at
+        )
     absolute = started + timedelta(seconds=config["REFRESH_TOKEN_TTL"])
     return min(absolute, now + timedelta(seconds=config["REFRESH_TOKEN_IDLE_TTL"]))
-

@@ -12,12 +12,12 @@ from flask import current_app
 from joserfc import jws, jwt
 from joserfc.errors import InvalidClaimError, JoseError
 
+from app.core import deny_list
+from app.core.claims import role_claims, user_claims
+from app.core.keys import keyring
+from app.core.protocol import acr_for
 from app.models import OAuthClient, User
 from app.models.base import utcnow
-from app.core.claims import role_claims, user_claims
-from app.core.protocol import acr_for
-from app.core import deny_list
-from app.core.keys import keyring
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 # Per-key-type allow-list: a token is checked only with the algorithm its key was made for.

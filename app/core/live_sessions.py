@@ -10,11 +10,11 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.core.audit import Origin, record_event
+from app.core.revocation import revoke_user_tokens
+from app.core.sessions import SessionPolicy, revoke_session, revoke_user_sessions
 from app.extensions import db
 from app.models import User, UserSession
 from app.models.base import utcnow
-from app.core.revocation import revoke_user_tokens
-from app.core.sessions import SessionPolicy, revoke_session, revoke_user_sessions
 
 UNKNOWN_BROWSER = "Unknown browser"
 UNKNOWN_SYSTEM = "Unknown system"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from flask import current_app, render_template
+from flask import current_app
 
 log = logging.getLogger(__name__)
 
@@ -22,17 +22,6 @@ class Mail:
     subject: str
     text: str
     html: str
-
-
-def render_mail(template: str, *, to: str, subject: str, **context: object) -> Mail:
-    """Render templates/email/<template>.txt and .html into one message."""
-    context.setdefault("service_name", current_app.config["SERVICE_NAME"])
-    return Mail(
-        to=to,
-        subject=subject,
-        text=render_template(f"email/{template}.txt", **context),
-        html=render_template(f"email/{template}.html", **context),
-    )
 
 
 def _build_message(mail: Mail, sender: str) -> EmailMessage:

@@ -1,4 +1,4 @@
-"""Protocol words, and the one description of each scope shared by consent, admin and discovery."""
+"""Protocol words: grant types, client authentication methods, prompts, authentication context classes."""
 
 AUTHORIZATION_CODE = "authorization_code"
 REFRESH_TOKEN = "refresh_token"
@@ -28,30 +28,30 @@ def acr_for(amr: list[str]) -> str:
         return ACR_MFA
     return ACR_FEDERATED if "fed" in amr else ACR_PASSWORD
 
-# OpenID scopes release claims about the person; "offline_access" is how an app asks to stay connected.
-SCOPE_DESCRIPTIONS = {
-    "openid": "Confirm who you are (your account identifier)",
-    "profile": "See your name, language and time zone",
-    "email": "See your email address and whether it is confirmed",
-    "offline_access": "Stay connected when you are not using it",
-    # Released only to clients the operator enabled for it (OAuthClient.roles_claim).
-    "roles": "See your roles and groups",
-}
 
 CLAIMS_SUPPORTED = (
-    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid",
-    "name", "given_name", "family_name", "locale", "zoneinfo", "updated_at", "email", "email_verified",
-    "roles", "groups",
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "at_hash",
+    "sid",
+    "name",
+    "given_name",
+    "family_name",
+    "locale",
+    "zoneinfo",
+    "updated_at",
+    "email",
+    "email_verified",
+    "roles",
+    "groups",
 )
-
-
-def describe_scope(scope: str) -> str:
-    """The built-in wording, else the operator's description of a custom scope, else a generic line."""
-    if scope in SCOPE_DESCRIPTIONS:
-        return SCOPE_DESCRIPTIONS[scope]
-    from app.core.rbac import custom_scope_description  # this module stays import-free of the database
-
-    return custom_scope_description(scope) or f"Access “{scope}”"
 
 
 # Endpoints called by programs, not people: their failures are JSON, never an HTML page.

@@ -11,10 +11,10 @@ import re
 from sqlalchemy import func, select
 
 from app.core.audit import Origin, record_event
+from app.core.scopes import SCOPE_DESCRIPTIONS
 from app.extensions import db
 from app.models import User
 from app.models.rbac import CustomScope, Group, Role, group_members, group_roles, user_roles
-from app.core.protocol import SCOPE_DESCRIPTIONS
 
 ADMIN_ROLE = "admin"
 NAME_MAX = 64
@@ -88,10 +88,6 @@ def list_admins() -> list[User]:
 
 def find_role_by_name(name: str) -> Role | None:
     return db.session.scalar(select(Role).where(Role.name == name))
-
-
-def custom_scope_description(name: str) -> str | None:
-    return db.session.scalar(select(CustomScope.description).where(CustomScope.name == name))
 
 
 # --- checks shared by every write ---

@@ -10,8 +10,18 @@ from sqlalchemy.exc import IntegrityError
 
 from app.core import deny_list
 from app.extensions import db
-from app.models import AuditEvent, AuthorizationCode, DeviceCode, DeviceCodeStatus, OAuthClient, RefreshToken, RevokedAccessToken, User
+from app.models import (
+    AuditEvent,
+    AuthorizationCode,
+    DeviceCode,
+    DeviceCodeStatus,
+    OAuthClient,
+    RefreshToken,
+    RevokedAccessToken,
+    User,
+)
 from app.models.base import utcnow
+
 
 def deny_access_token(jti: str, expires_at: datetime) -> None:
     """Put a jti on the deny-list until the token would have expired; a repeat is harmless."""
@@ -44,9 +54,7 @@ def revoke_tokens_from_code(code: AuthorizationCode) -> None:
     """A code redeemed twice was stolen or replayed: everything it produced dies (OAuth 2.1 4.1.3)."""
     if code.access_token_jti and code.access_token_expires_at:
         deny_access_token(code.access_token_jti, code.access_token_expires_at)
-    families = db.session.scalars(
-        select(RefreshToken.family_id).where(RefreshToken.authorization_code_id == code.id).distinct()
-    )
+    families = db.session.scalars(select(RefreshToken.family_id).where(RefreshToken.authorization_code_id == code.id).distinct())
     for family_id in list(families):
         revoke_refresh_family(family_id)
 
@@ -131,4 +139,3 @@ def _delete_rows_naming_client(client: OAuthClient) -> None:
         for fk in table.foreign_keys:
             if fk.column.table.name == OAuthClient.__tablename__ and table.name != OAuthClient.__tablename__:
                 db.session.execute(delete(table).where(fk.parent == client.id))
-

@@ -97,4 +97,3 @@ def is_fresh(user_session: UserSession, *, need_mfa: bool) -> bool:
     if utcnow() - user_session.auth_time > window:
         return False
     return "mfa" in user_session.amr or not need_mfa
-

@@ -34,7 +34,7 @@ class SmsSender(Protocol):
 
 
 def mask_phone(phone_e164: str) -> str:
-    """"•••• 1234": enough for a person to recognise their number, too little to reveal it."""
+    """ "•••• 1234": enough for a person to recognise their number, too little to reveal it."""
     return "•••• " + phone_e164[-4:]
 
 

@@ -26,7 +26,11 @@ def _totp_export(user: User) -> dict[str, Any]:
     row = db.session.scalar(select(TotpFactor).where(TotpFactor.user_id == user.id))
     exported = None
     if row is not None:
-        exported = {"added_at": _time(row.created_at), "confirmed_at": _time(row.confirmed_at), "last_used_at": _time(row.last_used_at)}
+        exported = {
+            "added_at": _time(row.created_at),
+            "confirmed_at": _time(row.confirmed_at),
+            "last_used_at": _time(row.last_used_at),
+        }
     return {"authenticator_app": exported}
 
 

@@ -12,8 +12,8 @@ import secrets
 
 from sqlalchemy import delete, func, select, update
 
-from app.core.factors import has_mfa
 from app.core.audit import Origin, record_event
+from app.core.factors import has_mfa
 from app.extensions import db
 from app.models import RecoveryCode, User
 from app.models.base import utcnow

@@ -9,15 +9,15 @@ from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from app.web.forms import ConfirmForm
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import recovery as service
 from app.mfa.flow import complete_challenge, fail_challenge
-from app.web.fresh_auth import fresh_auth_required
-from app.web.notices import send_factor_notice
 from app.mfa.views import challenge_form, render_challenge, render_security
 from app.models import User, UserSession
+from app.web.forms import ConfirmForm
+from app.web.fresh_auth import fresh_auth_required
+from app.web.notices import send_factor_notice
 from app.web.views import request_origin
 
 KIND = "recovery"

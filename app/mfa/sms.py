@@ -23,12 +23,12 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from app.core.audit import Origin, record_event
-from app.extensions import db
 from app.core.factors import RESTRICTED_KINDS, enrolled_factor_kinds, has_mfa
+from app.core.sms_senders import SmsSender, mask_phone
+from app.extensions import db
 from app.mfa.recovery import delete_recovery_codes
 from app.models import PhoneFactor, SmsCode, User
 from app.models.base import utcnow
-from app.core.sms_senders import SmsSender, mask_phone
 
 ENROL = "enrol"
 SIGNIN = "signin"
@@ -88,7 +88,7 @@ def code_lifetime() -> timedelta:
 
 
 def lifetime_text() -> str:
-    """"5 minutes", as the texts and pages say it."""
+    """ "5 minutes", as the texts and pages say it."""
     minutes = max(1, int(code_lifetime().total_seconds() // 60))
     return f"{minutes} minute{'' if minutes == 1 else 's'}"
 
@@ -179,9 +179,7 @@ def check_code(user: User, phone_e164: str, purpose: str, code: str) -> bool:
         return False  # used, expired, or out of tries: dead whatever was typed
     if not hmac.compare_digest(latest.code_digest, code_digest(user.id, phone_e164, code)):
         return False
-    spent = db.session.execute(
-        update(SmsCode).where(*live).values(consumed_at=now).execution_options(synchronize_session=False)
-    )
+    spent = db.session.execute(update(SmsCode).where(*live).values(consumed_at=now).execution_options(synchronize_session=False))
     return spent.rowcount == 1  # a parallel request with the same code may have spent it first
 
 

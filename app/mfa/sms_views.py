@@ -11,17 +11,17 @@ from werkzeug.wrappers import Response
 from wtforms import StringField, TelField
 from wtforms.validators import DataRequired, Regexp, ValidationError
 
-from app.web.forms import ConfirmForm
+from app.core.sign_in import KEEP_ONE, may_remove
+from app.core.sms_senders import SmsSendError, mask_phone, sms_sender
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import sms as service
-from app.core.sign_in import KEEP_ONE, may_remove
 from app.mfa.flow import complete_challenge, fail_challenge, finish_enrolment
-from app.web.fresh_auth import fresh_auth_required
-from app.web.notices import send_factor_notice
 from app.mfa.views import challenge_form, enrolment_form, render_challenge, render_security
 from app.models import User, UserSession
-from app.core.sms_senders import SmsSendError, mask_phone, sms_sender
+from app.web.forms import ConfirmForm
+from app.web.fresh_auth import fresh_auth_required
+from app.web.notices import send_factor_notice
 from app.web.views import request_origin, see_other
 
 log = logging.getLogger(__name__)

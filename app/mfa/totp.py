@@ -19,8 +19,8 @@ from sqlalchemy import or_, select, update
 
 from app.core.audit import Origin, record_event
 from app.core.crypto import seal, unseal
-from app.extensions import db
 from app.core.factors import forget_stand_ins_without_factor
+from app.extensions import db
 from app.models import TotpFactor, User
 from app.models.base import utcnow
 from app.security import constant_time_equals

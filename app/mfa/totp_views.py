@@ -8,16 +8,16 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Regexp
 
-from app.web.forms import ConfirmForm
+from app.core.sign_in import KEEP_ONE, may_remove
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import totp as service
-from app.core.sign_in import KEEP_ONE, may_remove
 from app.mfa.flow import complete_challenge, fail_challenge, finish_enrolment
-from app.web.fresh_auth import fresh_auth_required
-from app.web.notices import send_factor_notice
 from app.mfa.views import challenge_form, enrolment_form, render_challenge, render_security
 from app.models import User, UserSession
+from app.web.forms import ConfirmForm
+from app.web.fresh_auth import fresh_auth_required
+from app.web.notices import send_factor_notice
 from app.web.views import request_origin, see_other
 
 KIND = "totp"

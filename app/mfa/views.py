@@ -7,9 +7,9 @@ from functools import wraps
 
 from flask import redirect, render_template, url_for
 
-from app.mfa import bp
 from app.core.factors import challenge_plugins, enrolled_factor_kinds, plugins
 from app.core.sign_in import challenge_locked
+from app.mfa import bp
 from app.mfa.flow import challenge_subject, enrolment_subject
 from app.models import SignInStage, User, UserSession
 from app.web.views import see_other

@@ -1,4 +1,6 @@
-"""Security keys and passkeys (WebAuthn): ceremony options, verification, single-use challenges, credentials.
+"""Security keys and passkeys (WebAuthn): the relying party, single-use challenges, registration, credentials.
+
+Proving a key at sign-in or step-up is app.mfa.webauthn_sign_in's.
 
 The relying party is the issuer: its host name is the RP ID and its origin the only origin accepted,
 never the request's Host header (a forged Host must not change what a signature is checked against).
@@ -16,13 +18,10 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 from webauthn import (
-    generate_authentication_options,
     generate_registration_options,
     options_to_json,
-    verify_authentication_response,
     verify_registration_response,
 )
-from webauthn.authentication.verify_authentication_response import VerifiedAuthentication
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
@@ -33,14 +32,11 @@ from webauthn.helpers.structs import (
 )
 
 from app.core.audit import Origin, record_event
-from app.core.accounts import SignIn
-from app.extensions import db
-from app.core.lockout import record_failed_attempt
 from app.core.factors import forget_stand_ins_without_factor
+from app.extensions import db
 from app.models import User, WebAuthnChallenge, WebAuthnCredential
 from app.models.base import utcnow
 from app.security import new_public_id
-from app.core.sessions import start_session
 
 CHALLENGE_TTL = timedelta(minutes=5)
 CHALLENGE_BYTES = 32
@@ -182,7 +178,7 @@ def registration_options(user: User, *, passkey: bool) -> tuple[str, WebAuthnCha
         timeout=int(CHALLENGE_TTL.total_seconds() * 1000),
         authenticator_selection=selection,
         # The browser refuses an authenticator that already holds one of these, before it makes a key.
-        exclude_credentials=[_descriptor(credential) for credential in existing],
+        exclude_credentials=[descriptor(credential) for credential in existing],
     )
     return options_to_json(options), row
 
@@ -237,147 +233,10 @@ def _transports(response: dict) -> list[str]:
     return [value for value in reported if isinstance(value, str) and value in known][:8]
 
 
-def _descriptor(credential: WebAuthnCredential) -> PublicKeyCredentialDescriptor:
+def descriptor(credential: WebAuthnCredential) -> PublicKeyCredentialDescriptor:
     known = {transport.value for transport in AuthenticatorTransport}
     transports = [AuthenticatorTransport(value) for value in credential.transports or [] if value in known]
     return PublicKeyCredentialDescriptor(id=base64url_to_bytes(credential.credential_id), transports=transports or None)
-
-
-# --- authentication ---------------------------------------------------------------------------
-
-
-def second_factor_options(user: User) -> tuple[str, WebAuthnChallenge]:
-    """Options for the challenge after the password: only this person's credentials may answer."""
-    row = issue_challenge(AUTHENTICATE, user)
-    options = generate_authentication_options(
-        rp_id=relying_party().id,
-        challenge=row.challenge,
-        timeout=int(CHALLENGE_TTL.total_seconds() * 1000),
-        allow_credentials=[_descriptor(credential) for credential in credentials_of(user)],
-        # The password was the first factor; touching the key is the second. No PIN needed on top.
-        user_verification=UserVerificationRequirement.DISCOURAGED,
-    )
-    return options_to_json(options), row
-
-
-def passkey_options() -> tuple[str, WebAuthnChallenge]:
-    """Options for passwordless sign-in: no account named, the authenticator offers its passkeys."""
-    row = issue_challenge(PASSKEY, None)
-    options = generate_authentication_options(
-        rp_id=relying_party().id,
-        challenge=row.challenge,
-        timeout=int(CHALLENGE_TTL.total_seconds() * 1000),
-        allow_credentials=None,
-        user_verification=UserVerificationRequirement.REQUIRED,
-    )
-    return options_to_json(options), row
-
-
-def verify_second_factor(user: User, challenge: bytes, response: object, *, origin: Origin) -> WebAuthnCredential:
-    """Check an assertion against one of `user`'s own credentials (another person's key is unknown here)."""
-    credential = _find_by_response(response, WebAuthnCredential.user_id == user.id)
-    if credential is None:
-        raise WebAuthnRefused("unknown_credential")
-    verified = _check_signature(credential, challenge, response, require_user_verification=False)
-    _record_use(credential, verified, origin=origin)
-    return credential
-
-
-def verify_passkey(challenge: bytes, response: object, *, origin: Origin) -> WebAuthnCredential:
-    """Check a passwordless assertion: a passkey's signature, with the person verified by the authenticator."""
-    credential = _find_by_response(response, WebAuthnCredential.is_passkey.is_(True))
-    if credential is None:
-        record_event("auth.login_failed", origin=origin, reason="unknown_passkey")
-        raise WebAuthnRefused("unknown_passkey")
-    verified = _check_signature(credential, challenge, response, require_user_verification=True)
-    # WebAuthn 7.2 step 6: the user handle the authenticator returns must name the credential's owner.
-    handle = response["response"].get("userHandle")
-    if not isinstance(handle, str) or _decode(handle) != user_handle(credential.user_id):
-        raise WebAuthnRefused("not_verified")
-    _record_use(credential, verified, origin=origin)
-    return credential
-
-
-def _find_by_response(response: object, *criteria) -> WebAuthnCredential | None:
-    if not isinstance(response, dict) or not isinstance(response.get("response"), dict):
-        raise WebAuthnRefused("malformed")
-    credential_id = response.get("id")
-    if not isinstance(credential_id, str) or not credential_id or len(credential_id) > CREDENTIAL_ID_MAX:
-        raise WebAuthnRefused("malformed")
-    return db.session.scalar(select(WebAuthnCredential).where(WebAuthnCredential.credential_id == credential_id, *criteria))
-
-
-def _decode(value: str) -> bytes | None:
-    try:
-        return base64url_to_bytes(value)
-    except Exception:  # not base64url: the comparison simply fails
-        return None
-
-
-def _check_signature(
-    credential: WebAuthnCredential, challenge: bytes, response: dict, *, require_user_verification: bool
-) -> VerifiedAuthentication:
-    rp = relying_party()
-    try:
-        return verify_authentication_response(
-            credential=response,
-            expected_challenge=challenge,
-            expected_rp_id=rp.id,
-            expected_origin=rp.origin,
-            credential_public_key=credential.public_key,
-            # 0 turns the library's counter check off: ours (_record_use) runs once the signature is
-            # proven, so a forged response can't raise a clone alarm, and a real one is audited.
-            credential_current_sign_count=0,
-            require_user_verification=require_user_verification,
-        )
-    except Exception as exc:  # malformed authenticator or client data is a refusal, never a 500
-        raise WebAuthnRefused("not_verified") from exc
-
-
-def is_possible_clone(stored_count: int, new_count: int) -> bool:
-    """WebAuthn 7.2 step 21: a counter that does not grow (when either side counts at all) means a copied key."""
-    return (stored_count > 0 or new_count > 0) and new_count <= stored_count
-
-
-def _record_use(credential: WebAuthnCredential, verified: VerifiedAuthentication, *, origin: Origin) -> None:
-    """Store the new counter, refusing a possible clone; compare-and-set so parallel uses can't both pass."""
-    stored = credential.sign_count
-    moved = 0
-    if not is_possible_clone(stored, verified.new_sign_count):
-        moved = db.session.execute(
-            update(WebAuthnCredential)
-            .where(WebAuthnCredential.id == credential.id, WebAuthnCredential.sign_count == stored)
-            .values(sign_count=verified.new_sign_count, last_used_at=utcnow(), backed_up=verified.credential_backed_up)
-            .execution_options(synchronize_session="fetch")
-        ).rowcount
-    if moved != 1:
-        record_event(
-            "mfa.webauthn_clone_suspected",
-            origin=origin,
-            subject=db.session.get(User, credential.user_id),
-            credential=credential.id,
-            stored_sign_count=stored,
-            presented_sign_count=verified.new_sign_count,
-        )
-        raise WebAuthnRefused("possible_clone")
-
-
-def sign_in_with_passkey(credential: WebAuthnCredential, *, origin: Origin) -> SignIn | None:
-    """Start a full session for the passkey's owner; None (audited) when the account may not sign in now.
-
-    The same refusals as the password sign-in (app.core.accounts.authenticate): disabled or locked.
-    """
-    now = utcnow()
-    user = db.session.get(User, credential.user_id)
-    if user.is_disabled or user.is_locked(now):
-        record_failed_attempt(user, now, origin, "disabled" if user.is_disabled else "locked", factor="passkey")
-        return None
-    user_session, cookie_value = start_session(user, origin=origin, amr=PASSKEY_AMR)
-    user.failed_login_count = 0
-    user.locked_until = None
-    db.session.flush()
-    record_event("auth.login", origin=origin, subject=user, session_id=user_session.id, amr=PASSKEY_AMR)
-    return SignIn(user, user_session, cookie_value)
 
 
 # --- the person's credentials -----------------------------------------------------------------

@@ -13,20 +13,21 @@ from werkzeug.wrappers import Response
 from wtforms import StringField
 
 from app.core.factors import has_mfa
-from app.web.forms import ConfirmForm
-from app.web.browser_session import attach_to_browser, pending_session
+from app.core.sessions import revoke_session
+from app.core.sign_in import KEEP_ONE, challenge_locked, is_fresh, may_remove
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import webauthn as service
-from app.core.sign_in import KEEP_ONE, challenge_locked, is_fresh, may_remove
+from app.mfa import webauthn_sign_in as proof
 from app.mfa.flow import challenge_subject, complete_challenge, enrolment_subject, fail_challenge
+from app.mfa.views import render_security
+from app.models import SignInStage, User
+from app.web.browser_session import attach_to_browser, pending_session
+from app.web.forms import ConfirmForm
 from app.web.fresh_auth import fresh_auth_required
 from app.web.next_url import remember_next
 from app.web.notices import send_factor_notice
-from app.mfa.views import render_security
-from app.models import SignInStage, User
 from app.web.redirects import safe_next
-from app.core.sessions import revoke_session
 from app.web.views import request_origin, see_other
 
 LOCKED = "Too many failed attempts. Wait a few minutes, then try again."
@@ -134,7 +135,7 @@ def webauthn_authenticate_options():
     user, _user_session = subject
     if challenge_locked(user):
         return _error(LOCKED, 429)
-    options_json, row = service.second_factor_options(user)
+    options_json, row = proof.second_factor_options(user)
     return _options(options_json, row, service.AUTHENTICATE)
 
 
@@ -149,7 +150,7 @@ def webauthn_authenticate_verify():
         return _error(LOCKED, 429)
     try:
         challenge, _held = _take_challenge(service.AUTHENTICATE, user)
-        service.verify_second_factor(user, challenge, _body().get("credential"), origin=request_origin())
+        proof.verify_second_factor(user, challenge, _body().get("credential"), origin=request_origin())
     except service.WebAuthnRefused as refused:
         if refused.reason == "malformed":
             db.session.commit()  # the challenge stays used; unreadable input is no guess at the factor
@@ -165,7 +166,7 @@ def webauthn_authenticate_verify():
 @bp.post("/passkey/options")
 @limiter.limit(_limit("LIMIT_LOGIN_IP"), methods=["POST"])
 def passkey_options():
-    options_json, row = service.passkey_options()
+    options_json, row = proof.passkey_options()
     return _options(options_json, row, service.PASSKEY)
 
 
@@ -176,8 +177,8 @@ def passkey_verify():
     origin = request_origin()
     try:
         challenge, _held = _take_challenge(service.PASSKEY, None)
-        credential = service.verify_passkey(challenge, body.get("credential"), origin=origin)
-        sign_in = service.sign_in_with_passkey(credential, origin=origin)
+        credential = proof.verify_passkey(challenge, body.get("credential"), origin=origin)
+        sign_in = proof.sign_in_with_passkey(credential, origin=origin)
         if sign_in is None:
             raise service.WebAuthnRefused("sign_in_refused")
     except service.WebAuthnRefused as refused:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from enum import StrEnum
-
-import sqlite3
 
 from sqlalchemy import DateTime, MetaData, String, event
 from sqlalchemy.engine import Engine

@@ -13,7 +13,6 @@ from app.models.base import Base, UTCDateTime, utcnow
 from app.models.user import User
 from app.security import constant_time_equals, token_digest
 
-
 _LOOPBACK_URI = re.compile(r"(http://(?:127\.0\.0\.1|\[::1\]))(?::([1-9][0-9]{0,4}))?([/?].*)?", re.DOTALL)
 
 

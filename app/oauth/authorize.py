@@ -12,11 +12,11 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError
 from flask import current_app, redirect
 from werkzeug.wrappers import Response
 
+from app.core.consent import needs_consent
 from app.core.factors import has_mfa
 from app.core.protocol import ACR_MFA as MFA_ACR
-from app.models.base import utcnow
-from app.core.consent import needs_consent
 from app.core.protocol import PROMPT_CONSENT, PROMPT_LOGIN, PROMPT_NONE
+from app.models.base import utcnow
 
 
 class InteractionError(OAuth2Error):

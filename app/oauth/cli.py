@@ -10,13 +10,13 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.core.audit import CLI_ORIGIN, record_event
+from app.core.client_cache import client_cache
+from app.core.clients import ClientSpec, ClientSpecError, create_client
+from app.core.keys import ensure_keys, rotate_keys
+from app.core.protocol import AUTH_METHODS, GRANT_TYPES
 from app.core.revocation import delete_client_and_grants
 from app.extensions import db
 from app.models import OAuthClient, SigningKey
-from app.core.clients import ClientSpec, ClientSpecError, create_client
-from app.core.protocol import AUTH_METHODS, GRANT_TYPES
-from app.core.keys import ensure_keys, rotate_keys
-from app.core.client_cache import client_cache
 
 clients_cli = AppGroup("clients", help="Manage OAuth clients.")
 keys_cli = AppGroup("keys", help="Manage JWT signing keys.")

@@ -12,10 +12,10 @@ from joserfc.jwk import KeySet
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
+from app.core.protocol import CLIENT_ASSERTION_ALGORITHMS
 from app.extensions import db
 from app.models import OAuthClient, UsedClientAssertion
 from app.models.base import utcnow
-from app.core.protocol import CLIENT_ASSERTION_ALGORITHMS
 
 METHOD = "private_key_jwt"
 _MAX_ASSERTION_LENGTH = 8192

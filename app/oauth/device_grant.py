@@ -15,10 +15,10 @@ from authlib.oauth2.rfc8628 import DeviceCodeGrant as AuthlibDeviceCodeGrant
 from authlib.oauth2.rfc8628.errors import AuthorizationPendingError, ExpiredTokenError, SlowDownError
 from flask import current_app
 
-from app.models import DeviceCode, OAuthClient
-from app.oauth import device
 from app.core.issuance import PersonGrant, issue_person_tokens, user_can_receive_tokens
 from app.core.protocol import AUTH_METHODS, DEVICE_CODE
+from app.models import DeviceCode, OAuthClient
+from app.oauth import device
 from app.web.views import request_origin
 
 _POLL_ERRORS = {

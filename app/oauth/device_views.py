@@ -5,15 +5,15 @@ from __future__ import annotations
 from flask import abort, current_app, jsonify, render_template, request, url_for
 from flask_login import current_user
 
+from app.core.issuance import user_can_receive_tokens
+from app.core.scopes import describe_scope
 from app.extensions import csrf, db, limiter
-from app.web.messages import message
 from app.models import DeviceCode
 from app.net import client_ip
 from app.oauth import bp, device
-from app.core.issuance import user_can_receive_tokens
-from app.core.protocol import describe_scope
 from app.oauth.forms import DeviceCodeEntryForm, DeviceDecisionForm
 from app.oauth.grants import authorization_server
+from app.web.messages import message
 from app.web.views import request_origin, see_other
 
 STALE_REQUEST = "That request has expired or was already answered. Start again on your device."

@@ -17,8 +17,8 @@ from app.core.protocol import (
     DEVICE_CODE,
     PKCE_METHODS,
     RESPONSE_TYPES,
-    SCOPE_DESCRIPTIONS,
 )
+from app.core.scopes import SCOPE_DESCRIPTIONS
 from app.oauth.registration import registration_enabled
 
 WELL_KNOWN_PATHS = ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server")

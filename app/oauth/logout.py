@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from authlib.common.urls import add_params_to_uri
 from flask import current_app
 
-from app.core.audit import Origin, record_event
 from app.core.accounts import sign_out
-from app.extensions import db
-from app.models import OAuthClient, UserSession
-from app.models.base import utcnow
+from app.core.audit import Origin, record_event
 from app.core.client_cache import find_client
 from app.core.jwts import decode_own_jwt
 from app.core.sessions import SessionPolicy
+from app.extensions import db
+from app.models import OAuthClient, UserSession
+from app.models.base import utcnow
 
 # The parameters acted on (ui_locales and logout_hint are ignored), each with a size cap: longer is dropped.
 PARAMETER_LIMITS = {"id_token_hint": 4096, "client_id": 64, "post_logout_redirect_uri": 500, "state": 1024}

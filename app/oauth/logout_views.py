@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, request
 from flask_login import current_user
 
-from app.web.browser_session import detach_from_browser
 from app.extensions import csrf, db
 from app.oauth import bp, logout
 from app.oauth.forms import LogoutConfirmForm
+from app.web.browser_session import detach_from_browser
 from app.web.views import request_origin
 
 

@@ -14,6 +14,7 @@ from app.models import AuthorizationCode, RefreshToken
 from app.models.base import utcnow
 from app.security import token_digest
 
+
 def consume_code(code: AuthorizationCode) -> bool:
     """Mark a code used with one conditional UPDATE: of N parallel redemptions exactly one wins."""
     result = db.session.execute(
@@ -78,4 +79,3 @@ def introspection_payload(token: object) -> dict[str, object]:
     payload = {key: claims[key] for key in ("scope", "client_id", "sub", "exp", "iat", "aud", "iss", "jti") if key in claims}
     payload.update(active=True, token_type="Bearer")
     return payload
-

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Response, current_app, jsonify, request
 
-from app.extensions import csrf, db, limiter
-from app.oauth import bp, registration
 from app.core.client_cache import client_cache
 from app.core.clients import ClientSpecError
+from app.extensions import csrf, db, limiter
+from app.oauth import bp, registration
 from app.web.views import request_origin
 
 

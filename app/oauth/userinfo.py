@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Request, jsonify
 from werkzeug.wrappers import Response
 
-from app.extensions import db
-from app.models import User
 from app.core.claims import user_claims
 from app.core.client_cache import find_client
 from app.core.issuance import user_can_receive_tokens
 from app.core.jwts import subject_of, validate_access_token
+from app.extensions import db
+from app.models import User
 
 
 def _bearer_error(error: str, description: str, status: int) -> Response:

@@ -8,11 +8,11 @@ from authlib.oauth2 import OAuth2Error
 from flask import Response, abort, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.extensions import csrf, db, limiter
-from app.web.headers import allow_client_logos
-from app.web.next_url import remember_next
-from app.oauth import bp
 from app.core.consent import grant_consent, record_consent_denied
+from app.core.keys import keyring
+from app.core.scopes import describe_scope
+from app.extensions import csrf, db, limiter
+from app.oauth import bp
 from app.oauth.authorize import (
     InteractionError,
     authorize_url_without,
@@ -21,12 +21,12 @@ from app.oauth.authorize import (
     is_page_error,
     with_issuer,
 )
-from app.core.protocol import describe_scope
 from app.oauth.discovery import DISCOVERY_MAX_AGE, JWKS_MAX_AGE, JWKS_PATH, WELL_KNOWN_PATHS, openid_configuration
 from app.oauth.forms import ConsentForm
 from app.oauth.grants import authorization_server
-from app.core.keys import keyring
 from app.oauth.userinfo import userinfo_response
+from app.web.headers import allow_client_logos
+from app.web.next_url import remember_next
 from app.web.views import request_origin
 
 _UNSUPPORTED_OBJECTS = {"request": "request_not_supported", "request_uri": "request_uri_not_supported"}
@@ -49,16 +49,27 @@ def _validated_grant():
     # any other repeated parameter (nonce, code_challenge, prompt, ...) is as ambiguous (RFC 6749 3.1).
     repeated = sorted(name for name, values in request.values.lists() if len(values) > 1)
     if repeated:
-        raise InteractionError("invalid_request", f"Repeated parameter '{repeated[0]}'.", grant.redirect_uri, request.values.get("state"))
+        raise InteractionError(
+            "invalid_request", f"Repeated parameter '{repeated[0]}'.", grant.redirect_uri, request.values.get("state")
+        )
     for parameter, error in _UNSUPPORTED_OBJECTS.items():
         if request.values.get(parameter):
-            raise InteractionError(error, f"The '{parameter}' parameter is not supported.", grant.redirect_uri, request.values.get("state"))
+            raise InteractionError(
+                error, f"The '{parameter}' parameter is not supported.", grant.redirect_uri, request.values.get("state")
+            )
     if not grant.request.scope:
         # Nothing requested, or nothing this client may have (RFC 6749 3.3): no code for an empty grant.
-        raise InteractionError("invalid_scope", "None of the requested scopes is available to this client.", grant.redirect_uri, request.values.get("state"))
+        raise InteractionError(
+            "invalid_scope",
+            "None of the requested scopes is available to this client.",
+            grant.redirect_uri,
+            request.values.get("state"),
+        )
     max_age = request.values.get("max_age")
     if max_age and not max_age.isdigit():
-        raise InteractionError("invalid_request", "max_age must be a whole number of seconds.", grant.redirect_uri, request.values.get("state"))
+        raise InteractionError(
+            "invalid_request", "max_age must be a whole number of seconds.", grant.redirect_uri, request.values.get("state")
+        )
     return grant
 
 

@@ -6,10 +6,10 @@ from flask import Flask, current_app, flash, g, request, session
 from flask.wrappers import Response
 from flask_login import AnonymousUserMixin, current_user
 
-from app.extensions import db, login_manager
-from app.web.messages import message
-from app.models import User, UserSession
 from app.core.sessions import SessionPolicy, find_active_session, touch_session
+from app.extensions import db, login_manager
+from app.models import User, UserSession
+from app.web.messages import message
 
 # An upstream account proven in this browser, waiting for its person to sign in and link it
 # (app.core.federation.PendingLink): it must outlive the sign-in that clears the rest of the state.

@@ -16,7 +16,10 @@ from app.web.messages import message
 log = logging.getLogger(__name__)
 
 TITLES = {
-    400: ("Something was wrong with that request", "The form may have expired or a value was not accepted. Go back, reload the page and try again."),
+    400: (
+        "Something was wrong with that request",
+        "The form may have expired or a value was not accepted. Go back, reload the page and try again.",
+    ),
     403: ("Not allowed", "You don't have access to this page."),
     404: ("Page not found", "There is nothing at this address."),
     405: ("Not allowed", "This page can't be used that way."),

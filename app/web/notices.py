@@ -6,9 +6,10 @@ Links are the configured issuer plus the page's url_for path, never the request'
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import current_app, render_template, url_for
 
-from app.core.mail import render_mail, send_mail
+from app.core.email_tokens import EMAIL_CHANGE_TTL
+from app.core.mail import Mail, send_mail
 from app.models import User
 
 # What each factor change is called in the notice ("A security key was added to your account").
@@ -25,6 +26,17 @@ FACTOR_ACTIONS = {"added": "added to", "removed": "removed from", "regenerated":
 def external_url(endpoint: str, **values: object) -> str:
     """The page's address as a person's mail client must open it: the issuer, then the route's path."""
     return current_app.config["ISSUER"] + url_for(endpoint, **values)
+
+
+def render_mail(template: str, *, to: str, subject: str, **context: object) -> Mail:
+    """Render templates/email/<template>.txt and .html into one message."""
+    context.setdefault("service_name", current_app.config["SERVICE_NAME"])
+    return Mail(
+        to=to,
+        subject=subject,
+        text=render_template(f"email/{template}.txt", **context),
+        html=render_template(f"email/{template}.html", **context),
+    )
 
 
 def _send(template: str, *, to: str, subject: str, **context: object) -> None:
@@ -95,4 +107,50 @@ def send_factor_notice(user: User, kind: str, action: str) -> None:
         what=what,
         security_link=external_url("mfa.security"),
         reset_link=external_url("auth.forgot_password"),
+    )
+
+
+def mask_email(email: str) -> str:
+    """j…@example.com: enough for the owner to recognise an address, little for whoever else reads the old mailbox."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}…@{domain}"
+
+
+def send_email_change_link(user: User, new_email: str, token: str) -> None:
+    link = external_url("account.confirm_email_change_page", token=token)
+    minutes = int(EMAIL_CHANGE_TTL.total_seconds() // 60)
+    send_mail(
+        render_mail(
+            "email_change_verify", to=new_email, subject="Confirm your new email address", user=user, link=link, minutes=minutes
+        )
+    )
+
+
+def send_email_change_notice(user: User, old_email: str, new_email: str, *, done: bool) -> None:
+    """Tell the old address: a change was asked for (done=False), or it has happened (done=True)."""
+    subject = "Your email address was changed" if done else "A change of your email address was requested"
+    send_mail(
+        render_mail(
+            "email_changed_notice",
+            to=old_email,
+            subject=subject,
+            user=user,
+            new_email=mask_email(new_email),
+            done=done,
+            reset_link=external_url("auth.forgot_password"),
+        )
+    )
+
+
+def send_account_deleted(address: str, display_name: str, account_ref: str) -> None:
+    """A last notice to the address, after the commit: if the deletion was not theirs, they learn of it."""
+    send_mail(
+        render_mail(
+            "account_deleted",
+            to=address,
+            subject="Your account was deleted",
+            display_name=display_name,
+            email=address,
+            account_ref=account_ref,
+        )
     )

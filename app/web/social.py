@@ -52,7 +52,6 @@ def social_message(reason: str, provider: Provider, **values: str) -> str:
     return MESSAGES[reason].format(provider=provider.display_name, **values)
 
 
-
 def begin_journey(provider: Provider, intent: JourneyIntent, next_url: str | None = None, *, fresh: bool = False) -> Response:
     """Send the browser to the provider, remembering what to do when it comes back.
 
@@ -86,7 +85,6 @@ def take_journey(provider: Provider) -> dict | None:
         forget_authorization(provider, state)
         return None
     return journey
-
 
 
 def callback_url(provider: Provider) -> str:
@@ -152,4 +150,3 @@ def _check_response_issuer(provider: Provider, client) -> None:
         return
     if sent != client.load_server_metadata().get("issuer"):
         raise UpstreamFailed("the authorization response came from another issuer")
-

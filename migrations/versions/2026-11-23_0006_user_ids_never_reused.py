@@ -7,15 +7,15 @@ Revises: 0005
 Create Date: 2026-11-23 23:58:00
 
 """
+
 import warnings
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0006'
-down_revision = '0005'
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -16,7 +16,7 @@ from authlib.integrations.base_client import OAuthError
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
-from app.core.protocol import describe_scope
+from app.core.scopes import describe_scope
 from tests.e2e import rp
 from tests.e2e.server import LiveServer
 from tests.e2e.ui import LOGIN_URL, expect_signed_out, flash, sign_in

@@ -17,7 +17,6 @@ pytestmark = pytest.mark.e2e
 CHALLENGE_URL = re.compile(r"/mfa/challenge$")
 
 
-
 def test_an_admin_filters_the_audit_log_by_event_type_and_exports_it_as_csv(page: Page, live_server: LiveServer) -> None:
     email = new_email()
     register(page, email)

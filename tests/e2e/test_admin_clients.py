@@ -21,7 +21,6 @@ pytestmark = pytest.mark.e2e
 CHALLENGE_URL = re.compile(r"/mfa/challenge$")
 
 
-
 def client_credentials(server: LiveServer, client_id: str, secret: str, scope: str) -> tuple[int, dict]:
     """A machine's token request to the live server, client_secret_basic (RFC 6749 2.3.1)."""
     basic = base64.b64encode(f"{urllib.parse.quote(client_id)}:{urllib.parse.quote(secret)}".encode()).decode()

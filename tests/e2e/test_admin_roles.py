@@ -23,12 +23,21 @@ ROLE_PAGE_URL = re.compile(r"/admin/roles/\d+$")
 SCOPE = "openid profile email roles"
 
 
-
 def register_roles_client(server: LiveServer, redirect_uri: str) -> rp.Client:
     """``flask clients create`` with the roles scope, then the roles claim switched on in the server's database."""
     output = server.flask(
-        "clients", "create", "--name", "Staff Portal", "--redirect-uri", redirect_uri,
-        "--grant", "authorization_code", "--grant", "refresh_token", "--scope", SCOPE,
+        "clients",
+        "create",
+        "--name",
+        "Staff Portal",
+        "--redirect-uri",
+        redirect_uri,
+        "--grant",
+        "authorization_code",
+        "--grant",
+        "refresh_token",
+        "--scope",
+        SCOPE,
     )
     data = json.loads([line for line in output.splitlines() if line.startswith("{")][-1])
     with server.engine.begin() as connection:

@@ -96,7 +96,9 @@ def test_an_admin_invites_a_person_who_chooses_a_password_and_signs_in(new_conte
     sign_in(invited, invited_email, NEW_PASSWORD)
 
 
-def test_an_admin_gives_and_removes_a_role_and_unlinks_an_account_on_the_person_s_page(new_context, live_server: LiveServer) -> None:
+def test_an_admin_gives_and_removes_a_role_and_unlinks_an_account_on_the_person_s_page(
+    new_context, live_server: LiveServer
+) -> None:
     admin_email, person_email = new_email(), new_email()
     create_account(live_server, admin_email, admin=True)
     create_account(live_server, person_email)
@@ -107,7 +109,12 @@ def test_an_admin_gives_and_removes_a_role_and_unlinks_an_account_on_the_person_
         person_id = connection.scalar(select(User.id).where(User.email == person_email))
         connection.execute(
             insert(LinkedIdentity).values(
-                user_id=person_id, provider="github", subject=f"gh-{person_id}", email=person_email, username="lost-octocat", linked_at=utcnow()
+                user_id=person_id,
+                provider="github",
+                subject=f"gh-{person_id}",
+                email=person_email,
+                username="lost-octocat",
+                linked_at=utcnow(),
             )
         )
     admin = new_context().new_page()

@@ -20,8 +20,18 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 def register_device_client(server: LiveServer) -> str:
     output = server.flask(
-        "clients", "create", "--name", "Living-room TV", "--type", "public",
-        "--grant", DEVICE_GRANT, "--grant", "refresh_token", "--scope", rp.SCOPE,
+        "clients",
+        "create",
+        "--name",
+        "Living-room TV",
+        "--type",
+        "public",
+        "--grant",
+        DEVICE_GRANT,
+        "--grant",
+        "refresh_token",
+        "--scope",
+        rp.SCOPE,
     )
     return json.loads([line for line in output.splitlines() if line.startswith("{")][-1])["client_id"]
 

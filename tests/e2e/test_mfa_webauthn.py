@@ -133,7 +133,9 @@ def test_a_cancelled_key_keeps_the_challenge_with_a_message(page: Page) -> None:
     expect(page.get_by_role("button", name="Use your security key")).to_be_enabled()
 
 
-def test_a_passkey_signs_in_from_the_sign_in_page_without_a_password(page: Page, live_server: LiveServer, mailbox: Mailbox) -> None:
+def test_a_passkey_signs_in_from_the_sign_in_page_without_a_password(
+    page: Page, live_server: LiveServer, mailbox: Mailbox
+) -> None:
     refused = watch_csp(page)
     cdp, authenticator_id = virtual_authenticator(page, passkey=True)
     email = new_email()

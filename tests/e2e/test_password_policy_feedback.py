@@ -46,4 +46,3 @@ def test_refused_passwords_are_explained_at_the_field_and_create_nothing(
     assert live_server.count_users(email) == 1
     # A fresh account gets a confirmation link, not the "someone tried to register" notice.
     assert mailbox.wait_for(email, "Confirm your email address")
-

@@ -41,9 +41,7 @@ def test_confidential_client_code_flow_with_pkce_refresh_introspection_and_revoc
     assert answer["iss"] == issuer  # RFC 9207: the RP can tell which issuer answered
     assert set(answer) == {"code", "state", "iss"}
 
-    tokens = app.fetch_token(
-        metadata["token_endpoint"], authorization_response=callback, state=state, code_verifier=verifier
-    )
+    tokens = app.fetch_token(metadata["token_endpoint"], authorization_response=callback, state=state, code_verifier=verifier)
     assert tokens["token_type"].lower() == "bearer"
     assert set(tokens["scope"].split()) == set(rp.SCOPE.split())
     assert 0 < tokens["expires_in"] <= 3600
@@ -96,9 +94,7 @@ def test_confidential_client_code_flow_with_pkce_refresh_introspection_and_revoc
     callback = rp.authorize_again(page, url, redirect_uri)
     answer = rp.query(callback)
     assert (answer["state"], answer["iss"]) == (state, issuer)
-    tokens = app.fetch_token(
-        metadata["token_endpoint"], authorization_response=callback, state=state, code_verifier=verifier
-    )
+    tokens = app.fetch_token(metadata["token_endpoint"], authorization_response=callback, state=state, code_verifier=verifier)
     rp.verify_id_token(tokens["id_token"], metadata, client, nonce=nonce, access_token=tokens["access_token"])
 
     # Revocation (RFC 7009): the access token, then the refresh token; both then read as inactive.
@@ -142,9 +138,7 @@ def test_public_client_code_flow_needs_the_pkce_verifier(page: Page, live_server
     verifier, nonce = generate_token(64), generate_token(32)
     url, state = app.create_authorization_url(metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce)
     callback = rp.authorize_again(page, url, redirect_uri)
-    tokens = app.fetch_token(
-        metadata["token_endpoint"], authorization_response=callback, state=state, code_verifier=verifier
-    )
+    tokens = app.fetch_token(metadata["token_endpoint"], authorization_response=callback, state=state, code_verifier=verifier)
     claims = rp.verify_id_token(tokens["id_token"], metadata, client, nonce=nonce, access_token=tokens["access_token"])
     userinfo = app.get(metadata["userinfo_endpoint"], timeout=10)
     assert userinfo.status_code == 200

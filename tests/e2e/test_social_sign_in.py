@@ -104,7 +104,9 @@ def test_cancelling_at_github_comes_back_to_the_sign_in_page(page: Page, social_
     expect(page.get_by_role("status").filter(has_text=MESSAGES["denied"].format(provider="GitHub"))).to_be_visible()
 
 
-def test_an_address_with_an_account_is_linked_after_password_and_totp(page: Page, live_server: LiveServer, social_upstreams: SocialUpstreams) -> None:
+def test_an_address_with_an_account_is_linked_after_password_and_totp(
+    page: Page, live_server: LiveServer, social_upstreams: SocialUpstreams
+) -> None:
     email = new_email()
     live_server.flask("users", "create", "--email", email, "--password", PASSWORD, "--name", "Ada")
     totp = add_totp(live_server, email)

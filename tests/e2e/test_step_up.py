@@ -47,7 +47,9 @@ def test_an_app_asking_for_mfa_gets_a_step_up_challenge(page: Page, live_server:
     with page.expect_request(rp.callback_pattern(redirect_uri)) as answered:
         page.get_by_role("button", name="Verify").click()
 
-    tokens = app.fetch_token(metadata["token_endpoint"], authorization_response=answered.value.url, state=state, code_verifier=verifier)
+    tokens = app.fetch_token(
+        metadata["token_endpoint"], authorization_response=answered.value.url, state=state, code_verifier=verifier
+    )
     claims = rp.verify_id_token(tokens["id_token"], metadata, client, nonce=nonce, access_token=tokens["access_token"])
     assert claims["acr"] == ACR_MFA
     assert claims["amr"] == ["pwd", "otp", "mfa"]

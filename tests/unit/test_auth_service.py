@@ -7,14 +7,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from app.core.audit import Origin
 from app.core import accounts as service
-from app.extensions import db
+from app.core import email_tokens
+from app.core.audit import Origin
 from app.core.lockout import lock_delay
+from app.core.sessions import SessionPolicy, find_active_session, start_session
+from app.extensions import db
 from app.models import AuditEvent, EmailToken, EmailTokenPurpose, User, UserSession
 from app.models.base import utcnow
 from app.security import token_digest, verify_password
-from app.core.sessions import SessionPolicy, find_active_session, start_session
 from tests.conftest import DEFAULT_PASSWORD, audit_types
 
 ORIGIN = Origin(ip_address="198.51.100.7", user_agent="pytest")
@@ -198,7 +199,7 @@ def test_a_rolled_back_reset_leaves_the_password_and_writes_no_audit_row(create_
 
     assert stored(user).password_hash == old_hash
     assert "auth.password_reset_completed" not in audit_types()
-    assert service.find_email_token(token, EmailTokenPurpose.RESET) is not None  # still unused
+    assert email_tokens.find_email_token(token, EmailTokenPurpose.RESET) is not None  # still unused
 
 
 # --- password reset ------------------------------------------------------------------------------
@@ -253,7 +254,7 @@ def test_a_token_used_by_a_parallel_request_is_refused_by_the_conditional_update
     user = create_user()
     _user, token = service.request_password_reset(user.email, origin=ORIGIN)
     db.session.commit()
-    row = service.find_email_token(token, EmailTokenPurpose.RESET)
+    row = email_tokens.find_email_token(token, EmailTokenPurpose.RESET)
     old_hash = stored(user).password_hash
     # Another request consumed it after this one loaded the row: the in-memory copy still says unused.
     db.session.execute(
@@ -281,13 +282,13 @@ def test_an_expired_reset_token_is_refused(create_user):
     _user, token = service.request_password_reset(user.email, origin=ORIGIN)
     db.session.execute(update(EmailToken).values(expires_at=utcnow() - timedelta(seconds=1)))
     db.session.commit()
-    assert service.find_email_token(token, EmailTokenPurpose.RESET) is None
+    assert email_tokens.find_email_token(token, EmailTokenPurpose.RESET) is None
     assert service.reset_password(token, NEW_PASSWORD, origin=ORIGIN) is None
 
 
 def test_an_expired_verification_token_is_refused(create_user):
     user = create_user(verified=False)
-    token = service.issue_email_token(user, EmailTokenPurpose.VERIFY)
+    token = email_tokens.issue_email_token(user, EmailTokenPurpose.VERIFY)
     db.session.execute(update(EmailToken).values(expires_at=utcnow() - timedelta(seconds=1)))
     db.session.commit()
     assert service.verify_email(token, origin=ORIGIN) is None
@@ -296,8 +297,8 @@ def test_an_expired_verification_token_is_refused(create_user):
 
 def test_a_token_sent_to_an_address_the_account_no_longer_uses_is_dead(create_user):
     user = create_user(verified=False)
-    verify_token = service.issue_email_token(user, EmailTokenPurpose.VERIFY)
-    reset_token = service.issue_email_token(user, EmailTokenPurpose.RESET)
+    verify_token = email_tokens.issue_email_token(user, EmailTokenPurpose.VERIFY)
+    reset_token = email_tokens.issue_email_token(user, EmailTokenPurpose.RESET)
     user.email = "changed@example.com"
     db.session.commit()
     assert service.verify_email(verify_token, origin=ORIGIN) is None
@@ -307,25 +308,25 @@ def test_a_token_sent_to_an_address_the_account_no_longer_uses_is_dead(create_us
 
 def test_a_reset_token_is_not_a_verification_token(create_user):
     user = create_user(verified=False)
-    reset_token = service.issue_email_token(user, EmailTokenPurpose.RESET)
+    reset_token = email_tokens.issue_email_token(user, EmailTokenPurpose.RESET)
     db.session.commit()
     assert service.verify_email(reset_token, origin=ORIGIN) is None
 
 
 def test_issuing_a_new_token_kills_the_older_one_of_the_same_purpose_only(create_user):
     user = create_user(verified=False)
-    old_reset = service.issue_email_token(user, EmailTokenPurpose.RESET)
-    verify = service.issue_email_token(user, EmailTokenPurpose.VERIFY)
-    new_reset = service.issue_email_token(user, EmailTokenPurpose.RESET)
+    old_reset = email_tokens.issue_email_token(user, EmailTokenPurpose.RESET)
+    verify = email_tokens.issue_email_token(user, EmailTokenPurpose.VERIFY)
+    new_reset = email_tokens.issue_email_token(user, EmailTokenPurpose.RESET)
     db.session.commit()
-    assert service.find_email_token(old_reset, EmailTokenPurpose.RESET) is None
-    assert service.find_email_token(new_reset, EmailTokenPurpose.RESET) is not None
-    assert service.find_email_token(verify, EmailTokenPurpose.VERIFY) is not None
+    assert email_tokens.find_email_token(old_reset, EmailTokenPurpose.RESET) is None
+    assert email_tokens.find_email_token(new_reset, EmailTokenPurpose.RESET) is not None
+    assert email_tokens.find_email_token(verify, EmailTokenPurpose.VERIFY) is not None
 
 
 def test_verification_marks_the_address_verified_once(create_user):
     user = create_user(verified=False)
-    token = service.issue_email_token(user, EmailTokenPurpose.VERIFY)
+    token = email_tokens.issue_email_token(user, EmailTokenPurpose.VERIFY)
     db.session.commit()
     assert service.verify_email(token, origin=ORIGIN).id == user.id
     db.session.commit()
@@ -337,7 +338,7 @@ def test_verification_marks_the_address_verified_once(create_user):
 @pytest.mark.parametrize("token", ["", "x" * 129, "reset_" + "A" * 43])
 def test_empty_oversized_and_unknown_tokens_find_nothing(create_user, token):
     create_user()
-    assert service.find_email_token(token, EmailTokenPurpose.RESET) is None
+    assert email_tokens.find_email_token(token, EmailTokenPurpose.RESET) is None
 
 
 def test_reset_requests_for_unknown_or_disabled_accounts_issue_nothing(create_user):

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from app.core.client_cache import ClientCache
+from app.core.deny_list import redis_client
 from app.extensions import db
 from app.models import OAuthClient
-from app.core.deny_list import redis_client
-from app.core.client_cache import ClientCache
 
 
 @pytest.fixture
@@ -38,7 +38,9 @@ def client_row(app) -> OAuthClient:
 
 def disable(client_id: str) -> None:
     """Another process's change, committed."""
-    db.session.get(OAuthClient, db.session.scalar(db.select(OAuthClient.id).where(OAuthClient.client_id == client_id))).is_disabled = True
+    db.session.get(
+        OAuthClient, db.session.scalar(db.select(OAuthClient.id).where(OAuthClient.client_id == client_id))
+    ).is_disabled = True
     db.session.commit()
 
 

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from app.core.audit import Origin
+from app.core.clients import ClientSpec, create_client
+from app.core.protocol import DEVICE_CODE
 from app.extensions import db
 from app.models import DeviceCode, DeviceCodeStatus, OAuthClient, UserSession
 from app.models.base import utcnow
 from app.oauth import device
-from app.core.clients import ClientSpec, create_client
-from app.core.protocol import DEVICE_CODE
 from app.security import new_public_id, token_digest
 
 ORIGIN = Origin(ip_address="192.0.2.1", user_agent="pytest")
@@ -33,7 +33,11 @@ def signed_in(create_user):
     """A person and the session they answer from."""
     user = create_user(email="ada@example.com")
     session = UserSession(
-        id=new_public_id(), token_digest=token_digest(new_public_id()), user_id=user.id, auth_time=utcnow() - timedelta(minutes=3), amr=["pwd"]
+        id=new_public_id(),
+        token_digest=token_digest(new_public_id()),
+        user_id=user.id,
+        auth_time=utcnow() - timedelta(minutes=3),
+        amr=["pwd"],
     )
     db.session.add(session)
     db.session.commit()
@@ -49,12 +53,16 @@ def issue(client: OAuthClient, scope: str = "openid") -> tuple[device.IssuedDevi
 # --- user codes ---
 
 
-@pytest.mark.parametrize("typed", ["BCDF-GHJK", "bcdf-ghjk", "BCDFGHJK", "bcdfghjk", " bcdf ghjk ", "Bcdf -\tGhjk", "BC-DF-GH-JK"])
+@pytest.mark.parametrize(
+    "typed", ["BCDF-GHJK", "bcdf-ghjk", "BCDFGHJK", "bcdfghjk", " bcdf ghjk ", "Bcdf -\tGhjk", "BC-DF-GH-JK"]
+)
 def test_user_codes_are_normalized_ignoring_case_dashes_and_spaces(typed):
     assert device.normalize_user_code(typed) == "BCDFGHJK"
 
 
-@pytest.mark.parametrize("typed", [None, "", "BCDF-GHJ", "BCDF-GHJKL", "ABCD-EFGH", "BCDF-GHJ1", "BCDF_GHJK", "B" * 33, "ＢＣＤＦＧＨＪＫ"])
+@pytest.mark.parametrize(
+    "typed", [None, "", "BCDF-GHJ", "BCDF-GHJKL", "ABCD-EFGH", "BCDF-GHJ1", "BCDF_GHJK", "B" * 33, "ＢＣＤＦＧＨＪＫ"]
+)
 def test_anything_else_is_not_a_user_code(typed):
     assert device.normalize_user_code(typed) is None
 

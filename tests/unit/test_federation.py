@@ -9,10 +9,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app.core.audit import Origin
 from app.core import federation
-from app.core.providers import UpstreamIdentity, find_provider
 from app.core.accounts import SignIn
+from app.core.audit import Origin
+from app.core.providers import UpstreamIdentity, find_provider
 from app.extensions import db
 from app.models import AuditEvent, LinkedIdentity, User, WebAuthnCredential
 from app.models.base import utcnow
@@ -188,7 +188,11 @@ def test_unlinking_is_allowed_while_another_way_in_remains(app, create_user, oth
     user = create_user() if other_way == "password" else create_user(password=None)
     target = link(user)
     if other_way == "passkey":
-        db.session.add(WebAuthnCredential(user_id=user.id, credential_id="Y3JlZA", public_key=b"key", sign_count=0, name="Laptop", is_passkey=True))
+        db.session.add(
+            WebAuthnCredential(
+                user_id=user.id, credential_id="Y3JlZA", public_key=b"key", sign_count=0, name="Laptop", is_passkey=True
+            )
+        )
         db.session.commit()
     if other_way == "second link":
         link(user, provider="corp", subject="corp-1")

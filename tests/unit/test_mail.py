@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from app.core.mail import SmtpSettings, deliver, outbox, render_mail, send_mail
+from app.core.mail import SmtpSettings, deliver, outbox, send_mail
 from app.models import User
+from app.web.notices import render_mail
 from tests.mailbox import free_port
 
 LINK = "https://id.example/reset-password/reset_SECRETtokenVALUE123?a=1&b=2"
@@ -60,9 +61,7 @@ def test_without_an_smtp_host_the_mail_is_logged_for_the_developer_and_not_sent(
     assert LINK in output  # the developer needs the link to click it
 
 
-def test_an_unreachable_smtp_server_is_logged_without_the_body_and_does_not_raise(
-    app_factory, mailbox, capture_app_log
-):
+def test_an_unreachable_smtp_server_is_logged_without_the_body_and_does_not_raise(app_factory, mailbox, capture_app_log):
     app = app_factory(SMTP_PORT=free_port())  # nothing listens there
     log = capture_app_log()
     with app.app_context():

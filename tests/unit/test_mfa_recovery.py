@@ -12,9 +12,9 @@ import pyotp
 import pytest
 from sqlalchemy import select, update
 
-from app.core.factors import has_mfa
 from app.core.audit import Origin
 from app.core.crypto import seal
+from app.core.factors import has_mfa
 from app.extensions import db
 from app.mfa import recovery
 from app.models import AuditEvent, RecoveryCode, TotpFactor, User

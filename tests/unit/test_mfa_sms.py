@@ -14,13 +14,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from app.core.factors import has_mfa
 from app.core.audit import Origin
+from app.core.factors import has_mfa
+from app.core.sms_senders import HttpSmsSender, LogSmsSender, SmsSendError, mask_phone, sms_sender
 from app.extensions import db
 from app.mfa import sms as service
 from app.models import AuditEvent, PhoneFactor, RecoveryCode, SmsCode, User
 from app.models.base import utcnow
-from app.core.sms_senders import HttpSmsSender, LogSmsSender, SmsSendError, mask_phone, sms_sender
 from tests.integration.mfa.conftest import add_totp
 from tests.integration.mfa.sms_gateway import SmsGateway
 from tests.mailbox import free_port
@@ -149,7 +149,10 @@ def test_only_a_keyed_digest_of_the_code_is_stored(app, create_user, sender):
     assert re.fullmatch(r"[0-9a-f]{64}", row.code_digest)
     assert row.code_digest == service.code_digest(user.id, PHONE, code)
     # Keyed and bound: the same code for another person or number has another digest.
-    assert row.code_digest not in (service.code_digest(user.id + 1, PHONE, code), service.code_digest(user.id, "+15555550100", code))
+    assert row.code_digest not in (
+        service.code_digest(user.id + 1, PHONE, code),
+        service.code_digest(user.id, "+15555550100", code),
+    )
     assert row.expires_at - row.created_at == timedelta(minutes=5)
     assert (row.purpose, row.phone_e164, row.attempts, row.consumed_at) == ("signin", PHONE, 0, None)
 
@@ -238,7 +241,9 @@ def test_at_most_five_texts_an_hour(app, create_user, sender):
     assert len(sender.sent) == 5 and len(codes_of(user)) == 5
 
     # Texts older than an hour no longer count.
-    db.session.execute(update(SmsCode).where(SmsCode.id == codes_of(user)[0].id).values(created_at=utcnow() - timedelta(minutes=61)))
+    db.session.execute(
+        update(SmsCode).where(SmsCode.id == codes_of(user)[0].id).values(created_at=utcnow() - timedelta(minutes=61))
+    )
     db.session.commit()
     send(user, sender)
     assert len(sender.sent) == 6

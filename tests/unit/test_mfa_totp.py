@@ -12,9 +12,9 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import select, update
 
-from app.core.factors import has_mfa
 from app.core.audit import Origin
 from app.core.crypto import unseal
+from app.core.factors import has_mfa
 from app.extensions import db
 from app.mfa import totp as service
 from app.models import TotpFactor

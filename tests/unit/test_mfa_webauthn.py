@@ -15,11 +15,11 @@ from app.mfa.webauthn import (
     WebAuthnRefused,
     clean_name,
     consume_challenge,
-    is_possible_clone,
     issue_challenge,
     relying_party,
     relying_party_for,
 )
+from app.mfa.webauthn_sign_in import is_possible_clone
 from app.models import WebAuthnChallenge
 from app.models.base import utcnow
 

@@ -7,8 +7,8 @@ import unicodedata
 import pytest
 
 from app.core import accounts as service
-from app.models import User
 from app.core.password_policy import PasswordRules, normalize_password, password_problems
+from app.models import User
 
 SOLE_FACTOR = PasswordRules(min_length=15, max_length=256, service_name="Identity")
 WITH_MFA = PasswordRules(min_length=8, max_length=256, service_name="Identity")

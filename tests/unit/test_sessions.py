@@ -8,10 +8,6 @@ import pytest
 from sqlalchemy import select
 
 from app.core.audit import Origin
-from app.extensions import db
-from app.models import UserSession
-from app.models.base import utcnow
-from app.security import token_digest
 from app.core.sessions import (
     SessionPolicy,
     find_active_session,
@@ -20,6 +16,10 @@ from app.core.sessions import (
     start_session,
     touch_session,
 )
+from app.extensions import db
+from app.models import UserSession
+from app.models.base import utcnow
+from app.security import token_digest
 
 POLICY = SessionPolicy(idle=timedelta(hours=1), absolute=timedelta(hours=24), touch_interval=timedelta(minutes=5))
 ORIGIN = Origin(ip_address="203.0.113.9", user_agent="pytest")

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from app.config import social_settings
 from app.core.providers import (
     DiscordKind,
     GitHubKind,
@@ -15,7 +16,6 @@ from app.core.providers import (
     build_provider,
     discord_handle,
 )
-from app.config import social_settings
 
 SECRET = {"client_id": "id-1", "client_secret": "secret-1"}
 
@@ -67,7 +67,11 @@ def test_any_other_name_is_generic_oidc_and_needs_an_issuer_or_discovery_url() -
 
 
 def test_a_discovery_url_wins_over_the_issuer() -> None:
-    settings = {**SECRET, "issuer": "https://a.example", "discovery_url": "https://a.example/tenant/.well-known/openid-configuration"}
+    settings = {
+        **SECRET,
+        "issuer": "https://a.example",
+        "discovery_url": "https://a.example/tenant/.well-known/openid-configuration",
+    }
     assert OidcKind().registration(settings)["server_metadata_url"].endswith("/tenant/.well-known/openid-configuration")
 
 
@@ -79,7 +83,9 @@ def test_google_discovers_from_google_unless_told_otherwise() -> None:
 
 
 def test_type_picks_the_kind_for_another_name() -> None:
-    provider = build_provider("ghe", {**SECRET, "type": "github", "web_url": "https://git.example.com", "api_url": "https://git.example.com/api/v3"})
+    provider = build_provider(
+        "ghe", {**SECRET, "type": "github", "web_url": "https://git.example.com", "api_url": "https://git.example.com/api/v3"}
+    )
     registration = provider.kind.registration(provider.settings)
     assert registration["authorize_url"] == "https://git.example.com/login/oauth/authorize"
     assert registration["access_token_url"] == "https://git.example.com/login/oauth/access_token"
@@ -168,9 +174,21 @@ def test_github_profiles_of_the_wrong_shape_are_refused(user: object) -> None:
 def test_discord_reads_both_username_formats() -> None:
     assert discord_handle({"username": "nelly", "discriminator": "0"}) == "nelly"
     assert discord_handle({"username": "Nelly", "discriminator": "1337"}) == "Nelly#1337"
-    me = {"id": "80351110224678912", "username": "nelly", "discriminator": "0", "global_name": "Nelly", "email": "n@example.com", "verified": True}
+    me = {
+        "id": "80351110224678912",
+        "username": "nelly",
+        "discriminator": "0",
+        "global_name": "Nelly",
+        "email": "n@example.com",
+        "verified": True,
+    }
     identity = DiscordKind().identity(StubClient({"users/@me": (200, me)}), {})
-    assert (identity.subject, identity.username, identity.name, identity.email_verified) == ("80351110224678912", "nelly", "Nelly", True)
+    assert (identity.subject, identity.username, identity.name, identity.email_verified) == (
+        "80351110224678912",
+        "nelly",
+        "Nelly",
+        True,
+    )
 
 
 def test_discord_unverified_or_missing_address_is_not_verified() -> None:
@@ -191,7 +209,9 @@ class OidcStub:
 
 
 def test_oidc_reads_the_id_token_claims() -> None:
-    token = {"userinfo": {"sub": "abc", "email": "a@example.com", "email_verified": True, "name": "A", "preferred_username": "ay"}}
+    token = {
+        "userinfo": {"sub": "abc", "email": "a@example.com", "email_verified": True, "name": "A", "preferred_username": "ay"}
+    }
     identity = OidcKind().identity(OidcStub(), token)
     assert (identity.subject, identity.email, identity.email_verified, identity.username) == ("abc", "a@example.com", True, "ay")
 

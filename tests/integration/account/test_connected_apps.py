@@ -12,9 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from app.core.scopes import describe_scope
 from app.extensions import db
 from app.models import AuditEvent, OAuthConsent, User
-from app.core.protocol import describe_scope
 from tests.conftest import AuthActions, audit_types, csrf_from
 
 # The RP helper and its fixtures (clients, pooled signing keys, a resource server that introspects).

@@ -10,13 +10,13 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import func, select
 
-from app.core.deletion import LAST_ADMIN, WRONG_CONFIRMATION
 from app.core.audit import Origin, record_event
+from app.core.clients import ClientSpec, create_client
+from app.core.deletion import LAST_ADMIN, WRONG_CONFIRMATION
 from app.extensions import db
 from app.models import AuditEvent, OAuthConsent, User, UserSession
 from app.models.base import utcnow
 from app.models.mfa import RecoveryCode, TotpFactor
-from app.core.clients import ClientSpec, create_client
 from tests.conftest import AuthActions, audit_types, csrf_from
 
 NEW_PASSWORD = "violet tractor sunrise marble"

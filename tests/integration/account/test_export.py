@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from app.core.audit import Origin, record_event
-from app.core.accounts import issue_email_token
+from app.core.clients import ClientSpec, create_client
+from app.core.email_tokens import issue_email_token
 from app.extensions import db
 from app.mfa.recovery import generate_recovery_codes
 from app.mfa.totp import start_totp_enrolment
@@ -28,7 +29,6 @@ from app.models import (
     WebAuthnCredential,
 )
 from app.models.base import utcnow
-from app.core.clients import ClientSpec, create_client
 from app.security import new_token, token_digest
 from tests.conftest import audit_types, csrf_from
 
@@ -79,9 +79,7 @@ def add_factors(user: User) -> list[str]:
     totp = db.session.scalar(select(TotpFactor).where(TotpFactor.user_id == user.id))
     totp.confirmed_at = utcnow()
     db.session.add(
-        WebAuthnCredential(
-            user_id=user.id, credential_id=CREDENTIAL_ID, public_key=PUBLIC_KEY, name="Blue key", is_passkey=True
-        )
+        WebAuthnCredential(user_id=user.id, credential_id=CREDENTIAL_ID, public_key=PUBLIC_KEY, name="Blue key", is_passkey=True)
     )
     db.session.add(PhoneFactor(user_id=user.id, phone_e164=PHONE, verified_at=utcnow()))
     codes = [code.replace("-", "") for code in generate_recovery_codes(user, origin=Origin())]
@@ -98,28 +96,51 @@ def add_grants(user: User) -> list[str]:
         [
             OAuthConsent(user_id=user.id, client_id=client.id, scope="openid profile"),
             AuthorizationCode(
-                code_digest=token_digest(code_value), client_id=client.id, user_id=user.id, scope="openid",
-                redirect_uri="https://rp.example/cb", auth_time=now, expires_at=now + timedelta(seconds=60),
+                code_digest=token_digest(code_value),
+                client_id=client.id,
+                user_id=user.id,
+                scope="openid",
+                redirect_uri="https://rp.example/cb",
+                auth_time=now,
+                expires_at=now + timedelta(seconds=60),
             ),
             RefreshToken(
-                token_digest=token_digest(refresh_value), family_id="fam1", client_id=client.id, user_id=user.id,
-                scope="openid offline_access", auth_time=now, expires_at=now + timedelta(days=1),
+                token_digest=token_digest(refresh_value),
+                family_id="fam1",
+                client_id=client.id,
+                user_id=user.id,
+                scope="openid offline_access",
+                auth_time=now,
+                expires_at=now + timedelta(days=1),
             ),
             UserSession(
-                id="oldsession", token_digest=token_digest(old_cookie), user_id=user.id, created_at=earlier,
-                last_seen_at=earlier, auth_time=earlier, amr=["pwd"], ip_address="192.0.2.9", revoked_at=now,
+                id="oldsession",
+                token_digest=token_digest(old_cookie),
+                user_id=user.id,
+                created_at=earlier,
+                last_seen_at=earlier,
+                auth_time=earlier,
+                amr=["pwd"],
+                ip_address="192.0.2.9",
+                revoked_at=now,
             ),
         ]
     )
     record_event("oauth.consent_granted", origin=Origin("192.0.2.44"), subject=user, client_id=client.client_id)
-    db.session.add(LinkedIdentity(user_id=user.id, provider="github", subject="583231", email="ada@gh.example", username="ada-gh"))
+    db.session.add(
+        LinkedIdentity(user_id=user.id, provider="github", subject="583231", email="ada@gh.example", username="ada-gh")
+    )
     return [client_secret, refresh_value, code_value, old_cookie, *map(token_digest, (refresh_value, code_value))]
 
 
 @pytest.fixture
 def held(create_user, auth) -> Held:
     user = create_user(
-        email="ada@example.com", display_name="Ada L", given_name="Ada", family_name="Lovelace", locale="en-GB",
+        email="ada@example.com",
+        display_name="Ada L",
+        given_name="Ada",
+        family_name="Lovelace",
+        locale="en-GB",
         zoneinfo="Europe/London",
     )
     auth.login(user.email)
@@ -167,8 +188,11 @@ def test_the_export_holds_profile_sessions_apps_factors_and_events(held, auth):
     assert data["profile"]["email_verified_at"] and data["profile"]["created_at"]
     assert len(data["sessions"]) == 2 and all(s["ip_address"] is not None for s in data["sessions"])
     assert data["connected_apps"] == [
-        {"app": {"client_id": data["connected_apps"][0]["app"]["client_id"], "name": "Photo Printer"},
-         "scopes": ["openid", "profile"], "granted_at": data["connected_apps"][0]["granted_at"]}
+        {
+            "app": {"client_id": data["connected_apps"][0]["app"]["client_id"], "name": "Photo Printer"},
+            "scopes": ["openid", "profile"],
+            "granted_at": data["connected_apps"][0]["granted_at"],
+        }
     ]
     [refresh] = data["refresh_tokens"]
     assert refresh["app"]["name"] == "Photo Printer" and refresh["scopes"] == ["openid", "offline_access"]
@@ -176,15 +200,26 @@ def test_the_export_holds_profile_sessions_apps_factors_and_events(held, auth):
     factors = data["second_factors"]
     assert factors["authenticator_app"]["confirmed_at"] is not None
     assert factors["security_keys"] == [
-        {"name": "Blue key", "is_passkey": True, "backed_up": False,
-         "added_at": factors["security_keys"][0]["added_at"], "last_used_at": None}
+        {
+            "name": "Blue key",
+            "is_passkey": True,
+            "backed_up": False,
+            "added_at": factors["security_keys"][0]["added_at"],
+            "last_used_at": None,
+        }
     ]
     assert factors["phone"]["number"] == PHONE
     assert factors["recovery_codes_remaining"] == 10
     assert [link["purpose"] for link in data["email_links"]] == ["reset"]
     [linked] = data["linked_accounts"]
-    assert linked == {"provider": "github", "subject": "583231", "email": "ada@gh.example", "username": "ada-gh",
-                      "linked_at": linked["linked_at"], "last_used_at": None}
+    assert linked == {
+        "provider": "github",
+        "subject": "583231",
+        "email": "ada@gh.example",
+        "username": "ada-gh",
+        "linked_at": linked["linked_at"],
+        "last_used_at": None,
+    }
     events = {event["type"]: event for event in data["security_events"]}
     assert events["oauth.consent_granted"]["ip_address"] == "192.0.2.44"
     assert events["oauth.consent_granted"]["description"] == "Allowed an app to use your account"

@@ -8,9 +8,9 @@ import pytest
 
 from app.account.history import PAGE_SIZE, describe_device
 from app.core.audit import Origin, record_event
+from app.core.clients import ClientSpec, create_client
 from app.extensions import db
 from app.models.base import utcnow
-from app.core.clients import ClientSpec, create_client
 
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 SAFARI_IPHONE = (
@@ -22,8 +22,7 @@ EDGE_WINDOWS = (
     "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0"
 )
 CHROME_ANDROID = (
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/126.0.0.0 Mobile Safari/537.36"
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36"
 )
 
 

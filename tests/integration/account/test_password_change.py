@@ -138,10 +138,16 @@ def test_the_new_password_meets_the_registration_policy(ada, auth, new, reason):
     assert password_is(ada, DEFAULT_PASSWORD) and "account.password_changed" not in audit_types(ada)
 
 
-@pytest.mark.parametrize(("field", "message"), [("current_password", "Enter your current password."), ("new_password", "Choose a new password.")])
+@pytest.mark.parametrize(
+    ("field", "message"), [("current_password", "Enter your current password."), ("new_password", "Choose a new password.")]
+)
 def test_both_fields_are_required(ada, auth, field, message):
     page = auth.client.get("/account/password")
-    data = {"csrf_token": csrf_from(page.get_data(as_text=True)), "current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}
+    data = {
+        "csrf_token": csrf_from(page.get_data(as_text=True)),
+        "current_password": DEFAULT_PASSWORD,
+        "new_password": NEW_PASSWORD,
+    }
     data[field] = ""
 
     response = auth.client.post("/account/password", data=data)
@@ -164,7 +170,9 @@ def test_a_stale_sign_in_confirms_the_password_first_then_returns_here(ada, auth
     page = auth.client.get("/account/password")
     token = csrf_from(auth.client.get("/account/").get_data(as_text=True))
 
-    forced = auth.client.post("/account/password", data={"csrf_token": token, "current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD})
+    forced = auth.client.post(
+        "/account/password", data={"csrf_token": token, "current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}
+    )
 
     assert page.status_code == 302 and forced.status_code == 302
     location = forced.headers["Location"]
@@ -174,7 +182,12 @@ def test_a_stale_sign_in_confirms_the_password_first_then_returns_here(ada, auth
     login_page = auth.client.get(location)
     again = auth.client.post(
         "/login",
-        data={"csrf_token": csrf_from(login_page.get_data(as_text=True)), "email": EMAIL, "password": DEFAULT_PASSWORD, "next": "/account/password"},
+        data={
+            "csrf_token": csrf_from(login_page.get_data(as_text=True)),
+            "email": EMAIL,
+            "password": DEFAULT_PASSWORD,
+            "next": "/account/password",
+        },
     )
     assert again.status_code == 303 and again.headers["Location"] == "/account/password"
     assert change(auth.client).status_code == 303

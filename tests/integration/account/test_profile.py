@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from app.account.forms import LOCALE_INVALID, NAME_INVALID, SAME_EMAIL, ZONE_INVALID
 from app.account.profile_views import EMAIL_UNAVAILABLE, LINK_INVALID
+from app.core.claims import user_claims
 from app.extensions import db
 from app.models import AuditEvent, EmailToken, EmailTokenPurpose
 from app.models.base import utcnow
-from app.core.claims import user_claims
 from app.security import token_digest
 from tests.conftest import DEFAULT_PASSWORD, audit_types, csrf_from
 from tests.integration.auth.helpers import (
@@ -117,7 +117,9 @@ def test_only_the_changed_fields_are_audited_and_an_unchanged_save_is_not(ada, a
     post_profile(auth.client, zoneinfo="Asia/Tokyo")
     post_profile(auth.client, zoneinfo="Asia/Tokyo")
 
-    updates = db.session.scalars(select(AuditEvent).where(AuditEvent.event_type == "account.profile_updated").order_by(AuditEvent.id))
+    updates = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.event_type == "account.profile_updated").order_by(AuditEvent.id)
+    )
     assert [e.details["fields"] for e in updates] == [list(PROFILE), ["zoneinfo"]]
 
 
@@ -210,7 +212,10 @@ def test_an_address_another_account_uses_cannot_be_asked_for_in_any_case(ada, au
     assert "account.email_change_requested" not in audit_types(ada)
 
 
-@pytest.mark.parametrize(("new_email", "error"), [("ADA@example.com", SAME_EMAIL), ("not-an-address", "Enter a valid email address."), ("", "Enter the new email address.")])
+@pytest.mark.parametrize(
+    ("new_email", "error"),
+    [("ADA@example.com", SAME_EMAIL), ("not-an-address", "Enter a valid email address."), ("", "Enter the new email address.")],
+)
 def test_the_new_address_must_be_valid_and_new(ada, auth, mailbox, new_email, error):
     response = ask_email_change(auth.client, new_email)
 

@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from app.core.live_sessions import describe_device
 from app.extensions import db
-from app.web.messages import message
-from app.models import AuditEvent, RefreshToken, User, UserSession
+from app.models import AuditEvent, User, UserSession
 from app.models.base import utcnow
 from app.security import new_public_id, new_token, token_digest
+from app.web.messages import message
 from tests.conftest import AuthActions, audit_types, csrf_from
 from tests.integration.auth.helpers import auth_cookie, auth_set_cookie, is_cleared, is_signed_in, reload
 
@@ -115,8 +115,13 @@ def pending_session(user: User) -> UserSession:
     """Password accepted, second factor still owed: not signed in anywhere."""
     now = utcnow()
     row = UserSession(
-        id=new_public_id(), token_digest=token_digest(new_token()), user_id=user.id, pending="mfa",
-        created_at=now, last_seen_at=now, auth_time=now,
+        id=new_public_id(),
+        token_digest=token_digest(new_token()),
+        user_id=user.id,
+        pending="mfa",
+        created_at=now,
+        last_seen_at=now,
+        auth_time=now,
     )
     db.session.add(row)
     db.session.commit()

@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app.core.keys import keyring
 from app.extensions import db
 from app.models import AuditEvent, SigningKey, UserSession
 from app.models.base import utcnow
 from app.oauth.discovery import JWKS_PATH
-from app.core.keys import keyring
 from tests.conftest import csrf_from
 from tests.integration.account.test_sessions_page import (
     CHROME_ANDROID,

@@ -45,7 +45,9 @@ def events(people):
     now = utcnow()
     add_event("test.alpha", actor_user_id=ada.id, subject_user_id=ada.id, ip_address="10.0.0.1", at=now - timedelta(seconds=1))
     add_event("test.alpha", actor_user_id=bob.id, subject_user_id=ada.id, ip_address="10.0.0.2", at=now - timedelta(seconds=2))
-    add_event("test.beta", actor_user_id=bob.id, subject_user_id=bob.id, details={"client_id": "app-one"}, at=now - timedelta(seconds=3))
+    add_event(
+        "test.beta", actor_user_id=bob.id, subject_user_id=bob.id, details={"client_id": "app-one"}, at=now - timedelta(seconds=3)
+    )
     add_event("test.beta", subject_user_id=bob.id, details={"client_id": "app-two"}, at=now - timedelta(days=10))
     add_event("test.gamma", ip_address="10.0.0.1", at=now - timedelta(days=3))
     db.session.commit()
@@ -225,7 +227,9 @@ def test_an_export_larger_than_a_batch_streams_every_event_in_order(admin, peopl
     assert "Content-Length" not in response.headers  # streamed: the length isn't known up front
     numbers = [event["details"]["n"] for event in json.loads(response.get_data(as_text=True))["events"]]
     assert numbers == list(range(49, -1, -1))  # newest first, each once
-    rows = list(csv.DictReader(io.StringIO(admin.client.get("/admin/audit/export.csv?event_type=test.bulk").get_data(as_text=True))))
+    rows = list(
+        csv.DictReader(io.StringIO(admin.client.get("/admin/audit/export.csv?event_type=test.bulk").get_data(as_text=True)))
+    )
     assert [json.loads(row["details"])["n"] for row in rows] == numbers
 
 

@@ -42,7 +42,9 @@ CREATE = {
 
 @pytest.fixture
 def confidential(create_oauth_client):
-    return create_oauth_client(name="Reports", grant_types=["authorization_code", "refresh_token", "client_credentials"], scope="openid api")
+    return create_oauth_client(
+        name="Reports", grant_types=["authorization_code", "refresh_token", "client_credentials"], scope="openid api"
+    )
 
 
 def post_form(console: FlaskClient, path: str, data: dict, page: str | None = None):
@@ -323,7 +325,9 @@ def test_a_public_client_has_no_secret_to_rotate(console, create_oauth_client):
     assert client_row(client.client_id).client_secret_digest is None
 
 
-def test_disabling_a_client_revokes_its_tokens_and_refuses_its_refresh_token(app, console, admin, create_user, create_oauth_client):
+def test_disabling_a_client_revokes_its_tokens_and_refuses_its_refresh_token(
+    app, console, admin, create_user, create_oauth_client
+):
     client, secret = create_oauth_client(name="Web", is_first_party=True)
     person = create_user(email="ada@example.com")
     browser = app.test_client()

@@ -199,4 +199,3 @@ def test_chart_labels_are_escaped():
     svg = str(daily_line_chart("<b>", [date(2026, 1, 1), date(2026, 1, 2)], [Line("<x>", [1, 2])]))
 
     assert "<b>" not in svg and "<x>" not in svg and "&lt;x&gt;" in svg
-

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -17,7 +16,8 @@ from tests.integration.mfa.conftest import add_totp
 def admin_routes(app) -> list[str]:
     """Every GET route of the console without URL parameters (the rest are covered per page)."""
     return sorted(
-        rule.rule for rule in app.url_map.iter_rules()
+        rule.rule
+        for rule in app.url_map.iter_rules()
         if rule.endpoint.startswith("admin.") and "GET" in rule.methods and not rule.arguments
     )
 

@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from app.core import rbac
 from app.core.audit import Origin
+from app.core.scopes import describe_scope
 from app.extensions import db
 from app.models import AuditEvent, User, UserSession
 from app.models.base import utcnow
 from app.models.rbac import CustomScope, Group, Role
-from app.core.protocol import describe_scope
 from tests.conftest import AuthActions, csrf_from
 
 CLI = Origin(user_agent="test")
@@ -62,15 +62,29 @@ def fresh(model, ident):
 def routes(role: Role, group: Group, scope: CustomScope, user: User) -> list[tuple[str, str]]:
     r, g, s, u = role.id, group.id, scope.id, user.id
     return [
-        ("GET", "/admin/roles"), ("POST", "/admin/roles/new"), ("POST", "/admin/groups/new"),
-        ("POST", "/admin/scopes/new"), ("GET", f"/admin/scopes/{s}/delete"), ("POST", f"/admin/scopes/{s}/delete"),
-        ("POST", "/admin/admins"), ("GET", f"/admin/admins/{u}/revoke"), ("POST", f"/admin/admins/{u}/revoke"),
-        ("GET", f"/admin/roles/{r}"), ("POST", f"/admin/roles/{r}/edit"), ("GET", f"/admin/roles/{r}/delete"),
-        ("POST", f"/admin/roles/{r}/delete"), ("POST", f"/admin/roles/{r}/users"),
-        ("POST", f"/admin/roles/{r}/users/{u}/remove"), ("GET", f"/admin/groups/{g}"),
-        ("POST", f"/admin/groups/{g}/edit"), ("GET", f"/admin/groups/{g}/delete"), ("POST", f"/admin/groups/{g}/delete"),
-        ("POST", f"/admin/groups/{g}/members"), ("POST", f"/admin/groups/{g}/members/{u}/remove"),
-        ("POST", f"/admin/groups/{g}/roles"), ("POST", f"/admin/groups/{g}/roles/{r}/remove"),
+        ("GET", "/admin/roles"),
+        ("POST", "/admin/roles/new"),
+        ("POST", "/admin/groups/new"),
+        ("POST", "/admin/scopes/new"),
+        ("GET", f"/admin/scopes/{s}/delete"),
+        ("POST", f"/admin/scopes/{s}/delete"),
+        ("POST", "/admin/admins"),
+        ("GET", f"/admin/admins/{u}/revoke"),
+        ("POST", f"/admin/admins/{u}/revoke"),
+        ("GET", f"/admin/roles/{r}"),
+        ("POST", f"/admin/roles/{r}/edit"),
+        ("GET", f"/admin/roles/{r}/delete"),
+        ("POST", f"/admin/roles/{r}/delete"),
+        ("POST", f"/admin/roles/{r}/users"),
+        ("POST", f"/admin/roles/{r}/users/{u}/remove"),
+        ("GET", f"/admin/groups/{g}"),
+        ("POST", f"/admin/groups/{g}/edit"),
+        ("GET", f"/admin/groups/{g}/delete"),
+        ("POST", f"/admin/groups/{g}/delete"),
+        ("POST", f"/admin/groups/{g}/members"),
+        ("POST", f"/admin/groups/{g}/members/{u}/remove"),
+        ("POST", f"/admin/groups/{g}/roles"),
+        ("POST", f"/admin/groups/{g}/roles/{r}/remove"),
     ]
 
 
@@ -146,8 +160,14 @@ def test_an_admin_creates_a_role_and_the_change_is_audited(console, admin):
 
 @pytest.mark.parametrize(
     "name, problem",
-    [("billing:read", "already taken"), ("admin", "built-in"), ("Support", "lowercase"), ("two words", "lowercase"),
-     ("x" * 65, "64"), ("", "Enter a name")],
+    [
+        ("billing:read", "already taken"),
+        ("admin", "built-in"),
+        ("Support", "lowercase"),
+        ("two words", "lowercase"),
+        ("x" * 65, "64"),
+        ("", "Enter a name"),
+    ],
 )
 def test_a_bad_role_name_is_refused_with_400_and_nothing_is_created(console, role, name, problem):
     response = post(console, "/admin/roles/new", {"role-name": name}, prefix="role-")
@@ -199,10 +219,15 @@ def test_deleting_a_role_asks_for_confirmation_first(console, role):
 
 def test_unknown_ids_are_404(console, role, group, ada):
     for method, path in [
-        ("GET", "/admin/roles/999"), ("POST", "/admin/roles/999/edit"), ("POST", "/admin/roles/999/delete"),
-        ("POST", "/admin/roles/999/users"), ("POST", f"/admin/roles/{role.id}/users/999/remove"),
-        ("GET", "/admin/groups/999"), ("POST", "/admin/groups/999/members"),
-        ("POST", f"/admin/groups/{group.id}/roles/999/remove"), ("POST", "/admin/scopes/999/delete"),
+        ("GET", "/admin/roles/999"),
+        ("POST", "/admin/roles/999/edit"),
+        ("POST", "/admin/roles/999/delete"),
+        ("POST", "/admin/roles/999/users"),
+        ("POST", f"/admin/roles/{role.id}/users/999/remove"),
+        ("GET", "/admin/groups/999"),
+        ("POST", "/admin/groups/999/members"),
+        ("POST", f"/admin/groups/{group.id}/roles/999/remove"),
+        ("POST", "/admin/scopes/999/delete"),
         ("POST", "/admin/admins/999/revoke"),
     ]:
         response = console.get(path) if method == "GET" else post(console, path, {"email": ada.email})
@@ -248,7 +273,9 @@ def test_an_admin_creates_a_group_adds_a_member_and_a_role(console, admin, role,
     assert rbac.group_names(ada) == ["ops"]
     assert events("admin.group_member_added")[0].subject_user_id == ada.id
     assert events("admin.group_role_added")[0].details == {"group": "ops", "role": "billing:read"}
-    assert all(e.actor_user_id == admin.id for e in db.session.scalars(select(AuditEvent)) if e.event_type.startswith("admin.group"))
+    assert all(
+        e.actor_user_id == admin.id for e in db.session.scalars(select(AuditEvent)) if e.event_type.startswith("admin.group")
+    )
 
 
 def test_removing_a_member_or_a_group_role_takes_the_inherited_role_away(console, admin, role, group, ada):

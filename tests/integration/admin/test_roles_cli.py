@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.core import rbac
 from app.admin.roles_cli import roles_cli
+from app.core import rbac
 from app.extensions import db
 from app.models import AuditEvent, User
 from app.models.rbac import Role
@@ -75,8 +75,12 @@ def test_assign_and_unassign_a_role_by_email(app, ada):
 
 def test_unknown_people_and_roles_are_errors(app, ada):
     run(app, "create", "support")
-    for args in (("assign", "nobody@example.com", "support"), ("assign", ada.email, "ghost"), ("delete", "ghost"),
-                 ("unassign", ada.email, "ghost")):
+    for args in (
+        ("assign", "nobody@example.com", "support"),
+        ("assign", ada.email, "ghost"),
+        ("delete", "ghost"),
+        ("unassign", ada.email, "ghost"),
+    ):
         result = run(app, *args)
         assert result.exit_code == 1, args
     assert rbac.effective_role_names(ada) == [] and role_names() == ["support"]

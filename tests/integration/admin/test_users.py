@@ -25,7 +25,7 @@ from app.models import (
     WebAuthnCredential,
 )
 from app.models.base import utcnow
-from tests.conftest import AuthActions, DEFAULT_PASSWORD, csrf_from
+from tests.conftest import DEFAULT_PASSWORD, AuthActions, csrf_from
 from tests.integration.mfa.conftest import add_totp
 from tests.integration.mfa.test_totp import answer_challenge
 
@@ -113,7 +113,9 @@ def test_signed_in_non_admins_get_403_and_no_data(app, create_user, auth, bob, m
     create_user(email="eve@example.com")
     auth.login("eve@example.com")
 
-    response = getattr(auth.client, method)(path.format(id=bob.id), data={"csrf_token": auth.csrf("/account/"), "confirmed": "yes"})
+    response = getattr(auth.client, method)(
+        path.format(id=bob.id), data={"csrf_token": auth.csrf("/account/"), "confirmed": "yes"}
+    )
 
     assert response.status_code == 403
     assert b"bob@example.com" not in response.data
@@ -210,7 +212,9 @@ def test_the_user_page_shows_roles_groups_factors_sessions_consents_and_events(a
     db.session.add(OAuthConsent(user_id=bob.id, client_id=client.id, scope="openid profile"))
     sign_in_elsewhere(app, "bob@example.com")
     db.session.add(WebAuthnCredential(user_id=bob.id, credential_id="abc", public_key=b"key-bytes", name="Blue key"))
-    db.session.add(LinkedIdentity(user_id=bob.id, provider="github", subject="583231", email="bob@gh.example", username="bobthebuilder"))
+    db.session.add(
+        LinkedIdentity(user_id=bob.id, provider="github", subject="583231", email="bob@gh.example", username="bobthebuilder")
+    )
     db.session.commit()
 
     page = auth.client.get(f"/admin/users/{bob.id}").get_data(as_text=True)
@@ -232,13 +236,13 @@ def test_roles_are_given_and_removed_from_the_user_page(admin, auth, bob):
     db.session.add_all([staff, auditor])
     db.session.commit()
     page = auth.client.get(f"/admin/users/{bob.id}").get_data(as_text=True)
-    assert '<option value="%d">staff</option>' % staff.id in page
+    assert f'<option value="{staff.id}">staff</option>' in page
 
     response = auth.client.post(f"/admin/users/{bob.id}/roles", data={"csrf_token": csrf_from(page), "role_id": staff.id})
 
     assert response.status_code == 303 and response.headers["Location"] == f"/admin/users/{bob.id}"
     page = auth.client.get(f"/admin/users/{bob.id}").get_data(as_text=True)
-    assert "Remove the role staff" in page and '<option value="%d">staff</option>' % staff.id not in page
+    assert "Remove the role staff" in page and f'<option value="{staff.id}">staff</option>' not in page
     assert events_of("admin.role_assigned")[0].details == {"role": "staff"}
 
     response = auth.client.post(f"/admin/users/{bob.id}/roles/{staff.id}/remove", data={"csrf_token": csrf_from(page)})
@@ -258,7 +262,7 @@ def test_giving_a_role_refuses_bad_input(admin, auth, bob):
     assert auth.client.post(f"/admin/users/{bob.id}/roles", data={"role_id": staff.id}).status_code == 400  # no CSRF
     assert auth.client.post(f"/admin/users/{bob.id}/roles/{staff.id}/remove", data={}).status_code == 400
     assert auth.client.post(f"/admin/users/{bob.id}/roles/99999/remove", data={"csrf_token": token}).status_code == 404
-    assert auth.client.post(f"/admin/users/99999/roles", data={"csrf_token": token, "role_id": staff.id}).status_code == 404
+    assert auth.client.post("/admin/users/99999/roles", data={"csrf_token": token, "role_id": staff.id}).status_code == 404
     assert events_of("admin.role_assigned") == [] and events_of("admin.role_unassigned") == []
 
 
@@ -300,7 +304,9 @@ def test_an_unknown_action_is_404_and_safe_actions_have_no_confirm_page(admin, a
 # --- Actions ---
 
 
-@pytest.mark.parametrize("action", ["disable", "enable", "unlock", "verify-email", "send-reset", "reset-mfa", "end-sessions", "revoke-tokens"])
+@pytest.mark.parametrize(
+    "action", ["disable", "enable", "unlock", "verify-email", "send-reset", "reset-mfa", "end-sessions", "revoke-tokens"]
+)
 def test_every_action_needs_its_csrf_token(admin, auth, bob, action):
     bob_before = (bob.is_disabled, bob.failed_login_count)
 
@@ -331,8 +337,14 @@ def test_disabling_ends_sessions_and_tokens_and_is_audited(admin, auth, app, bob
     db.session.flush()
     db.session.add(
         RefreshToken(
-            token_digest="d" * 64, family_id="fam", client_id=client.id, user_id=bob.id, scope="openid",
-            auth_time=utcnow(), issued_at=utcnow(), expires_at=utcnow() + timedelta(days=1),
+            token_digest="d" * 64,
+            family_id="fam",
+            client_id=client.id,
+            user_id=bob.id,
+            scope="openid",
+            auth_time=utcnow(),
+            issued_at=utcnow(),
+            expires_at=utcnow() + timedelta(days=1),
         )
     )
     db.session.commit()
@@ -403,7 +415,9 @@ def test_sending_a_password_reset_mails_a_working_link(admin, auth, app, bob, ma
     path = mail.link("/reset-password/").removeprefix(app.config["ISSUER"])
     other = app.test_client()
     page = other.get(path)
-    done = other.post(path, data={"csrf_token": csrf_from(page.get_data(as_text=True)), "password": "a brand new long passphrase"})
+    done = other.post(
+        path, data={"csrf_token": csrf_from(page.get_data(as_text=True)), "password": "a brand new long passphrase"}
+    )
     assert done.status_code == 303
     assert events_of("admin.password_reset_sent")[0].actor_user_id == admin.id
     assert "token" not in str(events_of("admin.password_reset_sent")[0].details)
@@ -463,8 +477,14 @@ def test_revoking_tokens_keeps_the_sessions(admin, auth, app, bob):
     db.session.flush()
     db.session.add(
         RefreshToken(
-            token_digest="e" * 64, family_id="fam2", client_id=client.id, user_id=bob.id, scope="openid",
-            auth_time=utcnow(), issued_at=utcnow(), expires_at=utcnow() + timedelta(days=1),
+            token_digest="e" * 64,
+            family_id="fam2",
+            client_id=client.id,
+            user_id=bob.id,
+            scope="openid",
+            auth_time=utcnow(),
+            issued_at=utcnow(),
+            expires_at=utcnow() + timedelta(days=1),
         )
     )
     db.session.commit()

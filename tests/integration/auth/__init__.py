@@ -1,0 +1,1 @@
+"""Sign-up, sign-in, recovery and social sign-in."""

@@ -11,12 +11,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from app.core import accounts as service
-from app.web.errors import TITLES
+from app.core import email_tokens
 from app.extensions import db
 from app.models import EmailToken, EmailTokenPurpose, User, UserSession
 from app.models.base import utcnow
 from app.security import token_digest
+from app.web.errors import TITLES
 from tests.conftest import csrf_from
 
 AUTH_COOKIE = "idp_session"
@@ -120,7 +120,7 @@ def tokens_of(user: User, purpose: EmailTokenPurpose) -> list[EmailToken]:
 
 def issue_token(user: User, purpose: EmailTokenPurpose) -> str:
     """A link token issued the way the app issues it, without a round trip through the mailbox."""
-    token = service.issue_email_token(user, purpose)
+    token = email_tokens.issue_email_token(user, purpose)
     db.session.commit()
     return token
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.extensions import db
-from app.web.messages import message
 from app.models import AuditEvent
 from app.models.base import utcnow
+from app.web.messages import message
 from tests.conftest import DEFAULT_PASSWORD, audit_types
 from tests.integration.auth.helpers import auth_set_cookie, post_form, reload, sessions_of, text
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from sqlalchemy import select, text as sql
+from sqlalchemy import select
+from sqlalchemy import text as sql
 
 from app.extensions import db
-from app.web.messages import message
 from app.models import AuditEvent, User, UserSession
+from app.web.messages import message
 from tests.conftest import DEFAULT_PASSWORD, audit_types, csrf_from
 from tests.integration.auth.helpers import (
     AUTH_COOKIE,
@@ -299,8 +300,6 @@ def test_csrf_token_is_renewed_at_sign_in(test_client, create_user):
 
 def test_email_typed_with_surrounding_spaces_still_signs_in(test_client, create_user):
     create_user(email="spaces@example.com")
-    response = post_form(
-        test_client, "/login", {"email": "  Spaces@Example.com ", "password": DEFAULT_PASSWORD}
-    )
+    response = post_form(test_client, "/login", {"email": "  Spaces@Example.com ", "password": DEFAULT_PASSWORD})
     assert response.status_code == 303
     assert is_signed_in(test_client)

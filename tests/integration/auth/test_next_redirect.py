@@ -131,7 +131,7 @@ def test_failed_login_keeps_next_but_does_not_redirect(test_client, user):
 
 
 def test_next_is_escaped_in_the_login_page(test_client):
-    response = test_client.get('/login?next=%22%3E%3Cscript%3Ealert(1)%3C/script%3E')
+    response = test_client.get("/login?next=%22%3E%3Cscript%3Ealert(1)%3C/script%3E")
 
     assert response.status_code == 200
     assert "<script>alert(1)</script>" not in response.get_data(as_text=True)

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from app.web.messages import message
 from app.models import AuditEvent, EmailToken, EmailTokenPurpose
 from app.models.base import utcnow
 from app.security import verify_password
+from app.web.messages import message
 from tests.conftest import DEFAULT_PASSWORD, audit_types
 from tests.integration.auth.helpers import (
     JUNK_TOKENS,
@@ -161,9 +161,7 @@ def test_expired_reset_link_is_refused_and_changes_nothing(test_client, user):
     expire_token(token)
 
     assert_link_refused(test_client.get(f"/reset-password/{token}"))
-    assert_link_refused(
-        test_client.post(f"/reset-password/{token}", data={"csrf_token": form_token, "password": NEW_PASSWORD})
-    )
+    assert_link_refused(test_client.post(f"/reset-password/{token}", data={"csrf_token": form_token, "password": NEW_PASSWORD}))
     assert password_is(user, DEFAULT_PASSWORD)
 
 

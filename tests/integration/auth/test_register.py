@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.web.messages import message
 from app.models import AuditEvent, EmailToken, EmailTokenPurpose, User
 from app.security import token_digest
+from app.web.messages import message
 from tests.conftest import DEFAULT_PASSWORD, audit_types
 from tests.integration.auth.helpers import auth_set_cookie, count, is_signed_in, path_of, post_form, reload, text
 
@@ -83,10 +83,14 @@ def test_the_new_account_can_sign_in_with_its_password(test_client):
     [
         pytest.param("tangerine sky", "Use at least 15 characters (you have 13).", id="too-short"),
         pytest.param("fourteen chars", "Use at least 15 characters (you have 14).", id="one-under-minimum"),
-        pytest.param("日本語のパスフレーズですよね", "Use at least 15 characters (you have 14).", id="length-counts-code-points-not-bytes"),
+        pytest.param(
+            "日本語のパスフレーズですよね", "Use at least 15 characters (you have 14).", id="length-counts-code-points-not-bytes"
+        ),
         pytest.param("1qaz2wsx3edc4rfv", "This password is on a list of commonly used passwords.", id="common-password"),
         pytest.param(
-            "Password1234567!", "This is a common password (“password”) with digits or symbols added.", id="common-word-plus-digits"
+            "Password1234567!",
+            "This is a common password (“password”) with digits or symbols added.",
+            id="common-word-plus-digits",
         ),
         pytest.param("ada.lovelace harmonica tangerine", "(it contains “ada.lovelace”)", id="email-local-part"),
         pytest.param("harmonica Lovelace tangerine", "(it contains “lovelace”)", id="part-of-local-part"),

@@ -9,9 +9,9 @@ import pytest
 from flask import Flask
 
 from app.extensions import db
-from app.web.messages import message
 from app.models import User, UserSession
 from app.models.base import utcnow
+from app.web.messages import message
 from tests.integration.auth.helpers import (
     AUTH_COOKIE,
     auth_cookie,

@@ -11,11 +11,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app.web.social import MESSAGES
 from app.config import social_settings
 from app.extensions import db
-from app.web.messages import message
 from app.models import AuditEvent, LinkedIdentity, User
+from app.web.messages import message
+from app.web.social import MESSAGES
 from tests.conftest import AuthActions, audit_types, csrf_from
 from tests.integration.auth.helpers import BAD_REQUEST_TEXT, text
 
@@ -67,8 +67,14 @@ def test_only_configured_providers_get_a_button_with_an_icon_served_here(test_cl
 
 
 def test_buttons_come_in_name_order(app_factory) -> None:
-    settings = {name: {"client_id": "a", "client_secret": "b", "issuer": "https://op.example"} for name in ("zeta", "alpha", "mid_dle")}
-    app = app_factory(SOCIAL_PROVIDERS=social_settings({f"IDP_SOCIAL_{n.upper()}_{k.upper()}": v for n, s in settings.items() for k, v in s.items()}))
+    settings = {
+        name: {"client_id": "a", "client_secret": "b", "issuer": "https://op.example"} for name in ("zeta", "alpha", "mid_dle")
+    }
+    app = app_factory(
+        SOCIAL_PROVIDERS=social_settings(
+            {f"IDP_SOCIAL_{n.upper()}_{k.upper()}": v for n, s in settings.items() for k, v in s.items()}
+        )
+    )
     with app.app_context():
         page = text(app.test_client().get("/login"))
         assert page.index("Sign in with Alpha") < page.index("Sign in with Mid Dle") < page.index("Sign in with Zeta")

@@ -17,12 +17,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from app.core.deletion import delete_account
 from app.core.audit import Origin
-from app.web.social import MESSAGES
+from app.core.deletion import delete_account
 from app.core.protocol import ACR_FEDERATED
 from app.extensions import db
 from app.models import AuditEvent, LinkedIdentity, User, UserSession
+from app.web.social import MESSAGES
 from tests.conftest import DEFAULT_PASSWORD, AuthActions, audit_types, csrf_from
 from tests.integration.auth.helpers import text
 from tests.integration.auth.test_parallel import in_parallel
@@ -75,7 +75,11 @@ def providers(upstream_idp, upstream_client, fake_social, social_apps) -> dict[s
             "display_name": "Upstream IdP",
         },
         # Google's built-in profile, its discovery document pointed at the second IdP.
-        "google": {"client_id": upstream_client[0], "client_secret": upstream_client[1], "discovery_url": upstream_idp.discovery_url},
+        "google": {
+            "client_id": upstream_client[0],
+            "client_secret": upstream_client[1],
+            "discovery_url": upstream_idp.discovery_url,
+        },
     }
 
 
@@ -119,7 +123,11 @@ def signed_in_as(client) -> User | None:
     if response.status_code != 200:
         return None
     db.session.rollback()
-    row = db.session.scalars(select(UserSession).where(UserSession.revoked_at.is_(None), UserSession.pending.is_(None)).order_by(UserSession.created_at.desc())).first()
+    row = db.session.scalars(
+        select(UserSession)
+        .where(UserSession.revoked_at.is_(None), UserSession.pending.is_(None))
+        .order_by(UserSession.created_at.desc())
+    ).first()
     return row.user if row else None
 
 
@@ -132,7 +140,10 @@ def login_message(client, response) -> str:
 
 def links() -> list[tuple[str, str, str]]:
     db.session.rollback()
-    return [(row.provider, row.user.email, row.username) for row in db.session.scalars(select(LinkedIdentity).order_by(LinkedIdentity.id))]
+    return [
+        (row.provider, row.user.email, row.username)
+        for row in db.session.scalars(select(LinkedIdentity).order_by(LinkedIdentity.id))
+    ]
 
 
 def users() -> list[str]:
@@ -220,8 +231,10 @@ def test_a_wrong_code_is_refused_by_the_provider_and_nothing_signs_in(test_clien
 
 @pytest.mark.parametrize(
     ("make", "handle"),
-    [(lambda: DiscordAccount.new(username="nelly", global_name="Nelly"), "nelly"),
-     (lambda: DiscordAccount.legacy(username="Nelly", discriminator="1337", global_name=None), "Nelly#1337")],
+    [
+        (lambda: DiscordAccount.new(username="nelly", global_name="Nelly"), "nelly"),
+        (lambda: DiscordAccount.legacy(username="Nelly", discriminator="1337", global_name=None), "Nelly#1337"),
+    ],
     ids=["unique-username", "legacy-tag"],
 )
 def test_discord_sign_in_reads_both_username_formats(test_client, fake_social, make: Callable, handle: str) -> None:
@@ -347,7 +360,9 @@ def test_a_discovery_document_naming_another_issuer_is_refused(app_factory, prov
 # --- collisions: sign in first, then link ---------------------------------------------------------
 
 
-def test_an_existing_address_is_linked_only_after_signing_in_with_password_and_mfa(app, test_client, fake_social, create_user) -> None:
+def test_an_existing_address_is_linked_only_after_signing_in_with_password_and_mfa(
+    app, test_client, fake_social, create_user
+) -> None:
     owner = create_user(email="ada@example.com")
     totp = add_totp(app, owner)
     account = GitHubAccount.new(login="ada-gh", emails=[GitHubEmail("Ada@Example.com", primary=True)])
@@ -362,7 +377,9 @@ def test_an_existing_address_is_linked_only_after_signing_in_with_password_and_m
     signed = AuthActions(test_client).login("ada@example.com", next_url="/social/link")
     assert signed.headers["Location"].endswith("/mfa/challenge")
     challenge = test_client.get("/mfa/challenge")
-    passed = test_client.post("/mfa/challenge/totp", data={"csrf_token": csrf_from(challenge.get_data(as_text=True)), "totp_code": totp.now()})
+    passed = test_client.post(
+        "/mfa/challenge/totp", data={"csrf_token": csrf_from(challenge.get_data(as_text=True)), "totp_code": totp.now()}
+    )
     assert passed.headers["Location"] == "/social/link"
     confirm = test_client.get("/social/link")
     assert confirm.status_code == 200 and "ada-gh" in text(confirm) and "ada@example.com" in text(confirm)
@@ -379,14 +396,18 @@ def test_an_existing_address_is_linked_only_after_signing_in_with_password_and_m
     challenge = other.get("/mfa/challenge")
     assert challenge.status_code == 200
     next_code = totp.at(time.time() + totp.interval)  # this step's code was spent above; ±1 step is accepted
-    passed = other.post("/mfa/challenge/totp", data={"csrf_token": csrf_from(challenge.get_data(as_text=True)), "totp_code": next_code})
+    passed = other.post(
+        "/mfa/challenge/totp", data={"csrf_token": csrf_from(challenge.get_data(as_text=True)), "totp_code": next_code}
+    )
     assert passed.status_code == 303
     db.session.rollback()
     latest = db.session.scalars(select(UserSession).order_by(UserSession.created_at.desc())).first()
     assert latest.pending is None and latest.amr == ["fed", "otp", "mfa"]
 
 
-def test_a_pending_link_is_not_offered_to_a_session_from_before_the_upstream_proof(app, test_client, fake_social, create_user) -> None:
+def test_a_pending_link_is_not_offered_to_a_session_from_before_the_upstream_proof(
+    app, test_client, fake_social, create_user
+) -> None:
     create_user(email="ada@example.com")
     assert AuthActions(test_client).login("ada@example.com").status_code == 303  # signed in first …
     account = GitHubAccount.new(emails=[GitHubEmail("ada@example.com", primary=True)])
@@ -496,7 +517,8 @@ def test_a_federated_sign_in_is_fresh_enough_to_set_a_first_password(app, test_c
     page = test_client.get("/account/password")
     assert page.status_code == 200 and "Set a password" in text(page) and "Current password" not in text(page)
     response = test_client.post(
-        "/account/password", data={"csrf_token": csrf_from(page.get_data(as_text=True)), "new_password": "quiet lantern orbit meadow"}
+        "/account/password",
+        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "new_password": "quiet lantern orbit meadow"},
     )
     assert response.status_code == 303
     db.session.rollback()
@@ -539,7 +561,9 @@ def test_a_deleted_account_frees_its_upstream_account(app, test_client, fake_soc
 # --- an app's sign-in through a provider ----------------------------------------------------------
 
 
-def test_an_app_s_sign_in_completed_through_github_says_fed_in_its_id_token(app, test_client, fake_social, create_oauth_client) -> None:
+def test_an_app_s_sign_in_completed_through_github_says_fed_in_its_id_token(
+    app, test_client, fake_social, create_oauth_client
+) -> None:
     """The authorization request's sign-in step, done with GitHub: back at the app, amr fed and acr fed."""
     client, secret = create_oauth_client(name="Photo Printer", is_first_party=True)
     party = RelyingParty(app, test_client, AuthActions(test_client))
@@ -572,6 +596,8 @@ def test_a_double_click_on_link_account_links_once(app, test_client, fake_social
     for click in clicks:  # the same browser: its cookies, sent by each of the parallel requests
         for name in ("idp_session", "idp_state"):
             click.set_cookie(name, test_client.get_cookie(name).value, domain="localhost")
-    statuses = in_parallel(clicks, lambda i, click: click.post("/social/link", data={"csrf_token": token, "decision": "link"}).status_code)
+    statuses = in_parallel(
+        clicks, lambda i, click: click.post("/social/link", data={"csrf_token": token, "decision": "link"}).status_code
+    )
     assert statuses == [303] * len(clicks)
     assert [(p, e) for p, e, _ in links()] == [("github", "ada@example.com")]

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.web.messages import message
 from app.models import EmailTokenPurpose, User
+from app.web.messages import message
 from tests.conftest import audit_types
 from tests.integration.auth.helpers import (
     JUNK_TOKENS,
@@ -166,4 +166,3 @@ def test_resend_for_a_verified_address_sends_nothing(test_client, create_user, a
     assert response.status_code == 303
     assert tokens_of(user, EmailTokenPurpose.VERIFY) == []
     assert mailbox.messages == []
-

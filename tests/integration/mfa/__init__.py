@@ -1,0 +1,1 @@
+"""Second factors: challenge, enrolment, step-up."""

@@ -238,4 +238,3 @@ def test_an_admin_cannot_remove_a_factor_and_be_left_with_sms_alone(app, create_
     assert keeps_required_factor(admin, ["sms", "totp"])
     assert keeps_required_factor(user, ["sms"])
     assert keeps_required_factor(user, [])  # no requirement, no factor needed
-

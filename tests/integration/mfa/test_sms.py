@@ -61,7 +61,9 @@ def phone_of(user) -> PhoneFactor | None:
 def live_session(user) -> UserSession:
     db.session.expire_all()
     return db.session.scalar(
-        select(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None)).order_by(UserSession.created_at.desc())
+        select(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+        .order_by(UserSession.created_at.desc())
     )
 
 

@@ -269,7 +269,9 @@ def test_a_refused_registration_still_spends_its_challenge(person, ada):
     person.auth.login("ada@example.com")
     person.open("/mfa/")
     options = person.post(REGISTER_OPTIONS, {}).get_json()
-    assert person.post(REGISTER_VERIFY, {"credential": person.key.create(options, origin="http://evil.example")}).status_code == 400
+    assert (
+        person.post(REGISTER_VERIFY, {"credential": person.key.create(options, origin="http://evil.example")}).status_code == 400
+    )
 
     retry = person.post(REGISTER_VERIFY, {"credential": person.key.create(options)})
 
@@ -540,14 +542,22 @@ def test_a_known_key_with_garbage_data_is_refused_without_a_server_error(person,
 
 
 @pytest.mark.parametrize(
-    "body", ["not json", "[1, 2]", '{"credential": {"id": "a", "rawId": "a", "type": "public-key", "response": {"clientDataJSON": "e30", "attestationObject": "oA"}}}']
+    "body",
+    [
+        "not json",
+        "[1, 2]",
+        '{"credential": {"id": "a", "rawId": "a", "type": "public-key", '
+        '"response": {"clientDataJSON": "e30", "attestationObject": "oA"}}}',
+    ],
 )
 def test_malformed_registrations_are_refused_without_a_server_error(person, ada, body):
     person.auth.login("ada@example.com")
     person.open("/mfa/")
     person.post(REGISTER_OPTIONS, {})
 
-    response = person.client.post(REGISTER_VERIFY, data=body, content_type="application/json", headers={"X-CSRFToken": person.token})
+    response = person.client.post(
+        REGISTER_VERIFY, data=body, content_type="application/json", headers={"X-CSRFToken": person.token}
+    )
 
     assert response.status_code == 400 and "error" in response.get_json()
     assert credentials_of(ada) == []

@@ -21,10 +21,10 @@ from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from app.extensions import db
-from app.models import OAuthClient, SigningKey, User
 from app.core import keys as keys_module
 from app.core.clients import ClientSpec, create_client
+from app.extensions import db
+from app.models import OAuthClient, SigningKey, User
 from tests.conftest import AuthActions, csrf_from
 
 REDIRECT_URI = "https://rp.example/cb"

@@ -149,16 +149,16 @@ def test_a_registered_loopback_port_may_vary_too(rp, signed_in, create_oauth_cli
 
 
 LOOPBACK_VARIANTS = [
-        "http://127.0.0.1:51234/callback/",
-        "http://127.0.0.1:51234/other",
-        "http://127.0.0.1:51234/callback?x=1",
-        "http://127.0.0.2:51234/callback",
-        "http://localhost:51234/callback",
-        "https://127.0.0.1:51234/callback",
-        "http://127.0.0.1:0x50/callback",
-        "http://127.0.0.1:99999/callback",
-        "http://127.0.0.1:/callback",
-        "http://user@127.0.0.1:5000/callback",
+    "http://127.0.0.1:51234/callback/",
+    "http://127.0.0.1:51234/other",
+    "http://127.0.0.1:51234/callback?x=1",
+    "http://127.0.0.2:51234/callback",
+    "http://localhost:51234/callback",
+    "https://127.0.0.1:51234/callback",
+    "http://127.0.0.1:0x50/callback",
+    "http://127.0.0.1:99999/callback",
+    "http://127.0.0.1:/callback",
+    "http://user@127.0.0.1:5000/callback",
 ]
 
 
@@ -296,9 +296,7 @@ def test_a_parameter_repeated_across_query_and_body_counts_as_duplicated(rp, sig
     client, _ = rp_client
     params = rp.request(client).params
 
-    response = rp.http.post(
-        "/oauth/authorize?" + urlencode({"redirect_uri": "https://evil.example/cb"}), data=params
-    )
+    response = rp.http.post("/oauth/authorize?" + urlencode({"redirect_uri": "https://evil.example/cb"}), data=params)
 
     assert_error_page(response)
 

@@ -8,15 +8,15 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from authlib.integrations.requests_client import OAuth2Session
 from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
 from requests.structures import CaseInsensitiveDict
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from app.core.client_cache import client_cache
 from app.extensions import db
 from app.models import AuthorizationCode
-from app.core.client_cache import client_cache
 from tests.integration.oauth.conftest import REDIRECT_URI, count_rows, verify_jwt
 
 METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -90,7 +90,9 @@ def test_authlib_client_runs_code_refresh_revoke_with_each_auth_method(app, rp, 
     assert verify_jwt(rp.http, token["id_token"]).claims["aud"] == client.client_id
     refreshed = session.refresh_token(token_url, refresh_token=token["refresh_token"])
     assert refreshed["refresh_token"] != token["refresh_token"]
-    revoked = session.revoke_token(f"{app.config['ISSUER']}/oauth/revoke", refreshed["refresh_token"], token_type_hint="refresh_token")
+    revoked = session.revoke_token(
+        f"{app.config['ISSUER']}/oauth/revoke", refreshed["refresh_token"], token_type_hint="refresh_token"
+    )
     assert revoked.status_code == 200
     with pytest.raises(OAuthError) as error:
         session.refresh_token(token_url, refresh_token=refreshed["refresh_token"])
@@ -144,7 +146,12 @@ MALFORMED_AUTHORIZATION = [
 def test_a_malformed_authorization_header_is_invalid_client_not_a_server_error(rp, user, create_oauth_client, subtests):
     client, secret = create_oauth_client(is_first_party=True)
     issued = rp.code(client, user)
-    data = {"grant_type": "authorization_code", "code": issued.code, "redirect_uri": REDIRECT_URI, "code_verifier": issued.verifier}
+    data = {
+        "grant_type": "authorization_code",
+        "code": issued.code,
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": issued.verifier,
+    }
     for authorization in MALFORMED_AUTHORIZATION:
         with subtests.test(authorization=authorization):
             response = rp.http.post("/oauth/token", data=data, headers={"Authorization": authorization})
@@ -159,7 +166,9 @@ def test_a_malformed_authorization_header_is_invalid_client_not_a_server_error(r
     assert rp.redeem(client, secret, issued).status_code == 200
 
 
-@pytest.mark.parametrize(("registered_method", "used"), [("client_secret_basic", "client_secret_post"), ("client_secret_post", "client_secret_basic")])
+@pytest.mark.parametrize(
+    ("registered_method", "used"), [("client_secret_basic", "client_secret_post"), ("client_secret_post", "client_secret_basic")]
+)
 def test_only_the_registered_auth_method_is_accepted(rp, user, create_oauth_client, registered_method, used):
     client, secret = create_oauth_client(token_endpoint_auth_method=registered_method)
     issued = rp.code(client, user)
@@ -176,7 +185,12 @@ def test_a_client_secret_in_the_query_string_does_not_authenticate(rp, user, cre
 
     response = rp.http.post(
         f"/oauth/token?client_id={client.client_id}&client_secret={secret}",
-        data={"grant_type": "authorization_code", "code": issued.code, "redirect_uri": REDIRECT_URI, "code_verifier": issued.verifier},
+        data={
+            "grant_type": "authorization_code",
+            "code": issued.code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": issued.verifier,
+        },
     )
 
     assert response.status_code in (400, 401) and response.get_json()["error"] == "invalid_client"

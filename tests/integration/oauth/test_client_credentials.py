@@ -8,9 +8,9 @@ import pytest
 from joserfc import jws
 from sqlalchemy import event, func, select
 
+from app.core.client_cache import client_cache
 from app.extensions import db
 from app.models import ClientCredentialsUsage
-from app.core.client_cache import client_cache
 from app.oauth.usage import usage_counter
 from tests.integration.oauth.conftest import table_counts, verify_jwt
 
@@ -204,7 +204,9 @@ def test_registration_refuses_client_credentials_for_a_public_client(app):
     from app.core.clients import ClientSpec, ClientSpecError, create_client
 
     with pytest.raises(ClientSpecError):
-        create_client(ClientSpec(name="x", is_confidential=False, redirect_uris=[], grant_types=["client_credentials"], scope="api"))
+        create_client(
+            ClientSpec(name="x", is_confidential=False, redirect_uris=[], grant_types=["client_credentials"], scope="api")
+        )
 
 
 def test_a_disabled_client_is_invalid_client(rp, create_oauth_client):

@@ -79,9 +79,7 @@ def test_code_is_stored_only_as_a_digest_and_lives_at_most_60_seconds(rp, user, 
     assert row.redirect_uri == issued.redirect_uri and row.code_challenge_method == "S256"
 
 
-def test_a_replayed_code_is_invalid_grant_and_kills_what_the_first_redemption_issued(
-    rp, user, rp_client, resource_server
-):
+def test_a_replayed_code_is_invalid_grant_and_kills_what_the_first_redemption_issued(rp, user, rp_client, resource_server):
     client, secret = rp_client
     issued = rp.code(client, user)
     first = rp.redeem(client, secret, issued).get_json()
@@ -205,14 +203,27 @@ def test_an_unknown_or_oversized_code_is_invalid_grant(rp, user, rp_client, subt
 def test_malformed_token_requests_are_refused_and_leave_the_code_unused(rp, user, rp_client, subtests):
     client, secret = rp_client
     issued = rp.code(client, user)  # this browser is now signed in: its cookie must count for nothing
-    form = {"grant_type": "authorization_code", "code": issued.code, "redirect_uri": issued.redirect_uri, "code_verifier": issued.verifier}
+    form = {
+        "grant_type": "authorization_code",
+        "code": issued.code,
+        "redirect_uri": issued.redirect_uri,
+        "code_verifier": issued.verifier,
+    }
     basic = (client.client_id, secret)
     attempts = {
-        "missing-code": (lambda: rp.http.post("/oauth/token", data={k: v for k, v in form.items() if k != "code"}, auth=basic), 400, "invalid_request"),
+        "missing-code": (
+            lambda: rp.http.post("/oauth/token", data={k: v for k, v in form.items() if k != "code"}, auth=basic),
+            400,
+            "invalid_request",
+        ),
         "json-body": (lambda: rp.http.post("/oauth/token", json=form, auth=basic), 400, "invalid_request"),
         "get": (lambda: rp.http.get("/oauth/token", query_string=form, auth=basic), 405, None),
         "cookie-only": (lambda: rp.http.post("/oauth/token", data=form), 401, "invalid_client"),
-        "client-id-only": (lambda: rp.http.post("/oauth/token", data={**form, "client_id": client.client_id}), 401, "invalid_client"),
+        "client-id-only": (
+            lambda: rp.http.post("/oauth/token", data={**form, "client_id": client.client_id}),
+            401,
+            "invalid_client",
+        ),
     }
     for name, (attempt, status, error) in attempts.items():
         with subtests.test(name):

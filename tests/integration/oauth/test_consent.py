@@ -8,9 +8,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 from sqlalchemy import select
 
+from app.core.scopes import describe_scope
 from app.extensions import db
 from app.models import AuthorizationCode, OAuthConsent
-from app.core.protocol import describe_scope
 from tests.conftest import audit_types, csrf_from
 from tests.integration.oauth.conftest import REDIRECT_URI, count_rows, params_of, redirect_base
 
@@ -28,9 +28,7 @@ def rp_client(create_oauth_client):
 
 def consent_of(user, client) -> OAuthConsent | None:
     db.session.expire_all()
-    return db.session.scalar(
-        select(OAuthConsent).where(OAuthConsent.user_id == user.id, OAuthConsent.client_id == client.id)
-    )
+    return db.session.scalar(select(OAuthConsent).where(OAuthConsent.user_id == user.id, OAuthConsent.client_id == client.id))
 
 
 def test_consent_page_names_the_client_each_scope_and_the_redirect_host(rp, signed_in, rp_client):

@@ -11,9 +11,9 @@ import os
 import pytest
 from sqlalchemy import delete
 
+from app.core.deny_list import redis_client
 from app.extensions import db
 from app.models import RevokedAccessToken
-from app.core.deny_list import redis_client
 
 NOTHING_LISTENS = "redis://127.0.0.1:1/0"
 
@@ -64,9 +64,7 @@ def test_each_key_expires_with_its_token(rp, user, rp_client, index):
     assert 0 < ttl <= rp.app.config["ACCESS_TOKEN_TTL"] + 1
 
 
-def test_after_redis_loses_its_data_the_list_is_copied_back_from_the_database(
-    rp, user, rp_client, resource_server, index
-):
+def test_after_redis_loses_its_data_the_list_is_copied_back_from_the_database(rp, user, rp_client, resource_server, index):
     revoked = revoked_tokens(rp, rp_client, user, count=2)
     client, secret = rp_client
     live = rp.tokens(client, secret)["access_token"]
@@ -89,9 +87,7 @@ def test_an_unreachable_redis_leaves_the_database_to_answer(rp, user, rp_client,
     assert active(rp, resource_server, live)
 
 
-def test_a_revocation_that_cannot_reach_redis_fails_and_changes_nothing(
-    rp, user, rp_client, resource_server, index, monkeypatch
-):
+def test_a_revocation_that_cannot_reach_redis_fails_and_changes_nothing(rp, user, rp_client, resource_server, index, monkeypatch):
     client, secret = rp_client
     rp.auth.login(user.email)
     token = rp.tokens(client, secret)["access_token"]

@@ -16,11 +16,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
+from app.core.clients import ClientSpec, create_client
+from app.core.protocol import DEVICE_CODE
 from app.extensions import db
 from app.models import AuditEvent, DeviceCode, DeviceCodeStatus, OAuthClient, RefreshToken, User, UserSession
 from app.models.base import utcnow
-from app.core.clients import ClientSpec, create_client
-from app.core.protocol import DEVICE_CODE
 from app.oauth.device import normalize_user_code
 from app.security import hash_password
 from tests.conftest import DEFAULT_PASSWORD, AuthActions, audit_types, csrf_from
@@ -39,7 +39,11 @@ INVALID = "That code isn&#39;t valid or has expired"
 def tv(create_oauth_client) -> OAuthClient:
     """A public device client: no secret, authenticates with client_id only ("none")."""
     client, _ = create_oauth_client(
-        name="Living Room TV", is_confidential=False, redirect_uris=[], grant_types=[DEVICE_CODE, "refresh_token"], scope=ALL_SCOPES
+        name="Living Room TV",
+        is_confidential=False,
+        redirect_uris=[],
+        grant_types=[DEVICE_CODE, "refresh_token"],
+        scope=ALL_SCOPES,
     )
     return client
 
@@ -381,7 +385,9 @@ def test_approve_without_a_csrf_token_is_refused_and_approves_nothing(rp, auth, 
     assert page.status_code == 200
     response = rp.http.post("/device/decision", data={"user_code": issued["user_code"], "decision": "approve"})
     assert response.status_code == 400
-    wrong = rp.http.post("/device/decision", data={"csrf_token": "forged", "user_code": issued["user_code"], "decision": "approve"})
+    wrong = rp.http.post(
+        "/device/decision", data={"csrf_token": "forged", "user_code": issued["user_code"], "decision": "approve"}
+    )
     assert wrong.status_code == 400
     assert row_for(issued["user_code"]).status == DeviceCodeStatus.PENDING
     assert error_of(poll(rp, tv, issued["device_code"])) == "authorization_pending"
@@ -430,7 +436,9 @@ def test_an_unverified_person_is_stopped_like_at_authorize(rp, auth, tv, create_
 
 
 def test_a_self_registered_client_is_flagged_on_the_review_page(rp, auth, ada, create_oauth_client):
-    client, _ = create_oauth_client(is_confidential=False, redirect_uris=[], grant_types=[DEVICE_CODE], is_dynamically_registered=True)
+    client, _ = create_oauth_client(
+        is_confidential=False, redirect_uris=[], grant_types=[DEVICE_CODE], is_dynamically_registered=True
+    )
     issued = started(rp, client)
     auth.login(ada.email)
     assert "registered itself" in enter(rp.http, issued["user_code"]).get_data(as_text=True)
@@ -513,7 +521,9 @@ def test_parallel_polls_of_an_approved_code_yield_one_token_response(app, rp, au
         with app.app_context():
             http = app.test_client()
             barrier.wait(timeout=10)
-            return http.post("/oauth/token", data={"grant_type": DEVICE_CODE, "device_code": issued["device_code"], "client_id": tv.client_id})
+            return http.post(
+                "/oauth/token", data={"grant_type": DEVICE_CODE, "device_code": issued["device_code"], "client_id": tv.client_id}
+            )
 
     with ThreadPoolExecutor(workers) as pool:
         responses = list(pool.map(attempt, range(workers)))
@@ -521,9 +531,9 @@ def test_parallel_polls_of_an_approved_code_yield_one_token_response(app, rp, au
     assert statuses == [200] + [400] * (workers - 1)
     assert {r.get_json()["error"] for r in responses if r.status_code == 400} == {"invalid_grant"}
     assert count_rows(RefreshToken) == 1
-    assert db.session.scalar(
-        select(func.count()).select_from(AuditEvent).where(AuditEvent.event_type == "oauth.token_issued")
-    ) == 1
+    assert (
+        db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.event_type == "oauth.token_issued")) == 1
+    )
     assert row_for(issued["user_code"]).status == DeviceCodeStatus.REDEEMED
 
 

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
+from app.core.client_cache import find_client
 from app.extensions import db
 from app.models import AuditEvent, OAuthClient, OAuthConsent, RefreshToken
-from app.core.client_cache import find_client
 from app.security import token_digest
 from tests.integration.oauth.conftest import REDIRECT_URI, Issued, count_rows, fresh, params_of
 
@@ -484,9 +484,7 @@ def test_a_registered_public_client_completes_the_code_flow(open_registration, t
     assert tokens["token_type"] == "Bearer" and "id_token" in tokens
 
 
-def test_a_registered_client_with_client_secret_post_authenticates_that_way(
-    open_registration, test_client, rp, create_user
-):
+def test_a_registered_client_with_client_secret_post_authenticates_that_way(open_registration, test_client, rp, create_user):
     body = register(test_client, {**METADATA, "token_endpoint_auth_method": "client_secret_post"}).get_json()
     user = create_user(email="ada@example.com")
     client = row_of(body["client_id"])

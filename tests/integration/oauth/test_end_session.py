@@ -16,9 +16,9 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from sqlalchemy import select
 
+from app.core.keys import keyring
 from app.extensions import db
 from app.models import AuditEvent, RefreshToken, UserSession
-from app.core.keys import keyring
 from tests.conftest import DEFAULT_PASSWORD, AuthActions, csrf_from
 from tests.integration.auth.helpers import auth_cookie, client_with_cookie, is_signed_in, sessions_of
 from tests.integration.oauth.conftest import RelyingParty
@@ -87,14 +87,10 @@ def _b64(data: dict) -> str:
 
 
 @pytest.mark.parametrize(("method", "status"), [("GET", 302), ("POST", 303)])
-def test_a_valid_hint_signs_out_this_session_and_redirects_with_state(
-    app, rp, rp_client, user, signed_in, method, status
-):
+def test_a_valid_hint_signs_out_this_session_and_redirects_with_state(app, rp, rp_client, user, signed_in, method, status):
     old_cookie = auth_cookie(rp.http)
 
-    response = logout(
-        rp.http, method, id_token_hint=signed_in["id_token"], post_logout_redirect_uri=LOGOUT_URI, state="s t&8"
-    )
+    response = logout(rp.http, method, id_token_hint=signed_in["id_token"], post_logout_redirect_uri=LOGOUT_URI, state="s t&8")
 
     assert response.status_code == status
     location = urlsplit(response.headers["Location"])
@@ -197,9 +193,7 @@ def test_a_hint_with_another_clients_client_id_proves_nothing(rp, create_oauth_c
     other, _ = create_oauth_client(name="Other App", post_logout_redirect_uris=["https://other.example/out"])
 
     for uri in (LOGOUT_URI, "https://other.example/out"):
-        response = logout(
-            rp.http, id_token_hint=signed_in["id_token"], client_id=other.client_id, post_logout_redirect_uri=uri
-        )
+        response = logout(rp.http, id_token_hint=signed_in["id_token"], client_id=other.client_id, post_logout_redirect_uri=uri)
         assert is_confirmation(response) and "Location" not in response.headers
         assert "Notes App" not in response.get_data(as_text=True) and "Other App" not in response.get_data(as_text=True)
 

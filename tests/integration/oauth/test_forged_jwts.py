@@ -17,9 +17,9 @@ import pytest
 from joserfc import jws, jwt
 from joserfc.jwk import ECKey, RSAKey
 
-from app.models.base import utcnow
-from app.core.keys import keyring
 from app.core.jwts import issue_access_token
+from app.core.keys import keyring
+from app.models.base import utcnow
 
 ATTACKER_RSA = RSAKey.generate_key(2048, parameters={"kid": "attacker-rsa"})
 ATTACKER_EC = ECKey.generate_key("P-256", parameters={"kid": "attacker-ec"})

@@ -137,7 +137,15 @@ def test_a_rotated_refresh_token_is_inactive(rp, rp_client, tokens, resource_ser
 
 
 def test_unknown_or_garbage_tokens_are_inactive(rp, resource_server, subtests):
-    for token in ["garbage", "", "a.b.c", "rt_" + "A" * 43, "eyJhbGciOiJub25lIn0.e30.", "x" * 10_000, "\u00e9\u00e9.\u00e9.\u00e9"]:
+    for token in [
+        "garbage",
+        "",
+        "a.b.c",
+        "rt_" + "A" * 43,
+        "eyJhbGciOiJub25lIn0.e30.",
+        "x" * 10_000,
+        "\u00e9\u00e9.\u00e9.\u00e9",
+    ]:
         with subtests.test(token=token[:20]):
             assert introspect(rp, resource_server, token) == INACTIVE
 

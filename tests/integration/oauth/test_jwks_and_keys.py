@@ -10,10 +10,10 @@ from joserfc.errors import BadSignatureError, InvalidKeyIdError
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import select
 
+from app.core.keys import keyring
 from app.extensions import db
 from app.models import SigningKey
 from app.models.base import utcnow
-from app.core.keys import keyring
 from tests.integration.oauth.conftest import published_keys, verify_jwt
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
@@ -145,9 +145,7 @@ def test_a_new_key_is_published_before_it_signs(app, rp, user, client_and_secret
     verify_jwt(rp.http, during["id_token"], ["RS256"])  # what the old keys signed meanwhile still verifies
 
 
-def test_a_key_retired_longer_ago_than_the_retention_disappears_and_its_tokens_die(
-    app_factory, create_oauth_client, create_user
-):
+def test_a_key_retired_longer_ago_than_the_retention_disappears_and_its_tokens_die(app_factory, create_oauth_client, create_user):
     app = app_factory(KEY_CACHE_SECONDS=0)  # every request reloads keys, as after the cache TTL
     with app.app_context():
         from tests.conftest import AuthActions

@@ -52,7 +52,12 @@ def outcome(response) -> tuple[int, str | None]:
 def test_parallel_redemptions_of_one_code_succeed_exactly_once(app, rp, user, rp_client):
     client, secret = rp_client
     issued = rp.code(client, user)
-    data = {"grant_type": "authorization_code", "code": issued.code, "redirect_uri": issued.redirect_uri, "code_verifier": issued.verifier}
+    data = {
+        "grant_type": "authorization_code",
+        "code": issued.code,
+        "redirect_uri": issued.redirect_uri,
+        "code_verifier": issued.verifier,
+    }
     clients = [app.test_client() for _ in range(N)]
 
     responses = in_parallel(clients, lambda c: c.post("/oauth/token", data=data, auth=(client.client_id, secret)))
@@ -96,7 +101,12 @@ def test_parallel_replays_of_a_used_code_revoke_without_errors(app, rp, user, rp
     client, secret = rp_client
     issued = rp.code(client, user)
     first = rp.redeem(client, secret, issued).get_json()
-    data = {"grant_type": "authorization_code", "code": issued.code, "redirect_uri": issued.redirect_uri, "code_verifier": issued.verifier}
+    data = {
+        "grant_type": "authorization_code",
+        "code": issued.code,
+        "redirect_uri": issued.redirect_uri,
+        "code_verifier": issued.verifier,
+    }
     clients = [app.test_client() for _ in range(N)]
 
     responses = in_parallel(clients, lambda c: c.post("/oauth/token", data=data, auth=(client.client_id, secret)))

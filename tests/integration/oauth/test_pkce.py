@@ -72,7 +72,9 @@ def test_s256_with_the_right_verifier_redeems(rp, user, create_oauth_client, con
 
 
 @pytest.mark.parametrize("confidential", [True, False], ids=["confidential", "public"])
-def test_a_missing_wrong_or_malformed_verifier_is_refused_and_the_code_survives(rp, user, create_oauth_client, confidential, subtests):
+def test_a_missing_wrong_or_malformed_verifier_is_refused_and_the_code_survives(
+    rp, user, create_oauth_client, confidential, subtests
+):
     client, secret = create_oauth_client(is_confidential=confidential, is_first_party=True)
     issued = rp.code(client, user)
     cases = {
@@ -115,9 +117,7 @@ def test_without_a_challenge_a_verifier_at_the_token_endpoint_is_refused(rp, use
     assert count_rows(RefreshToken) == 0
 
 
-def test_a_confidential_client_allowed_the_plain_flow_still_gets_pkce_checked_when_it_sends_it(
-    rp, user, create_oauth_client
-):
+def test_a_confidential_client_allowed_the_plain_flow_still_gets_pkce_checked_when_it_sends_it(rp, user, create_oauth_client):
     client, secret = create_oauth_client(allow_plain_code_flow=True)
     issued = rp.code(client, user)
     other, _ = pkce_pair()

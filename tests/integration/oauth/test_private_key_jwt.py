@@ -14,9 +14,9 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey
 from sqlalchemy import func, select
 
+from app.core.clients import ClientSpec, ClientSpecError, create_client
 from app.extensions import db
 from app.models import UsedClientAssertion
-from app.core.clients import ClientSpec, ClientSpecError, create_client
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_URL = "http://localhost:5000/oauth/token"

@@ -6,8 +6,9 @@ import pytest
 
 from app.core import rbac
 from app.core.audit import Origin
+from app.core.protocol import CLAIMS_SUPPORTED
+from app.core.scopes import describe_scope
 from app.extensions import db
-from app.core.protocol import CLAIMS_SUPPORTED, describe_scope
 from tests.conftest import csrf_from
 from tests.integration.mfa.conftest import add_totp
 from tests.integration.oauth.conftest import verify_jwt

@@ -6,15 +6,16 @@ from __future__ import annotations
 import pytest
 
 from app.admin.users import disable_user, revoke_tokens
-from app.core.audit import Origin
 from app.core import accounts as service
+from app.core import email_tokens
+from app.core.audit import Origin
 from app.extensions import db
 from app.models import EmailTokenPurpose
 from tests.integration.oauth.conftest import resource_server  # noqa: F401  (fixture used by name)
 
 
 def reset_by_link(user) -> None:
-    token = service.issue_email_token(user, EmailTokenPurpose.RESET)
+    token = email_tokens.issue_email_token(user, EmailTokenPurpose.RESET)
     service.reset_password(token, "a brand new passphrase for ada", origin=Origin())
 
 

@@ -1,0 +1,1 @@
+"""Cross-cutting web behaviour: headers, errors, limits, health, migrations."""

@@ -8,7 +8,7 @@ from flask import abort
 from app.web.errors import TITLES
 from tests.integration.web.helpers import post_form
 
-LEAK_MARKERS = ["Traceback", "werkzeug", "File \"", "Exception", "Error:", "sqlalchemy"]
+LEAK_MARKERS = ["Traceback", "werkzeug", 'File "', "Exception", "Error:", "sqlalchemy"]
 
 
 def assert_friendly(response, status: int) -> str:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
-from app import create_app
 from app import config as app_config
+from app import create_app
 from app.extensions import db, limiter
 from tests.mailbox import free_port
 

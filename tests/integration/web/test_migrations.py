@@ -125,15 +125,21 @@ def test_rebuilding_the_user_table_keeps_every_row_that_points_at_it(fresh_app):
     """0006 copies "user" on SQLite; with foreign keys enforced the old table's DROP would cascade."""
     upgrade(directory=MIGRATIONS, revision="0005")
     with db.engine.begin() as connection:
-        connection.execute(sa.text(
-            "INSERT INTO \"user\" (email, display_name, is_disabled, is_admin, failed_login_count, created_at, updated_at)"
-            " VALUES ('ada@example.com', 'Ada', false, false, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-        ))
-        ada = connection.execute(sa.text("SELECT id FROM \"user\"")).scalar_one()
-        connection.execute(sa.text(
-            "INSERT INTO user_session (id, token_digest, user_id, created_at, last_seen_at, ip_address, user_agent, auth_time, amr)"
-            " VALUES ('s1', 'digest', :ada, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '', '', CURRENT_TIMESTAMP, '[\"pwd\"]')"
-        ), {"ada": ada})
+        connection.execute(
+            sa.text(
+                'INSERT INTO "user" (email, display_name, is_disabled, is_admin, failed_login_count, created_at, updated_at)'
+                " VALUES ('ada@example.com', 'Ada', false, false, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        ada = connection.execute(sa.text('SELECT id FROM "user"')).scalar_one()
+        connection.execute(
+            sa.text(
+                "INSERT INTO user_session"
+                " (id, token_digest, user_id, created_at, last_seen_at, ip_address, user_agent, auth_time, amr)"
+                " VALUES ('s1', 'digest', :ada, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '', '', CURRENT_TIMESTAMP, '[\"pwd\"]')"
+            ),
+            {"ada": ada},
+        )
 
     upgrade(directory=MIGRATIONS, revision="head")
 
@@ -142,10 +148,12 @@ def test_rebuilding_the_user_table_keeps_every_row_that_points_at_it(fresh_app):
         assert "lower(" in expression_index_sql().lower() and "email" in expression_index_sql()
         # A deleted account's id (its OIDC sub) is never handed out again.
         connection.execute(sa.text("DELETE FROM user_session"))
-        connection.execute(sa.text("DELETE FROM \"user\" WHERE id = :ada"), {"ada": ada})
-        connection.execute(sa.text(
-            "INSERT INTO \"user\" (email, display_name, is_disabled, is_admin, failed_login_count, created_at, updated_at,"
-            " given_name, family_name, locale, zoneinfo)"
-            " VALUES ('bob@example.com', 'Bob', false, false, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '', '', '', '')"
-        ))
-        assert connection.execute(sa.text("SELECT id FROM \"user\"")).scalar_one() > ada
+        connection.execute(sa.text('DELETE FROM "user" WHERE id = :ada'), {"ada": ada})
+        connection.execute(
+            sa.text(
+                'INSERT INTO "user" (email, display_name, is_disabled, is_admin, failed_login_count, created_at, updated_at,'
+                " given_name, family_name, locale, zoneinfo)"
+                " VALUES ('bob@example.com', 'Bob', false, false, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '', '', '', '')"
+            )
+        )
+        assert connection.execute(sa.text('SELECT id FROM "user"')).scalar_one() > ada
