@@ -36,6 +36,7 @@ from app.core.factors import forget_stand_ins_without_factor
 from app.extensions import db
 from app.models import User, WebAuthnChallenge, WebAuthnCredential
 from app.models.base import utcnow
+from app.models.mfa import ChallengePurpose
 from app.security import new_public_id
 
 CHALLENGE_TTL = timedelta(minutes=5)
@@ -47,7 +48,6 @@ CREDENTIAL_ID_MAX = 1400
 # RFC 8176: a hardware key, a user-presence test, and (it verified the person) more than one factor.
 PASSKEY_AMR = ["hwk", "user", "mfa"]
 
-REGISTER, AUTHENTICATE, PASSKEY = "register", "authenticate", "passkey"
 
 # What a person is told when a ceremony fails, by reason (`WebAuthnRefused.reason`).
 ERRORS = {
@@ -106,7 +106,7 @@ def user_handle(user_id: int) -> bytes:
 # --- challenges -------------------------------------------------------------------------------
 
 
-def issue_challenge(purpose: str, user: User | None, now: datetime | None = None) -> WebAuthnChallenge:
+def issue_challenge(purpose: ChallengePurpose, user: User | None, now: datetime | None = None) -> WebAuthnChallenge:
     """A fresh random challenge row; expired rows are swept on the way so the table stays small."""
     now = now or utcnow()
     db.session.execute(delete(WebAuthnChallenge).where(WebAuthnChallenge.expires_at < now))
@@ -122,7 +122,7 @@ def issue_challenge(purpose: str, user: User | None, now: datetime | None = None
     return row
 
 
-def consume_challenge(challenge_id: object, purpose: str, user: User | None, now: datetime | None = None) -> bytes:
+def consume_challenge(challenge_id: object, purpose: ChallengePurpose, user: User | None, now: datetime | None = None) -> bytes:
     """Mark the challenge used with one conditional UPDATE and return its bytes; parallel uses get one success.
 
     Raises "expired" for an unknown, used, expired, other-purpose or other-person challenge.
@@ -158,7 +158,7 @@ def registration_options(user: User, *, passkey: bool) -> tuple[str, WebAuthnCha
     if len(existing) >= MAX_CREDENTIALS:
         raise WebAuthnRefused("too_many")
     rp = relying_party()
-    row = issue_challenge(REGISTER, user)
+    row = issue_challenge(ChallengePurpose.REGISTER, user)
     if passkey:
         # A passkey signs in alone, so it must be discoverable and must verify the person (PIN, biometric).
         selection = AuthenticatorSelectionCriteria(
@@ -243,7 +243,7 @@ def descriptor(credential: WebAuthnCredential) -> PublicKeyCredentialDescriptor:
 
 
 def kind_of(credential: WebAuthnCredential) -> str:
-    return PASSKEY if credential.is_passkey else "webauthn"
+    return "passkey" if credential.is_passkey else "webauthn"
 
 
 def credentials_of(user: User) -> list[WebAuthnCredential]:

@@ -20,10 +20,8 @@ from app.core.lockout import record_failed_attempt
 from app.core.sessions import start_session
 from app.extensions import db
 from app.mfa.webauthn import (
-    AUTHENTICATE,
     CHALLENGE_TTL,
     CREDENTIAL_ID_MAX,
-    PASSKEY,
     PASSKEY_AMR,
     WebAuthnRefused,
     credentials_of,
@@ -34,11 +32,12 @@ from app.mfa.webauthn import (
 )
 from app.models import User, WebAuthnChallenge, WebAuthnCredential
 from app.models.base import utcnow
+from app.models.mfa import ChallengePurpose
 
 
 def second_factor_options(user: User) -> tuple[str, WebAuthnChallenge]:
     """Options for the challenge after the password: only this person's credentials may answer."""
-    row = issue_challenge(AUTHENTICATE, user)
+    row = issue_challenge(ChallengePurpose.AUTHENTICATE, user)
     options = generate_authentication_options(
         rp_id=relying_party().id,
         challenge=row.challenge,
@@ -52,7 +51,7 @@ def second_factor_options(user: User) -> tuple[str, WebAuthnChallenge]:
 
 def passkey_options() -> tuple[str, WebAuthnChallenge]:
     """Options for passwordless sign-in: no account named, the authenticator offers its passkeys."""
-    row = issue_challenge(PASSKEY, None)
+    row = issue_challenge(ChallengePurpose.PASSKEY, None)
     options = generate_authentication_options(
         rp_id=relying_party().id,
         challenge=row.challenge,

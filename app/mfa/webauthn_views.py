@@ -22,6 +22,7 @@ from app.mfa import webauthn_sign_in as proof
 from app.mfa.flow import challenge_subject, complete_challenge, enrolment_subject, fail_challenge
 from app.mfa.views import render_security
 from app.models import SignInStage, User
+from app.models.mfa import ChallengePurpose
 from app.web.browser_session import attach_to_browser, pending_session
 from app.web.forms import ConfirmForm
 from app.web.fresh_auth import fresh_auth_required
@@ -38,7 +39,7 @@ def _limit(name: str):
     return lambda: current_app.config[name]
 
 
-def _session_key(purpose: str) -> str:
+def _session_key(purpose: ChallengePurpose) -> str:
     return f"webauthn_{purpose}"
 
 
@@ -52,14 +53,14 @@ def _body() -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _options(options_json: str, challenge_row, purpose: str, **remember) -> Response:
+def _options(options_json: str, challenge_row, purpose: ChallengePurpose, **remember) -> Response:
     """Send the options; the browser's Flask session keeps the challenge's id (and what it was for)."""
     session[_session_key(purpose)] = {"id": challenge_row.id, **remember}
     db.session.commit()
     return current_app.response_class(options_json, mimetype="application/json")
 
 
-def _take_challenge(purpose: str, user: User | None) -> tuple[bytes, dict]:
+def _take_challenge(purpose: ChallengePurpose, user: User | None) -> tuple[bytes, dict]:
     """Consume the challenge this browser was given for `purpose` (raises WebAuthnRefused("expired"))."""
     held = session.pop(_session_key(purpose), None)
     held = held if isinstance(held, dict) else {}
@@ -93,7 +94,7 @@ def webauthn_register_options():
         options_json, row = service.registration_options(user, passkey=passkey)
     except service.WebAuthnRefused as refused:
         return _error(refused.reason, 400)
-    return _options(options_json, row, service.REGISTER, passkey=passkey)
+    return _options(options_json, row, ChallengePurpose.REGISTER, passkey=passkey)
 
 
 @bp.post("/webauthn/register/verify")
@@ -104,7 +105,7 @@ def webauthn_register_verify():
     user, user_session = subject
     body = _body()
     try:
-        challenge, held = _take_challenge(service.REGISTER, user)
+        challenge, held = _take_challenge(ChallengePurpose.REGISTER, user)
         passkey = held.get("passkey") is True  # what the options asked for, not what this request claims
         name = service.clean_name(body.get("name"), passkey=passkey)
         credential = service.register_credential(
@@ -136,7 +137,7 @@ def webauthn_authenticate_options():
     if challenge_locked(user):
         return _error(LOCKED, 429)
     options_json, row = proof.second_factor_options(user)
-    return _options(options_json, row, service.AUTHENTICATE)
+    return _options(options_json, row, ChallengePurpose.AUTHENTICATE)
 
 
 @bp.post("/webauthn/authenticate/verify")
@@ -149,7 +150,7 @@ def webauthn_authenticate_verify():
     if challenge_locked(user):
         return _error(LOCKED, 429)
     try:
-        challenge, _held = _take_challenge(service.AUTHENTICATE, user)
+        challenge, _held = _take_challenge(ChallengePurpose.AUTHENTICATE, user)
         proof.verify_second_factor(user, challenge, _body().get("credential"), origin=request_origin())
     except service.WebAuthnRefused as refused:
         if refused.reason == "malformed":
@@ -167,7 +168,7 @@ def webauthn_authenticate_verify():
 @limiter.limit(_limit("LIMIT_LOGIN_IP"), methods=["POST"])
 def passkey_options():
     options_json, row = proof.passkey_options()
-    return _options(options_json, row, service.PASSKEY)
+    return _options(options_json, row, ChallengePurpose.PASSKEY)
 
 
 @bp.post("/passkey/verify")
@@ -176,7 +177,7 @@ def passkey_verify():
     body = _body()
     origin = request_origin()
     try:
-        challenge, _held = _take_challenge(service.PASSKEY, None)
+        challenge, _held = _take_challenge(ChallengePurpose.PASSKEY, None)
         credential = proof.verify_passkey(challenge, body.get("credential"), origin=origin)
         sign_in = proof.sign_in_with_passkey(credential, origin=origin)
         if sign_in is None:

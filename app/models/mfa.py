@@ -7,11 +7,12 @@ app secret; recovery codes and SMS codes are SHA-256 digests; WebAuthn keeps onl
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, UTCDateTime, utcnow
+from app.models.base import Base, StrEnumType, UTCDateTime, utcnow
 from app.models.user import User
 
 
@@ -60,6 +61,14 @@ class WebAuthnCredential(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class ChallengePurpose(StrEnum):
+    """Which WebAuthn ceremony a challenge was issued for; it answers that ceremony only."""
+
+    REGISTER = "register"  # adding a security key or passkey
+    AUTHENTICATE = "authenticate"  # a second factor for a named person
+    PASSKEY = "passkey"  # passwordless sign-in: no person named until the key answers
+
+
 class WebAuthnChallenge(Base):
     """A ceremony's challenge, single use: the browser holds only the public id (in Flask's session)."""
 
@@ -67,7 +76,9 @@ class WebAuthnChallenge(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     challenge: Mapped[bytes] = mapped_column(LargeBinary)
-    purpose: Mapped[str] = mapped_column(String(16), comment="register, authenticate or passkey")
+    purpose: Mapped[ChallengePurpose] = mapped_column(
+        StrEnumType(ChallengePurpose, 16), comment="register, authenticate or passkey"
+    )
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

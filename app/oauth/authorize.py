@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
@@ -14,8 +15,7 @@ from werkzeug.wrappers import Response
 
 from app.core.consent import needs_consent
 from app.core.factors import has_mfa
-from app.core.protocol import ACR_MFA as MFA_ACR
-from app.core.protocol import PROMPT_CONSENT, PROMPT_LOGIN, PROMPT_NONE
+from app.core.protocol import ACR_MFA, PROMPT_CONSENT, PROMPT_LOGIN, PROMPT_NONE
 from app.models.base import utcnow
 
 
@@ -27,11 +27,21 @@ class InteractionError(OAuth2Error):
         self.error = error
 
 
+class Step(StrEnum):
+    """What an authorization request needs next, in the order they are checked."""
+
+    LOGIN = "login"  # sign in (again, with reauthenticate)
+    UNVERIFIED = "unverified"  # confirm the email address first
+    STEP_UP = "step_up"  # prove a second factor (acr_values asked for MFA)
+    CONSENT = "consent"  # approve the app's scopes
+    ISSUE = "issue"  # nothing: issue the code
+
+
 @dataclass(frozen=True)
 class Next:
-    """What the view should do: ``kind`` is login, unverified, step_up, consent or issue."""
+    """What the view should do next, and for LOGIN whether an existing sign-in is too old."""
 
-    kind: str
+    kind: Step
     reauthenticate: bool = False
 
 
@@ -48,31 +58,31 @@ def decide(params, signed_in, grant) -> Next:
     if not signed_in.is_authenticated:
         if PROMPT_NONE in requested:
             raise InteractionError("login_required", "The person is not signed in.", redirect_uri, state)
-        return Next("login")
+        return Next(Step.LOGIN)
     if PROMPT_LOGIN in requested or _max_age_exceeded(params, signed_in.session.auth_time):
         if PROMPT_NONE in requested:
             raise InteractionError("login_required", "A fresh sign-in is needed.", redirect_uri, state)
-        return Next("login", reauthenticate=True)
+        return Next(Step.LOGIN, reauthenticate=True)
     if not signed_in.user.is_email_verified:
         if PROMPT_NONE in requested:
             raise InteractionError("interaction_required", "The person must confirm their email.", redirect_uri, state)
-        return Next("unverified")
+        return Next(Step.UNVERIFIED)
     if _asks_for_mfa(params) and "mfa" not in signed_in.session.amr and has_mfa(signed_in.user):
         # acr_values is a request, not a demand (OIDC Core 3.1.2.1): a person without any factor gets
         # tokens whose acr says so, and the app decides.
         if PROMPT_NONE in requested:
             raise InteractionError("interaction_required", "A second factor is needed.", redirect_uri, state)
-        return Next("step_up")
+        return Next(Step.STEP_UP)
     client = grant.client
     if PROMPT_CONSENT in requested or needs_consent(signed_in.user, client, grant.request.scope or ""):
         if PROMPT_NONE in requested:
             raise InteractionError("consent_required", "The person has not approved this app.", redirect_uri, state)
-        return Next("consent")
-    return Next("issue")
+        return Next(Step.CONSENT)
+    return Next(Step.ISSUE)
 
 
 def _asks_for_mfa(params) -> bool:
-    return MFA_ACR in (params.get("acr_values") or "").split()
+    return ACR_MFA in (params.get("acr_values") or "").split()
 
 
 def _max_age_exceeded(params, auth_time) -> bool:

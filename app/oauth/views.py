@@ -15,6 +15,7 @@ from app.extensions import csrf, db, limiter
 from app.oauth import bp
 from app.oauth.authorize import (
     InteractionError,
+    Step,
     authorize_url_without,
     decide,
     error_redirect,
@@ -81,7 +82,7 @@ def authorize():
         step = decide(request.values, current_user, grant)
     except OAuth2Error as error:
         return _error_page(error) if is_page_error(error) else error_redirect(error)
-    if step.kind == "login":
+    if step.kind == Step.LOGIN:
         # The sign-in about to happen satisfies prompt=login and max_age, whether or not someone was signed
         # in: kept, they would send a person who just signed in to the sign-in page a second time.
         next_url = authorize_url_without(request.values, "prompt", "max_age")
@@ -91,17 +92,17 @@ def authorize():
         if request.values.get("login_hint"):
             args["login_hint"] = request.values["login_hint"][:254]
         return redirect(url_for("auth.login", **args))
-    if step.kind == "unverified":
+    if step.kind == Step.UNVERIFIED:
         return _error_page(
             status=403,
             title="Confirm your email address first",
             text="Apps can be connected only to accounts with a confirmed email address. "
             "Use the link we sent you, or ask for a new one from the banner above.",
         )
-    if step.kind == "step_up":
+    if step.kind == Step.STEP_UP:
         remember_next(authorize_url_without(request.values))
         return redirect(url_for("mfa.challenge"))
-    if step.kind == "consent":
+    if step.kind == Step.CONSENT:
         return _consent_page(grant)
     return _issue_code(grant)
 

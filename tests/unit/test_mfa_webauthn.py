@@ -9,9 +9,6 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.mfa.webauthn import (
-    AUTHENTICATE,
-    PASSKEY,
-    REGISTER,
     WebAuthnRefused,
     clean_name,
     consume_challenge,
@@ -22,6 +19,7 @@ from app.mfa.webauthn import (
 from app.mfa.webauthn_sign_in import is_possible_clone
 from app.models import WebAuthnChallenge
 from app.models.base import utcnow
+from app.models.mfa import ChallengePurpose
 
 
 @pytest.fixture
@@ -36,7 +34,7 @@ def issued(purpose: str, user, now=None) -> WebAuthnChallenge:
 
 
 def test_a_challenge_is_32_random_bytes_for_five_minutes(user):
-    first, second = issued(REGISTER, user), issued(REGISTER, user)
+    first, second = issued(ChallengePurpose.REGISTER, user), issued(ChallengePurpose.REGISTER, user)
 
     assert len(first.challenge) == 32 and first.challenge != second.challenge
     assert first.id != second.id and len(first.id) <= 32
@@ -45,11 +43,11 @@ def test_a_challenge_is_32_random_bytes_for_five_minutes(user):
 
 
 def test_a_challenge_is_used_once(user):
-    row = issued(AUTHENTICATE, user)
+    row = issued(ChallengePurpose.AUTHENTICATE, user)
 
-    assert consume_challenge(row.id, AUTHENTICATE, user) == row.challenge
+    assert consume_challenge(row.id, ChallengePurpose.AUTHENTICATE, user) == row.challenge
     with pytest.raises(WebAuthnRefused, match="expired"):
-        consume_challenge(row.id, AUTHENTICATE, user)
+        consume_challenge(row.id, ChallengePurpose.AUTHENTICATE, user)
     db.session.commit()
     db.session.refresh(row)
     assert row.consumed_at is not None
@@ -57,48 +55,48 @@ def test_a_challenge_is_used_once(user):
 
 def test_an_expired_challenge_is_refused(user):
     now = utcnow()
-    row = issued(AUTHENTICATE, user, now)
+    row = issued(ChallengePurpose.AUTHENTICATE, user, now)
 
-    assert consume_challenge(row.id, AUTHENTICATE, user, now + timedelta(minutes=4, seconds=59)) == row.challenge
-    late = issued(AUTHENTICATE, user, now)
+    assert consume_challenge(row.id, ChallengePurpose.AUTHENTICATE, user, now + timedelta(minutes=4, seconds=59)) == row.challenge
+    late = issued(ChallengePurpose.AUTHENTICATE, user, now)
     with pytest.raises(WebAuthnRefused, match="expired"):
-        consume_challenge(late.id, AUTHENTICATE, user, now + timedelta(minutes=5))
+        consume_challenge(late.id, ChallengePurpose.AUTHENTICATE, user, now + timedelta(minutes=5))
 
 
-@pytest.mark.parametrize("other_purpose", [REGISTER, PASSKEY])
+@pytest.mark.parametrize("other_purpose", [ChallengePurpose.REGISTER, ChallengePurpose.PASSKEY])
 def test_a_challenge_answers_only_its_own_purpose(user, other_purpose):
-    row = issued(AUTHENTICATE, user)
+    row = issued(ChallengePurpose.AUTHENTICATE, user)
 
     with pytest.raises(WebAuthnRefused):
-        consume_challenge(row.id, other_purpose, user if other_purpose != PASSKEY else None)
-    assert consume_challenge(row.id, AUTHENTICATE, user) == row.challenge  # the refusal did not spend it
+        consume_challenge(row.id, other_purpose, user if other_purpose != ChallengePurpose.PASSKEY else None)
+    assert consume_challenge(row.id, ChallengePurpose.AUTHENTICATE, user) == row.challenge  # the refusal did not spend it
 
 
 def test_a_challenge_answers_only_its_own_person(user, create_user):
     grace = create_user(email="grace@example.com")
-    row = issued(AUTHENTICATE, user)
-    anonymous = issued(PASSKEY, None)
+    row = issued(ChallengePurpose.AUTHENTICATE, user)
+    anonymous = issued(ChallengePurpose.PASSKEY, None)
 
     with pytest.raises(WebAuthnRefused):
-        consume_challenge(row.id, AUTHENTICATE, grace)
+        consume_challenge(row.id, ChallengePurpose.AUTHENTICATE, grace)
     with pytest.raises(WebAuthnRefused):
-        consume_challenge(row.id, AUTHENTICATE, None)
+        consume_challenge(row.id, ChallengePurpose.AUTHENTICATE, None)
     with pytest.raises(WebAuthnRefused):
-        consume_challenge(anonymous.id, PASSKEY, user)
-    assert consume_challenge(anonymous.id, PASSKEY, None) == anonymous.challenge
+        consume_challenge(anonymous.id, ChallengePurpose.PASSKEY, user)
+    assert consume_challenge(anonymous.id, ChallengePurpose.PASSKEY, None) == anonymous.challenge
 
 
 @pytest.mark.parametrize("challenge_id", [None, "", 42, "x" * 33, ["id"], "unknown"])
 def test_a_missing_or_odd_challenge_id_is_refused(app, challenge_id):
     with pytest.raises(WebAuthnRefused, match="expired"):
-        consume_challenge(challenge_id, PASSKEY, None)
+        consume_challenge(challenge_id, ChallengePurpose.PASSKEY, None)
 
 
 def test_issuing_sweeps_expired_challenges(user):
-    old = issued(PASSKEY, None, utcnow() - timedelta(minutes=6))
+    old = issued(ChallengePurpose.PASSKEY, None, utcnow() - timedelta(minutes=6))
     old_id = old.id
 
-    issued(PASSKEY, None)
+    issued(ChallengePurpose.PASSKEY, None)
 
     ids = set(db.session.scalars(select(WebAuthnChallenge.id)))
     assert old_id not in ids and len(ids) == 1
