@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import EmailToken, EmailTokenPurpose, User
 from app.models.base import utcnow
 
-# The OIDC `profile` claims a person edits here (app/oauth/claims.py releases them).
+# The OIDC `profile` claims a person edits here (app.core.claims releases them).
 PROFILE_FIELDS = ("display_name", "given_name", "family_name", "locale", "zoneinfo")
 _PURPOSE = EmailTokenPurpose.CHANGE_EMAIL
 

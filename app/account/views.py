@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from app.account import bp
 from app.account.apps import connected_apps
-from app.account.service import recent_events
+from app.account.overview import recent_events
 from app.core.factors import has_mfa
 from app.core.federation import links_of
 from app.core.live_sessions import active_sessions

@@ -1,5 +1,5 @@
 """Forms for the console's client pages. They parse and bound the input; the registration rules
-(redirect URIs, grant and auth-method combinations, links) are app/oauth/clients.py's validate_spec."""
+(redirect URIs, grant and auth-method combinations, links) are app/core/clients.py's validate_spec."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Client administration for the console: create, edit, rotate the secret, disable, delete.
 
-Validation is app/oauth/clients.py's, the same rules dynamic registration and ``flask clients create``
+Validation is app/core/clients.py's, the same rules dynamic registration and ``flask clients create``
 apply. Services add, flush and audit with the admin as actor; the view commits and then drops the
 client from the per-process cache, so a rotated secret or a disabled client stops working at once.
 """

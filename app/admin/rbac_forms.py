@@ -1,4 +1,4 @@
-"""Flask-WTF forms for roles, groups and custom scopes; the naming rules themselves live in admin.rbac."""
+"""Flask-WTF forms for roles, groups and custom scopes; the naming rules themselves live in app.core.rbac."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Account logic behind the auth pages: register, verify, sign in, sign out, reset. No request objects here."""
+"""Accounts and passwords: register, verify an address, sign in with a password, sign out, reset. No request objects."""
 
 from __future__ import annotations
 

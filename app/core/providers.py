@@ -5,6 +5,7 @@ issuer, audience, expiry and nonce), GitHub (OAuth 2; the profile from /user and
 address from /user/emails) and Discord (OAuth 2; /users/@me). Every request upstream carries `state`
 and a PKCE S256 challenge; OIDC requests carry a `nonce` too (Authlib adds both and checks them).
 The settings come from ``IDP_SOCIAL_<NAME>_*`` (app.config.social_settings); each kind says which it takes.
+The browser's round trip to a provider (redirect, callback, journey) is app.web.social's.
 """
 
 from __future__ import annotations

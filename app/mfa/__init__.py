@@ -1,4 +1,4 @@
-"""Second factors: enrolment and the sign-in challenge (built in the MFA issue)."""
+"""Second factors: the challenge and security pages, and each factor's enrolment and challenge."""
 
 from flask import Blueprint
 

@@ -1,4 +1,4 @@
-"""Read models for the account pages."""
+"""The account overview's read model: the latest events about the person."""
 
 from __future__ import annotations
 
