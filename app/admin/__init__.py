@@ -2,11 +2,8 @@
 
 from flask import Blueprint
 
+from app.admin.guard import guard_console
+
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-@bp.before_request
-def _only_admins_with_recent_mfa():
-    from app.admin.guard import guard_console
-
-    return guard_console()
+# One check before every console route, so no route can forget it (app.admin.guard).
+bp.before_request(guard_console)

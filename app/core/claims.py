@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.core.rbac import effective_role_names, group_names
 from app.models import OAuthClient, User
 
 ROLES_SCOPE = "roles"
@@ -11,8 +12,6 @@ def role_claims(client: OAuthClient | None, user: User, scope: str) -> dict[str,
     """`roles` and `groups`, only for a client the operator enabled and a grant holding the roles scope."""
     if client is None or not client.roles_claim or ROLES_SCOPE not in scope.split():
         return {}
-    from app.core.rbac import effective_role_names, group_names  # the admin service imports oauth modules
-
     return {"roles": effective_role_names(user), "groups": group_names(user)}
 
 
