@@ -9,13 +9,14 @@ import re
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 
 from app import create_app
 from app.config import TestConfig
@@ -234,3 +235,20 @@ def capture_app_log() -> Iterator[Callable[[], io.StringIO]]:
     yield capture
     for handler in swapped:
         handler.setStream(sys.stderr)
+
+
+@contextmanager
+def statements_recorded(*verbs: str) -> Iterator[list[str]]:
+    """Collect every SQL statement the app sends (only those starting with one of `verbs`, when given)."""
+    statements: list[str] = []
+    wanted = {verb.upper() for verb in verbs}
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if not wanted or statement.lstrip().split(" ", 1)[0].upper() in wanted:
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)

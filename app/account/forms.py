@@ -9,9 +9,9 @@ from functools import lru_cache
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, Length, ValidationError
+from wtforms.validators import DataRequired, Length, ValidationError
 
-from app.web.forms import EMAIL_MAX, PASSWORD_FIELD_MAX
+from app.web.forms import PASSWORD_FIELD_MAX, email_field
 
 NAME_MAX = 100
 LOCALE_MAX = 35  # the column's size; real tags of this shape are far shorter
@@ -102,16 +102,7 @@ class ProfileEditForm(FlaskForm):
 
 
 class EmailChangeForm(FlaskForm):
-    new_email = EmailField(
-        "New email address",
-        filters=[_strip],
-        validators=[
-            DataRequired("Enter the new email address."),
-            Length(max=EMAIL_MAX),
-            Email("Enter a valid email address.", check_deliverability=False),
-        ],
-        render_kw={"autocomplete": "email", "autocapitalize": "none", "spellcheck": "false"},
-    )
+    new_email = email_field("New email address", required="Enter the new email address.", autocomplete="email")
 
     def __init__(self, *args, current_email: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -3,14 +3,12 @@ the console's list come from the factors' own plugins."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pyotp
 import pytest
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.core import factors
 from app.core.audit import Origin
@@ -20,23 +18,10 @@ from app.mfa.plugins import FACTORS
 from app.models import PhoneFactor, RecoveryCode, SmsCode, TotpFactor, User, WebAuthnChallenge, WebAuthnCredential
 from app.models.base import utcnow
 from app.models.mfa import ChallengePurpose
+from tests.conftest import statements_recorded
 
 ORIGIN = Origin(ip_address="127.0.0.1", user_agent="pytest")
 AT = 1_900_000_005.0
-
-
-@contextmanager
-def counted_queries() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def with_totp(user: User) -> None:
@@ -45,22 +30,26 @@ def with_totp(user: User) -> None:
     db.session.commit()
 
 
+def credential(user: User, *, name: str = "Desk key", passkey: bool = False) -> WebAuthnCredential:
+    return WebAuthnCredential(
+        user_id=user.id,
+        credential_id=f"cred-{user.id}-{name}",
+        public_key=b"key",
+        sign_count=0,
+        transports=[],
+        name=name,
+        is_passkey=passkey,
+        backed_up=False,
+    )
+
+
 def with_everything(user: User) -> None:
     """One row in every factor table, recovery codes included."""
     with_totp(user)
     now = utcnow()
     db.session.add_all(
         [
-            WebAuthnCredential(
-                user_id=user.id,
-                credential_id="cred-1",
-                public_key=b"key",
-                sign_count=0,
-                transports=[],
-                name="Desk key",
-                is_passkey=False,
-                backed_up=False,
-            ),
+            credential(user),
             WebAuthnChallenge(
                 id="ch-1",
                 challenge=b"x" * 32,
@@ -96,14 +85,14 @@ def test_enrolment_is_read_with_one_query_and_remembered_until_the_session_write
     ada = create_user(email="ada@example.com")
     db.session.commit()
     assert ada.email  # reload the row the commit expired, outside the count
-    with counted_queries() as statements:
+    with statements_recorded() as statements:
         assert not factors.has_mfa(ada)
         assert not factors.has_mfa(ada) and factors.enrolled_factor_kinds(ada) == []
     assert len(statements) == 1
 
     with_totp(ada)  # the enrolment writes: what was remembered is forgotten
     assert ada.email  # reload the row the commit expired, outside the count
-    with counted_queries() as statements:
+    with statements_recorded() as statements:
         assert factors.has_mfa(ada) and factors.enrolled_factor_kinds(ada) == ["totp"]
         assert factors.has_mfa(ada)
     assert len(statements) == 1
@@ -178,18 +167,7 @@ def test_each_second_factor_counts_alone(create_user, kind):
     if kind == "totp":
         with_totp(ada)
     elif kind == "webauthn":
-        db.session.add(
-            WebAuthnCredential(
-                user_id=ada.id,
-                credential_id="c",
-                public_key=b"k",
-                sign_count=0,
-                transports=[],
-                name="k",
-                is_passkey=True,
-                backed_up=False,
-            )
-        )
+        db.session.add(credential(ada, passkey=True))
     else:
         db.session.add(PhoneFactor(user_id=ada.id, phone_e164="+15555550100", verified_at=utcnow()))
     db.session.commit()

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
 from joserfc import jws
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.core.client_cache import client_cache
 from app.extensions import db
 from app.models import ClientCredentialsUsage
 from app.oauth.usage import usage_counter
+from tests.conftest import statements_recorded
 from tests.integration.oauth.conftest import table_counts, verify_jwt
 
 GRANT = {"grant_type": "client_credentials"}
@@ -24,20 +23,9 @@ def machine(create_oauth_client):
     )
 
 
-@contextmanager
 def writes_recorded():
     """Collect every INSERT, UPDATE and DELETE the app sends to the database."""
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().split(" ", 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}:
-            statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+    return statements_recorded("INSERT", "UPDATE", "DELETE")
 
 
 def assert_client_error(response, error: str, status: int):
