@@ -43,6 +43,11 @@ def _send(template: str, *, to: str, subject: str, **context: object) -> None:
     send_mail(render_mail(template, to=to, subject=subject, **context))
 
 
+def _send_change_notice(template: str, user: User, what: str, **links: str) -> None:
+    """A way into the account changed: say what, where to look, and how to take the account back."""
+    _send(template, to=user.email, subject=what, user=user, what=what, reset_link=external_url("auth.forgot_password"), **links)
+
+
 def send_verification(user: User, token: str) -> None:
     link = external_url("auth.verify_email_page", token=token)
     _send("verify_email", to=user.email, subject="Confirm your email address", user=user, link=link)
@@ -85,29 +90,13 @@ def send_password_changed(user: User, *, this_device_kept: bool = False) -> None
 def send_sign_in_method_notice(user: User, provider_name: str, action: str) -> None:
     """A notice for a linked or unlinked provider account: a new way into the account must not go unnoticed."""
     what = f"A {provider_name} account was {action} {'to' if action == 'linked' else 'from'} your account"
-    _send(
-        "sign_in_method_changed",
-        to=user.email,
-        subject=what,
-        user=user,
-        what=what,
-        linked_link=external_url("account.linked"),
-        reset_link=external_url("auth.forgot_password"),
-    )
+    _send_change_notice("sign_in_method_changed", user, what, linked_link=external_url("account.linked"))
 
 
 def send_factor_notice(user: User, kind: str, action: str) -> None:
     """A second factor changed (SECURITY.md: ASVS 6.3.7). kind: a FACTOR_NAMES key; action: added, removed, regenerated."""
     what = f"{FACTOR_NAMES[kind]} was {FACTOR_ACTIONS[action]} your account"
-    _send(
-        "factor_changed",
-        to=user.email,
-        subject=what,
-        user=user,
-        what=what,
-        security_link=external_url("mfa.security"),
-        reset_link=external_url("auth.forgot_password"),
-    )
+    _send_change_notice("factor_changed", user, what, security_link=external_url("mfa.security"))
 
 
 def mask_email(email: str) -> str:
