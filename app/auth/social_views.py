@@ -17,6 +17,7 @@ from app.core.providers import Provider, UpstreamDenied, UpstreamFailed, find_pr
 from app.extensions import db, limiter
 from app.web.browser_session import PENDING_LINK_KEY
 from app.web.forms import ConfirmForm
+from app.web.limits import configured
 from app.web.notices import send_sign_in_method_notice
 from app.web.social import JourneyIntent, begin_journey, complete_authorization, social_message, take_journey
 from app.web.views import request_origin, see_other
@@ -25,7 +26,7 @@ CLOCK_SKEW_SECONDS = 60
 
 
 @bp.post("/social/<name>/start")
-@limiter.limit(lambda: current_app.config["LIMIT_LOGIN_IP"])
+@limiter.limit(configured("LIMIT_LOGIN_IP"))
 def social_start(name: str):
     provider = find_provider(name) or abort(404)
     form = SocialStartForm()

@@ -16,15 +16,12 @@ from app.models import EmailTokenPurpose, SignInStage
 from app.net import client_ip
 from app.web.browser_session import attach_to_browser, detach_from_browser, pending_session
 from app.web.forms import ConfirmForm
+from app.web.limits import configured
 from app.web.messages import message
 from app.web.next_url import remember_next
 from app.web.notices import send_account_exists, send_password_changed, send_password_reset, send_verification
 from app.web.redirects import safe_next
 from app.web.views import request_origin, see_other
-
-
-def _limit(name: str):
-    return lambda: current_app.config[name]
 
 
 def _account_key() -> str:
@@ -55,8 +52,8 @@ def home():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_limit("LIMIT_LOGIN_IP"), methods=["POST"])
-@limiter.limit(_limit("LIMIT_LOGIN_ACCOUNT"), key_func=_account_key, methods=["POST"], deduct_when=_failed_login)
+@limiter.limit(configured("LIMIT_LOGIN_IP"), methods=["POST"])
+@limiter.limit(configured("LIMIT_LOGIN_ACCOUNT"), key_func=_account_key, methods=["POST"], deduct_when=_failed_login)
 def login():
     form = LoginForm(next=request.args.get("next"), email=request.args.get("login_hint", "")[:254] or None)
     # reauth=1: an app asked for a fresh sign-in (prompt=login, max_age), so show the form anyway.
@@ -119,8 +116,8 @@ def logout():
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(_limit("LIMIT_REGISTER_IP"), methods=["POST"])
-@limiter.limit(_limit("LIMIT_REGISTER_ACCOUNT"), key_func=_account_key, methods=["POST"], deduct_when=_mail_sent)
+@limiter.limit(configured("LIMIT_REGISTER_IP"), methods=["POST"])
+@limiter.limit(configured("LIMIT_REGISTER_ACCOUNT"), key_func=_account_key, methods=["POST"], deduct_when=_mail_sent)
 def register():
     if not current_app.config["REGISTRATION_OPEN"]:
         page = render_template("auth/check_email.html", heading="Registration is closed", text=message("registration_closed"))
@@ -184,8 +181,8 @@ def resend_verification():
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
-@limiter.limit(_limit("LIMIT_RESET_IP"), methods=["POST"])
-@limiter.limit(_limit("LIMIT_RESET_ACCOUNT"), key_func=_account_key, methods=["POST"])
+@limiter.limit(configured("LIMIT_RESET_IP"), methods=["POST"])
+@limiter.limit(configured("LIMIT_RESET_ACCOUNT"), key_func=_account_key, methods=["POST"])
 def forgot_password():
     form = ForgotPasswordForm()
     if not form.validate_on_submit():

@@ -17,6 +17,7 @@ from app.mfa.views import challenge_form, render_challenge, render_security
 from app.models import User, UserSession
 from app.web.forms import ConfirmForm
 from app.web.fresh_auth import fresh_auth_required
+from app.web.limits import configured
 from app.web.notices import send_factor_notice
 from app.web.views import request_origin
 
@@ -68,7 +69,7 @@ def generate_recovery_codes():
 
 
 @bp.post("/challenge/recovery")
-@limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
+@limiter.limit(configured("LIMIT_MFA_CHALLENGE"), methods=["POST"])
 @challenge_form
 def challenge_recovery(user: User, user_session: UserSession) -> Response | tuple:
     form = RecoveryCodeForm()

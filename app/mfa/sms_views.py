@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, current_app, flash, url_for
+from flask import abort, flash, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -21,6 +21,7 @@ from app.mfa.views import challenge_form, enrolment_form, render_challenge, rend
 from app.models import User, UserSession
 from app.web.forms import ConfirmForm
 from app.web.fresh_auth import fresh_auth_required
+from app.web.limits import configured
 from app.web.notices import send_factor_notice
 from app.web.views import request_origin, see_other
 
@@ -107,7 +108,7 @@ def _security_error(user: User, user_session: UserSession, error: str, status: i
 
 
 @bp.post("/sms/setup")
-@limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
+@limiter.limit(configured("LIMIT_MFA_CHALLENGE"), methods=["POST"])
 @enrolment_form
 def setup_sms(user: User, user_session: UserSession):
     """Save the number unverified and text it a code; it counts as a factor once the code comes back."""
@@ -132,7 +133,7 @@ def setup_sms(user: User, user_session: UserSession):
 
 
 @bp.post("/sms/resend")
-@limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
+@limiter.limit(configured("LIMIT_MFA_CHALLENGE"), methods=["POST"])
 @enrolment_form
 def resend_sms(user: User, user_session: UserSession):
     """Another code for the number waiting to be verified (the earlier one stops working)."""
@@ -152,7 +153,7 @@ def resend_sms(user: User, user_session: UserSession):
 
 
 @bp.post("/sms/confirm")
-@limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
+@limiter.limit(configured("LIMIT_MFA_CHALLENGE"), methods=["POST"])
 @enrolment_form
 def confirm_sms(user: User, user_session: UserSession):
     """The texted code proves the number; a pending must-enrol session is signed in by it."""
@@ -192,7 +193,7 @@ def remove_sms():
 
 
 @bp.post("/challenge/sms/send")
-@limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
+@limiter.limit(configured("LIMIT_MFA_CHALLENGE"), methods=["POST"])
 @challenge_form
 def challenge_sms_send(user: User, user_session: UserSession) -> Response | tuple:
     """Text a sign-in code to the verified number, then back to the challenge page, which asks for it."""
@@ -212,7 +213,7 @@ def challenge_sms_send(user: User, user_session: UserSession) -> Response | tupl
 
 
 @bp.post("/challenge/sms")
-@limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
+@limiter.limit(configured("LIMIT_MFA_CHALLENGE"), methods=["POST"])
 @challenge_form
 def challenge_sms(user: User, user_session: UserSession) -> Response | tuple:
     form = SmsCodeForm()

@@ -17,6 +17,7 @@ from app.mfa.views import challenge_form, enrolment_form, render_challenge, rend
 from app.models import User, UserSession
 from app.web.forms import ConfirmForm
 from app.web.fresh_auth import fresh_auth_required
+from app.web.limits import configured
 from app.web.notices import send_factor_notice
 from app.web.views import request_origin, see_other
 
@@ -66,7 +67,7 @@ def setup_totp(user: User, user_session: UserSession):
 
 
 @bp.post("/totp/confirm")
-@limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
+@limiter.limit(configured("LIMIT_MFA_CHALLENGE"), methods=["POST"])
 @enrolment_form
 def confirm_totp(user: User, user_session: UserSession):
     """The first code proves the app holds the seed; a pending must-enrol session is signed in by it."""
@@ -103,7 +104,7 @@ def remove_totp():
 
 
 @bp.post("/challenge/totp")
-@limiter.limit(lambda: current_app.config["LIMIT_MFA_CHALLENGE"], methods=["POST"])
+@limiter.limit(configured("LIMIT_MFA_CHALLENGE"), methods=["POST"])
 @challenge_form
 def challenge_totp(user: User, user_session: UserSession):
     """A code from the app answers the sign-in challenge or a step-up; a wrong one counts toward the lockout."""

@@ -26,6 +26,7 @@ from app.models.mfa import ChallengePurpose
 from app.web.browser_session import attach_to_browser, pending_session
 from app.web.forms import ConfirmForm
 from app.web.fresh_auth import fresh_auth_required
+from app.web.limits import configured
 from app.web.next_url import remember_next
 from app.web.notices import send_factor_notice
 from app.web.redirects import safe_next
@@ -33,10 +34,6 @@ from app.web.views import request_origin, see_other
 
 LOCKED = "Too many failed attempts. Wait a few minutes, then try again."
 SIGNED_OUT = "Your sign-in has ended. Sign in again."
-
-
-def _limit(name: str):
-    return lambda: current_app.config[name]
 
 
 def _session_key(purpose: ChallengePurpose) -> str:
@@ -128,7 +125,7 @@ def webauthn_register_verify():
 
 
 @bp.post("/webauthn/authenticate/options")
-@limiter.limit(_limit("LIMIT_MFA_CHALLENGE"), methods=["POST"])
+@limiter.limit(configured("LIMIT_MFA_CHALLENGE"), methods=["POST"])
 def webauthn_authenticate_options():
     subject = challenge_subject()
     if subject is None:
@@ -141,7 +138,7 @@ def webauthn_authenticate_options():
 
 
 @bp.post("/webauthn/authenticate/verify")
-@limiter.limit(_limit("LIMIT_MFA_CHALLENGE"), methods=["POST"])
+@limiter.limit(configured("LIMIT_MFA_CHALLENGE"), methods=["POST"])
 def webauthn_authenticate_verify():
     subject = challenge_subject()
     if subject is None:
@@ -165,14 +162,14 @@ def webauthn_authenticate_verify():
 
 
 @bp.post("/passkey/options")
-@limiter.limit(_limit("LIMIT_LOGIN_IP"), methods=["POST"])
+@limiter.limit(configured("LIMIT_LOGIN_IP"), methods=["POST"])
 def passkey_options():
     options_json, row = proof.passkey_options()
     return _options(options_json, row, ChallengePurpose.PASSKEY)
 
 
 @bp.post("/passkey/verify")
-@limiter.limit(_limit("LIMIT_LOGIN_IP"), methods=["POST"])
+@limiter.limit(configured("LIMIT_LOGIN_IP"), methods=["POST"])
 def passkey_verify():
     body = _body()
     origin = request_origin()

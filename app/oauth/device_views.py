@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, jsonify, render_template, request, url_for
+from flask import abort, jsonify, render_template, request, url_for
 from flask_login import current_user
 
 from app.core.issuance import user_can_receive_tokens
@@ -13,14 +13,11 @@ from app.net import client_ip
 from app.oauth import bp, device
 from app.oauth.forms import DeviceCodeEntryForm, DeviceDecisionForm
 from app.oauth.grants import authorization_server
+from app.web.limits import configured
 from app.web.messages import message
 from app.web.views import request_origin, see_other
 
 STALE_REQUEST = "That request has expired or was already answered. Start again on your device."
-
-
-def _limit(name: str):
-    return lambda: current_app.config[name]
 
 
 def _account_key() -> str:
@@ -31,15 +28,15 @@ def _account_key() -> str:
 
 
 # Entering a code and answering share one budget: the answer form takes a code too.
-_entry_ip_limit = limiter.shared_limit(_limit("LIMIT_DEVICE_ENTRY_IP"), scope="device-entry-ip", methods=["POST"])
+_entry_ip_limit = limiter.shared_limit(configured("LIMIT_DEVICE_ENTRY_IP"), scope="device-entry-ip", methods=["POST"])
 _entry_account_limit = limiter.shared_limit(
-    _limit("LIMIT_DEVICE_ENTRY_ACCOUNT"), scope="device-entry-account", key_func=_account_key, methods=["POST"]
+    configured("LIMIT_DEVICE_ENTRY_ACCOUNT"), scope="device-entry-account", key_func=_account_key, methods=["POST"]
 )
 
 
 @bp.post("/oauth/device_authorization")
 @csrf.exempt
-@limiter.limit(_limit("LIMIT_DEVICE_AUTHORIZATION_IP"))
+@limiter.limit(configured("LIMIT_DEVICE_AUTHORIZATION_IP"))
 def device_authorization():
     """RFC 8628 3.1: client authentication as at the token endpoint; never a cookie."""
     if request.mimetype != "application/x-www-form-urlencoded":

@@ -8,6 +8,7 @@ from app.core.client_cache import client_cache
 from app.core.clients import ClientSpecError
 from app.extensions import csrf, db, limiter
 from app.oauth import bp, registration
+from app.web.limits import configured
 from app.web.views import request_origin
 
 
@@ -41,7 +42,7 @@ def _metadata():
 
 @bp.post("/oauth/register")
 @csrf.exempt
-@limiter.limit(lambda: current_app.config["LIMIT_REGISTER_CLIENT_IP"])
+@limiter.limit(configured("LIMIT_REGISTER_CLIENT_IP"))
 def register_client():
     """RFC 7591 3: open registration, or an initial access token; 201 with the one-time secrets."""
     config = current_app.config
