@@ -9,10 +9,10 @@ from sqlalchemy import Select, select, update
 
 from app.core.audit import Origin, record_event
 from app.core.consent import find_consent
-from app.core.revocation import deny_access_token, revoke_refresh_family
+from app.core.revocation import deny_live_access_tokens, revoke_refresh_family
 from app.core.scopes import describe_scope
 from app.extensions import db
-from app.models import AuthorizationCode, DeviceCode, DeviceCodeStatus, OAuthClient, OAuthConsent, RefreshToken, User
+from app.models import DeviceCode, DeviceCodeStatus, OAuthClient, OAuthConsent, RefreshToken, User
 from app.models.base import utcnow
 
 
@@ -110,7 +110,8 @@ def disconnect_app(user: User, client: OAuthClient, *, origin: Origin) -> int:
     families = _live_families(user, client)
     for family_id in families:
         revoke_refresh_family(family_id)  # deny-lists the access tokens issued beside each refresh token
-    _deny_code_access_tokens(user, client)
+    # Access tokens without a refresh token beside them (a code or device approval without offline access) too.
+    deny_live_access_tokens(user.id, client_id=client.id)
     # A device the person approved but that has not collected its tokens yet must not get them now.
     db.session.execute(
         update(DeviceCode)
@@ -126,17 +127,3 @@ def disconnect_app(user: User, client: OAuthClient, *, origin: Origin) -> int:
         app_grants_ended=len(families),
     )
     return len(families)
-
-
-def _deny_code_access_tokens(user: User, client: OAuthClient) -> None:
-    """Access tokens from a code exchange without a refresh token have no family: deny-list them directly."""
-    codes = db.session.scalars(
-        select(AuthorizationCode).where(
-            AuthorizationCode.user_id == user.id,
-            AuthorizationCode.client_id == client.id,
-            AuthorizationCode.access_token_expires_at > utcnow(),
-        )
-    )
-    for code in list(codes):
-        if code.access_token_jti and code.access_token_expires_at:
-            deny_access_token(code.access_token_jti, code.access_token_expires_at)

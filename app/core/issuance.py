@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.core.audit import Origin, record_event
 from app.core.jwts import issue_access_token, issue_id_token
 from app.extensions import db
-from app.models import AuthorizationCode, OAuthClient, RefreshToken, User
+from app.models import AuthorizationCode, LiveAccessToken, OAuthClient, RefreshToken, User
 from app.models.base import utcnow
 from app.security import new_public_id, new_token, token_digest
 
@@ -47,7 +47,7 @@ def issue_person_tokens(
     code: AuthorizationCode | None = None,
     grant_type: str,
 ) -> dict[str, object]:
-    """Access token (+ refresh token row, + ID token); writes the audit event. The caller commits."""
+    """Access token (+ its live-token row, + refresh token row, + ID token); writes the audit event. The caller commits."""
     access = issue_access_token(grant.client, grant.scope, user=grant.user, auth_time=grant.auth_time)
     response: dict[str, object] = {
         "access_token": access.token,
@@ -55,6 +55,17 @@ def issue_person_tokens(
         "expires_in": access.expires_in,
         "scope": grant.scope,
     }
+    # The live-token list, not the audit log, is what "revoke everything this person holds" reads.
+    db.session.add(
+        LiveAccessToken(
+            jti=access.jti,
+            user_id=grant.user.id,
+            client_id=grant.client.id,
+            session_id=grant.session_id,
+            issued_at=access.expires_at - timedelta(seconds=access.expires_in),
+            expires_at=access.expires_at,
+        )
+    )
     if code is not None:
         code.access_token_jti, code.access_token_expires_at = access.jti, access.expires_at
     if include_refresh_token:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.core import deny_list
 from app.extensions import db
 from app.models import (
-    AuditEvent,
     AuthorizationCode,
     DeviceCode,
     DeviceCodeStatus,
+    LiveAccessToken,
     OAuthClient,
     RefreshToken,
     RevokedAccessToken,
@@ -36,6 +35,11 @@ def deny_access_token(jti: str, expires_at: datetime) -> None:
 
 def prune_deny_list() -> int:
     return db.session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at <= utcnow())).rowcount
+
+
+def prune_live_access_tokens() -> int:
+    """Forget access tokens that have expired: nothing is left to revoke."""
+    return db.session.execute(delete(LiveAccessToken).where(LiveAccessToken.expires_at <= utcnow())).rowcount
 
 
 def revoke_refresh_family(family_id: str) -> int:
@@ -64,10 +68,7 @@ def revoke_client_tokens(client: OAuthClient) -> None:
     families = db.session.scalars(select(RefreshToken.family_id).where(RefreshToken.client_id == client.id).distinct())
     for family_id in list(families):
         revoke_refresh_family(family_id)
-    codes = db.session.scalars(select(AuthorizationCode).where(AuthorizationCode.client_id == client.id))
-    for code in codes:
-        if code.access_token_jti and code.access_token_expires_at:
-            deny_access_token(code.access_token_jti, code.access_token_expires_at)
+    _deny_live_rows(LiveAccessToken.client_id == client.id)
 
 
 def revoke_user_tokens(user: User, *, session_id: str | None = None) -> int:
@@ -93,32 +94,28 @@ def revoke_user_tokens(user: User, *, session_id: str | None = None) -> int:
     return len(families)
 
 
-def deny_live_access_tokens(user_id: int) -> None:
-    """Deny-list every access token of the user that may still be live, those with no refresh token included.
+def deny_live_access_tokens(user_id: int, *, client_id: int | None = None) -> None:
+    """Deny-list every access token of the user (at one client, if given) that may still be live.
 
-    Tokens from a code or a device approval without offline access leave no refresh row; the issuance
-    audit event (and the code row) still name their jti.
+    Every token issued to a person has a live-token row, those without a refresh token beside them
+    (a code or device approval without offline access) included. The audit log is history, not state.
     """
-    ttl = timedelta(seconds=current_app.config["ACCESS_TOKEN_TTL"])
-    issued = db.session.execute(
-        select(AuditEvent.details, AuditEvent.created_at).where(
-            AuditEvent.subject_user_id == user_id,
-            AuditEvent.event_type == "oauth.token_issued",
-            AuditEvent.created_at >= utcnow() - ttl,
+    conditions = [LiveAccessToken.user_id == user_id]
+    if client_id is not None:
+        conditions.append(LiveAccessToken.client_id == client_id)
+    _deny_live_rows(*conditions)
+
+
+def _deny_live_rows(*conditions: ColumnElement[bool]) -> None:
+    rows = db.session.execute(
+        select(LiveAccessToken.jti, LiveAccessToken.expires_at).where(
+            *conditions,
+            LiveAccessToken.expires_at > utcnow(),
+            LiveAccessToken.jti.not_in(select(RevokedAccessToken.jti)),  # denied already (a repeat revocation)
         )
     )
-    for details, created_at in issued:
-        jti = (details or {}).get("jti")
-        if jti:
-            deny_access_token(jti, created_at + ttl)
-    codes = db.session.execute(
-        select(AuthorizationCode.access_token_jti, AuthorizationCode.access_token_expires_at).where(
-            AuthorizationCode.user_id == user_id, AuthorizationCode.access_token_jti.is_not(None)
-        )
-    )
-    for jti, expires_at in codes:
-        if expires_at:
-            deny_access_token(jti, expires_at)
+    for jti, expires_at in list(rows):
+        deny_access_token(jti, expires_at)
 
 
 def delete_client_and_grants(client: OAuthClient) -> None:

@@ -1,4 +1,4 @@
-"""OAuth 2.1 / OpenID Connect records: clients, codes, refresh tokens, consents, device codes, deny-list."""
+"""OAuth 2.1 / OpenID Connect records: clients, codes, refresh and live access tokens, consents, device codes, deny-list."""
 
 from __future__ import annotations
 
@@ -191,6 +191,23 @@ class RevokedAccessToken(Base):
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     revoked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LiveAccessToken(Base):
+    """An access token issued to a person, kept until it expires: the list that "revoke everything" deny-lists.
+
+    Access tokens are self-contained JWTs; this row only names one, so a person's or a client's tokens can be
+    found without reading the audit log. Machine tokens (client credentials) are never written here.
+    """
+
+    __tablename__ = "oauth_live_access_token"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("oauth_client.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(32), comment="the UserSession it was issued in, if any (sid)")
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True, comment="the token's exp: pruned after it")
 
 
 class OAuthConsent(Base):
