@@ -1,6 +1,6 @@
 """Live access tokens: every token issued to a person gets a row until it expires, and "revoke everything"
-(a password reset, an admin's disable or revoke, disconnecting an app, a client going) deny-lists from those
-rows, never from the audit log, which is history only."""
+(a password reset, an admin's disable or revoke, account deletion, disconnecting an app, a client going)
+deny-lists from those rows, never from the audit log, which is history only."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from app.admin.users import disable_user, revoke_tokens
 from app.core import accounts as service
 from app.core import email_tokens
 from app.core.audit import Origin
+from app.core.deletion import delete_account
 from app.core.protocol import DEVICE_CODE
 from app.core.revocation import prune_live_access_tokens, revoke_client_tokens
 from app.extensions import db
@@ -73,6 +74,7 @@ REVOKE_EVERYTHING = {
     "password reset by link": reset_by_link,
     "admin revokes every app's access": lambda user: revoke_tokens(user, actor=None, origin=Origin()),
     "admin disables the account": lambda user: disable_user(user, actor=None, origin=Origin()),
+    "the person deletes the account": lambda user: delete_account(user, origin=Origin()),
 }
 
 
