@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from app.core import live_sessions as sessions
 from app.core.audit import describe_event
+from app.core.paging import Page, page_offset
 from app.core.providers import find_provider
 from app.extensions import db
 from app.models import AuditEvent, OAuthClient, User
@@ -34,22 +35,6 @@ class HistoryEntry:
     detail: str | None
 
 
-@dataclass(frozen=True)
-class HistoryPage:
-    entries: list[HistoryEntry]
-    page: int
-    pages: int
-    total: int
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
 def describe_device(user_agent: str | None) -> str:
     """ "Firefox 128 on Linux": the sessions page's parser (ua-parser), in one short phrase."""
     device = sessions.describe_device(user_agent or "")
@@ -61,28 +46,23 @@ def describe_device(user_agent: str | None) -> str:
     return " on ".join(known) or "Unknown device"
 
 
-def count_pages(user: User) -> tuple[int, int]:
-    """(total events, pages); an empty history still has one (empty) page."""
-    total = db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.subject_user_id == user.id))
-    return total, max(1, -(-total // PAGE_SIZE))
-
-
-def history_page(user: User, page: int) -> HistoryPage | None:
+def history_page(user: User, page: int) -> Page[HistoryEntry] | None:
     """The user's events on page ``page`` (1-based), newest first; None when there is no such page."""
-    total, pages = count_pages(user)
-    if page < 1 or page > pages:
+    total = db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.subject_user_id == user.id))
+    offset = page_offset(total, page, PAGE_SIZE)
+    if offset is None:
         return None
     events = list(
         db.session.scalars(
             select(AuditEvent)
             .where(AuditEvent.subject_user_id == user.id)  # only events about this person, never anyone else's
             .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-            .offset((page - 1) * PAGE_SIZE)
+            .offset(offset)
             .limit(PAGE_SIZE)
         )
     )
     names = _client_names(events)
-    return HistoryPage([_entry(event, names) for event in events], page, pages, total)
+    return Page([_entry(event, names) for event in events], page, PAGE_SIZE, total)
 
 
 def _client_names(events: list[AuditEvent]) -> dict[str, str]:

@@ -14,6 +14,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
 from app.core.audit import EVENT_LABELS
+from app.core.paging import Page, page_offset
 from app.extensions import db
 from app.models import AuditEvent, User
 
@@ -53,22 +54,6 @@ class AuditRow:
         details = self.event.details if isinstance(self.event.details, dict) else {}
         value = details.get("client_id")
         return None if value is None else str(value)
-
-
-@dataclass(frozen=True)
-class AuditPage:
-    rows: list[AuditRow]
-    page: int
-    pages: int
-    total: int
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def known_event_types() -> list[str]:
@@ -114,15 +99,15 @@ def _rows(results: Iterable[Any]) -> list[AuditRow]:
     return [AuditRow(event, actor, subject) for event, actor, subject in results]
 
 
-def audit_page(audit_filter: AuditFilter, page: int) -> AuditPage | None:
+def audit_page(audit_filter: AuditFilter, page: int) -> Page[AuditRow] | None:
     """Page ``page`` (1-based) of the matching events, newest first; None when there is no such page."""
     base = _filtered(audit_filter)
     total = db.session.scalar(select(func.count()).select_from(base.subquery()))
-    pages = max(1, -(-total // PAGE_SIZE))
-    if page < 1 or page > pages:
+    offset = page_offset(total, page, PAGE_SIZE)
+    if offset is None:
         return None
-    results = db.session.execute(_newest_first(base).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
-    return AuditPage(_rows(results), page, pages, total)
+    results = db.session.execute(_newest_first(base).offset(offset).limit(PAGE_SIZE))
+    return Page(_rows(results), page, PAGE_SIZE, total)
 
 
 def export_rows(audit_filter: AuditFilter) -> Iterator[AuditRow]:

@@ -11,6 +11,7 @@ from app.admin.audit_log import day_start
 from app.core.audit import Origin, record_event
 from app.core.keys import rotate_keys
 from app.core.live_sessions import Device, describe_device
+from app.core.paging import Page, page_offset
 from app.core.revocation import revoke_user_tokens
 from app.core.sessions import SessionPolicy, revoke_session
 from app.extensions import db
@@ -119,37 +120,20 @@ class SessionEntry:
     device: Device
 
 
-@dataclass(frozen=True)
-class SessionsPage:
-    entries: list[SessionEntry]
-    page: int
-    pages: int
-    total: int
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
-def live_sessions_page(policy: SessionPolicy, page: int, email: str | None = None) -> SessionsPage | None:
+def live_sessions_page(policy: SessionPolicy, page: int, email: str | None = None) -> Page[SessionEntry] | None:
     """Everyone's signed-in sessions, most recently seen first; None when there is no such page."""
     query = select(UserSession).join(User, UserSession.user_id == User.id).where(*_live_sessions_clause(policy, utcnow()))
     if email:
         query = query.where(func.lower(User.email) == email.lower())
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // SESSIONS_PAGE_SIZE))
-    if page < 1 or page > pages:
+    offset = page_offset(total, page, SESSIONS_PAGE_SIZE)
+    if offset is None:
         return None
     rows = db.session.scalars(
-        query.order_by(UserSession.last_seen_at.desc(), UserSession.id)
-        .offset((page - 1) * SESSIONS_PAGE_SIZE)
-        .limit(SESSIONS_PAGE_SIZE)
+        query.order_by(UserSession.last_seen_at.desc(), UserSession.id).offset(offset).limit(SESSIONS_PAGE_SIZE)
     )
-    return SessionsPage([SessionEntry(row, describe_device(row.user_agent)) for row in rows], page, pages, total)
+    entries = [SessionEntry(row, describe_device(row.user_agent)) for row in rows]
+    return Page(entries, page, SESSIONS_PAGE_SIZE, total)
 
 
 def find_live_session(session_id: str, policy: SessionPolicy) -> UserSession | None:
