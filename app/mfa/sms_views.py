@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import abort, flash, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -18,7 +20,7 @@ from app.mfa import bp
 from app.mfa import sms as service
 from app.mfa.flow import complete_challenge, fail_challenge, finish_enrolment
 from app.mfa.views import challenge_form, enrolment_form, render_challenge, render_security
-from app.models import User, UserSession
+from app.models import PhoneFactor, User, UserSession
 from app.web.forms import ConfirmForm
 from app.web.fresh_auth import fresh_auth_required
 from app.web.limits import configured
@@ -98,8 +100,29 @@ def _send_failure(error: Exception) -> tuple[str, int]:
     return SEND_FAILED, 503
 
 
-def _flash_sent(phone_e164: str) -> None:
-    flash(SENT.format(phone=mask_phone(phone_e164), lifetime=service.lifetime_text()), "info")
+def _code_sent(phone: PhoneFactor, page: str) -> Response:
+    """A text went out: keep its code, say where it went, and back to the page that asks for it."""
+    db.session.commit()
+    flash(SENT.format(phone=mask_phone(phone.phone_e164), lifetime=service.lifetime_text()), "info")
+    return see_other(url_for(page))
+
+
+def _text_code(
+    send: Callable[..., PhoneFactor], user: User, *, page: str, refuse: Callable[[str, int], ResponseReturnValue]
+) -> ResponseReturnValue:
+    """The "text me a (new) code" buttons: ``send`` texts the number; back to ``page``, or ``refuse(message, status)``.
+
+    A failed send is committed too: it counts toward the hourly limit (see service.send_code).
+    NoPhoneSetup (nothing to text) is left to the caller: the security and challenge pages answer it differently.
+    """
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        phone = send(user, sender=sms_sender(), origin=request_origin())
+    except (service.SmsRateLimited, SmsSendError) as error:
+        db.session.commit()
+        return refuse(*_send_failure(error))
+    return _code_sent(phone, page)
 
 
 def _security_error(user: User, user_session: UserSession, error: str, status: int):
@@ -127,9 +150,7 @@ def setup_sms(user: User, user_session: UserSession):
         db.session.commit()  # the number waits unverified, and the try counts; "text me a new code" retries
         message, status = _send_failure(error)
         return render_security(user, user_session, status=status, sms_error=message)
-    db.session.commit()
-    _flash_sent(phone.phone_e164)
-    return see_other(url_for("mfa.security"))
+    return _code_sent(phone, "mfa.security")
 
 
 @bp.post("/sms/resend")
@@ -137,19 +158,14 @@ def setup_sms(user: User, user_session: UserSession):
 @enrolment_form
 def resend_sms(user: User, user_session: UserSession):
     """Another code for the number waiting to be verified (the earlier one stops working)."""
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+
+    def refuse(message: str, status: int):
+        return render_security(user, user_session, status=status, sms_error=message)
+
     try:
-        phone = service.resend_enrolment_code(user, sender=sms_sender(), origin=request_origin())
+        return _text_code(service.resend_enrolment_code, user, page="mfa.security", refuse=refuse)
     except service.NoPhoneSetup:
         return _security_error(user, user_session, NO_SETUP, 400)
-    except (service.SmsRateLimited, SmsSendError) as error:
-        db.session.commit()  # a failed send still counts toward the hourly limit (see service.send_code)
-        message, status = _send_failure(error)
-        return render_security(user, user_session, status=status, sms_error=message)
-    db.session.commit()
-    _flash_sent(phone.phone_e164)
-    return see_other(url_for("mfa.security"))
 
 
 @bp.post("/sms/confirm")
@@ -197,19 +213,14 @@ def remove_sms():
 @challenge_form
 def challenge_sms_send(user: User, user_session: UserSession) -> Response | tuple:
     """Text a sign-in code to the verified number, then back to the challenge page, which asks for it."""
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+
+    def refuse(message: str, status: int):
+        return render_challenge(user, user_session, error=message, status=status)
+
     try:
-        phone = service.send_signin_code(user, sender=sms_sender(), origin=request_origin())
+        return _text_code(service.send_signin_code, user, page="mfa.challenge", refuse=refuse)
     except service.NoPhoneSetup:
         return render_challenge(user, user_session, error=NO_PHONE, status=400)
-    except (service.SmsRateLimited, SmsSendError) as error:
-        db.session.commit()  # a failed send still counts toward the hourly limit (see service.send_code)
-        message, status = _send_failure(error)
-        return render_challenge(user, user_session, error=message, status=status)
-    db.session.commit()
-    _flash_sent(phone.phone_e164)
-    return see_other(url_for("mfa.challenge"))
 
 
 @bp.post("/challenge/sms")
