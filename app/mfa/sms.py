@@ -29,9 +29,8 @@ from app.extensions import db
 from app.mfa.recovery import delete_recovery_codes
 from app.models import PhoneFactor, SmsCode, User
 from app.models.base import utcnow
+from app.models.mfa import SmsPurpose
 
-ENROL = "enrol"
-SIGNIN = "signin"
 CODE_DIGITS = 6
 # Defaults until app/config.py names them (IDP_SMS_CODE_SECONDS, IDP_SMS_MAX_ATTEMPTS, IDP_SMS_SENDS_PER_HOUR).
 DEFAULT_CODE_SECONDS = 300
@@ -118,14 +117,14 @@ def sends_in_last_hour(user: User) -> int:
     return db.session.scalar(query) or 0
 
 
-def message_text(code: str, purpose: str) -> str:
+def message_text(code: str, purpose: SmsPurpose) -> str:
     """The code comes first (phones offer it for autofill) and never right after "code:" (see LogSmsSender)."""
     name = current_app.config["SERVICE_NAME"]
-    what = "sign-in code" if purpose == SIGNIN else "code to confirm this phone"
+    what = "sign-in code" if purpose == SmsPurpose.SIGNIN else "code to confirm this phone"
     return f"{code} is your {name} {what}. It expires in {lifetime_text()}. Never share it with anyone."
 
 
-def send_code(user: User, phone_e164: str, purpose: str, *, sender: SmsSender, origin: Origin) -> None:
+def send_code(user: User, phone_e164: str, purpose: SmsPurpose, *, sender: SmsSender, origin: Origin) -> None:
     """Make a code, text it, and audit the send, in the caller's transaction.
 
     The code row is added before the gateway is called, and the caller commits it even when the
@@ -154,7 +153,7 @@ def send_code(user: User, phone_e164: str, purpose: str, *, sender: SmsSender, o
     db.session.flush()
 
 
-def check_code(user: User, phone_e164: str, purpose: str, code: str) -> bool:
+def check_code(user: User, phone_e164: str, purpose: SmsPurpose, code: str) -> bool:
     """Spend the newest code for this number and purpose if `code` is it; every call uses up one try.
 
     The caller commits even on False, so the used try is kept.
@@ -196,7 +195,7 @@ def start_enrolment(user: User, phone_e164: str, *, sender: SmsSender, origin: O
     phone = PhoneFactor(user_id=user.id, phone_e164=phone_e164)
     db.session.add(phone)
     db.session.flush()
-    send_code(user, phone_e164, ENROL, sender=sender, origin=origin)
+    send_code(user, phone_e164, SmsPurpose.ENROL, sender=sender, origin=origin)
     return phone
 
 
@@ -204,7 +203,7 @@ def resend_enrolment_code(user: User, *, sender: SmsSender, origin: Origin) -> P
     phone = phone_factor(user)
     if phone is None or phone.verified_at is not None:
         raise NoPhoneSetup()
-    send_code(user, phone.phone_e164, ENROL, sender=sender, origin=origin)
+    send_code(user, phone.phone_e164, SmsPurpose.ENROL, sender=sender, origin=origin)
     return phone
 
 
@@ -215,7 +214,7 @@ def confirm_enrolment(user: User, code: str, *, origin: Origin) -> bool:
         raise NoPhoneSetup()
     if not sms_allowed_for(user):  # the other factor may have gone since the code was sent
         raise SmsRestricted()
-    if not check_code(user, phone.phone_e164, ENROL, code):
+    if not check_code(user, phone.phone_e164, SmsPurpose.ENROL, code):
         return False
     phone.verified_at = utcnow()
     record_event("mfa.enrolled", origin=origin, subject=user, kind="sms")
@@ -227,20 +226,20 @@ def send_signin_code(user: User, *, sender: SmsSender, origin: Origin) -> PhoneF
     phone = verified_phone(user)
     if phone is None:
         raise NoPhoneSetup()
-    send_code(user, phone.phone_e164, SIGNIN, sender=sender, origin=origin)
+    send_code(user, phone.phone_e164, SmsPurpose.SIGNIN, sender=sender, origin=origin)
     return phone
 
 
 def check_signin_code(user: User, code: str) -> bool:
     """A sign-in or step-up proof: only a verified number counts."""
     phone = verified_phone(user)
-    if phone is None or not check_code(user, phone.phone_e164, SIGNIN, code):
+    if phone is None or not check_code(user, phone.phone_e164, SmsPurpose.SIGNIN, code):
         return False
     phone.last_used_at = utcnow()
     return True
 
 
-def waiting_for_code(user: User, purpose: str) -> bool:
+def waiting_for_code(user: User, purpose: SmsPurpose) -> bool:
     """Whether a live code was sent, so the page should ask for it (after a reload, too)."""
     query = select(SmsCode.id).where(
         SmsCode.user_id == user.id,

@@ -69,6 +69,13 @@ class ChallengePurpose(StrEnum):
     PASSKEY = "passkey"  # passwordless sign-in: no person named until the key answers
 
 
+class SmsPurpose(StrEnum):
+    """What a texted code proves; a code answers its own purpose only."""
+
+    ENROL = "enrol"  # the person owns the number being added
+    SIGNIN = "signin"  # the sign-in (or step-up) challenge
+
+
 class WebAuthnChallenge(Base):
     """A ceremony's challenge, single use: the browser holds only the public id (in Flask's session)."""
 
@@ -104,7 +111,7 @@ class SmsCode(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     phone_e164: Mapped[str] = mapped_column(String(16))
-    purpose: Mapped[str] = mapped_column(String(16), comment="enrol or signin")
+    purpose: Mapped[SmsPurpose] = mapped_column(StrEnumType(SmsPurpose, 16), comment="enrol or signin")
     code_digest: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

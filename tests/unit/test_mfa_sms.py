@@ -21,6 +21,7 @@ from app.extensions import db
 from app.mfa import sms as service
 from app.models import AuditEvent, PhoneFactor, RecoveryCode, SmsCode, User
 from app.models.base import utcnow
+from app.models.mfa import SmsPurpose
 from tests.integration.mfa.conftest import add_totp
 from tests.integration.mfa.sms_gateway import SmsGateway
 from tests.mailbox import free_port
@@ -63,13 +64,13 @@ def verified_user(create_user, phone: str = PHONE) -> User:
     return user
 
 
-def send(user: User, sender: RecordingSender, purpose: str = service.SIGNIN, phone: str = PHONE) -> str:
+def send(user: User, sender: RecordingSender, purpose: SmsPurpose = SmsPurpose.SIGNIN, phone: str = PHONE) -> str:
     service.send_code(user, phone, purpose, sender=sender, origin=ORIGIN)
     db.session.commit()
     return sender.last_code
 
 
-def check(user: User, code: str, purpose: str = service.SIGNIN, phone: str = PHONE) -> bool:
+def check(user: User, code: str, purpose: SmsPurpose = SmsPurpose.SIGNIN, phone: str = PHONE) -> bool:
     accepted = service.check_code(user, phone, purpose, code)
     db.session.commit()
     return accepted
@@ -214,11 +215,11 @@ def test_only_the_newest_code_works(app, create_user, sender):
 
 def test_a_code_works_only_for_its_purpose_and_number(app, create_user, sender):
     user = verified_user(create_user)
-    code = send(user, sender, purpose=service.ENROL)
+    code = send(user, sender, purpose=SmsPurpose.ENROL)
 
-    assert not check(user, code, purpose=service.SIGNIN)
+    assert not check(user, code, purpose=SmsPurpose.SIGNIN)
     assert not check(user, code, phone="+15555550100")
-    assert check(user, code, purpose=service.ENROL)
+    assert check(user, code, purpose=SmsPurpose.ENROL)
 
 
 def test_a_code_is_bound_to_its_person(app, create_user, sender):
@@ -325,7 +326,7 @@ def test_the_log_sender_writes_a_readable_code_to_the_app_log(app_factory, captu
     app = app_factory(LOG_JSON=json_log)
     buffer = capture_app_log()
     with app.app_context():
-        text = service.message_text("482913", service.SIGNIN)
+        text = service.message_text("482913", SmsPurpose.SIGNIN)
         sms_sender().send(PHONE, text)
 
     line = buffer.getvalue()
@@ -427,7 +428,7 @@ def test_parallel_uses_of_one_code_succeed_once(app, create_user, sender):
     user = verified_user(create_user)
     code = send(user, sender)
 
-    results = in_parallel(app, user.id, lambda u: service.check_code(u, PHONE, service.SIGNIN, code))
+    results = in_parallel(app, user.id, lambda u: service.check_code(u, PHONE, SmsPurpose.SIGNIN, code))
 
     assert sorted(results) == [False] * 7 + [True]
 
@@ -437,7 +438,7 @@ def test_parallel_guesses_get_no_more_than_five_tries(app, create_user, sender):
     user = verified_user(create_user)
     code = send(user, sender)
 
-    in_parallel(app, user.id, lambda u: service.check_code(u, PHONE, service.SIGNIN, wrong(code)), workers=10)
+    in_parallel(app, user.id, lambda u: service.check_code(u, PHONE, SmsPurpose.SIGNIN, wrong(code)), workers=10)
 
     assert codes_of(user)[0].attempts == 5
     assert not check(user, code)
@@ -448,7 +449,7 @@ def test_parallel_sends_stay_within_the_hourly_limit(app, create_user, sender):
     user = verified_user(create_user)
 
     results = in_parallel(
-        app, user.id, lambda u: service.send_code(u, PHONE, service.SIGNIN, sender=sender, origin=ORIGIN), workers=8
+        app, user.id, lambda u: service.send_code(u, PHONE, SmsPurpose.SIGNIN, sender=sender, origin=ORIGIN), workers=8
     )
 
     assert results.count("limited") == 3 and len(sender.sent) == 5 and len(codes_of(user)) == 5
