@@ -18,9 +18,8 @@ from app.web.browser_session import attach_to_browser, detach_from_browser, pend
 from app.web.forms import ConfirmForm
 from app.web.limits import configured
 from app.web.messages import message
-from app.web.next_url import remember_next
+from app.web.next_url import landing, remember_next
 from app.web.notices import send_account_exists, send_password_changed, send_password_reset, send_verification
-from app.web.redirects import safe_next
 from app.web.views import request_origin, see_other
 
 
@@ -42,10 +41,6 @@ def _resend_key() -> str:
     return f"resend:{current_user.id}" if current_user.is_authenticated else f"resend-anonymous:{client_ip()}"
 
 
-def _landing(next_url: str | None) -> str:
-    return safe_next(next_url) or url_for("account.overview")
-
-
 @bp.get("/")
 def home():
     return redirect(url_for("account.overview" if current_user.is_authenticated else "auth.login"))
@@ -58,7 +53,7 @@ def login():
     form = LoginForm(next=request.args.get("next"), email=request.args.get("login_hint", "")[:254] or None)
     # reauth=1: an app asked for a fresh sign-in (prompt=login, max_age), so show the form anyway.
     if request.method == "GET" and current_user.is_authenticated and not request.args.get("reauth"):
-        return redirect(_landing(form.next.data))
+        return redirect(landing(form.next.data))
     pending = pending_session()
     if request.method == "GET" and pending is not None and not request.args.get("reauth"):
         remember_next(form.next.data)
@@ -96,7 +91,7 @@ def finish_sign_in(sign_in: service.SignIn, next_url: str | None):
     if sign_in.user_session.pending is not None:
         remember_next(next_url)
         return see_other(_pending_page(sign_in.user_session))
-    return see_other(_landing(next_url))
+    return see_other(landing(next_url))
 
 
 def _pending_page(user_session) -> str:

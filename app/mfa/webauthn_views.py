@@ -27,9 +27,8 @@ from app.web.browser_session import attach_to_browser, pending_session
 from app.web.forms import ConfirmForm
 from app.web.fresh_auth import fresh_auth_required
 from app.web.limits import configured
-from app.web.next_url import remember_next
+from app.web.next_url import landing, remember_next
 from app.web.notices import send_factor_notice
-from app.web.redirects import safe_next
 from app.web.views import request_origin, see_other
 
 LOCKED = "Too many failed attempts. Wait a few minutes, then try again."
@@ -188,7 +187,7 @@ def passkey_verify():
     db.session.commit()
     attach_to_browser(sign_in.user, sign_in.user_session, sign_in.cookie_value)
     next_url = body.get("next") if isinstance(body.get("next"), str) else None
-    return jsonify(redirect=safe_next(next_url) or url_for("account.overview"))
+    return jsonify(redirect=landing(next_url))
 
 
 # --- managing credentials (security page) -----------------------------------------------------

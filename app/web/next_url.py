@@ -20,9 +20,14 @@ def remember_next(next_url: str | None) -> None:
         session[_NEXT_KEY] = next_url
 
 
-def take_next(default_endpoint: str = "account.overview") -> str:
-    """The remembered address, forgotten as it is used; else the default page."""
-    return safe_next(session.pop(_NEXT_KEY, None)) or url_for(default_endpoint)
+def landing(next_url: str | None) -> str:
+    """Where to land: `next_url` when it is a local path, else the account overview."""
+    return safe_next(next_url) or url_for("account.overview")
+
+
+def take_next() -> str:
+    """The remembered address, forgotten as it is used; else the account overview."""
+    return landing(session.pop(_NEXT_KEY, None))
 
 
 def peek_next() -> str | None:
