@@ -7,7 +7,6 @@ with no actor.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +20,7 @@ from app.core.email_tokens import issue_email_token
 from app.core.factors import FactorInfo, any_factor_enrolled, delete_all_factors, describe_factors
 from app.core.federation import links_of
 from app.core.live_sessions import ActiveSession, active_sessions
+from app.core.paging import Page, page_offset
 from app.core.revocation import revoke_user_tokens
 from app.core.sessions import revoke_user_sessions
 from app.extensions import db
@@ -63,14 +63,6 @@ class UserRow:
     is_locked: bool
 
 
-@dataclass(frozen=True)
-class UserPage:
-    rows: list[UserRow]
-    page: int
-    pages: int
-    total: int
-
-
 def _filtered(query: Select, search: str, filters: set[str], now: datetime) -> Select:
     if search:
         # Escaped, so a % or _ typed by the admin matches itself rather than anything.
@@ -88,18 +80,16 @@ def _filtered(query: Select, search: str, filters: set[str], now: datetime) -> S
     return query
 
 
-def search_users(search: str, filters: set[str], page: int, now: datetime | None = None) -> UserPage | None:
+def search_users(search: str, filters: set[str], page: int, now: datetime | None = None) -> Page[UserRow] | None:
     """One page of matching people, newest first; None when the page does not exist (page 1 always does)."""
     now = now or utcnow()
     total = db.session.scalar(_filtered(select(func.count(User.id)), search.strip(), filters, now)) or 0
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    if not 1 <= page <= pages:
+    offset = page_offset(total, page, PAGE_SIZE)
+    if offset is None:
         return None
     query = _filtered(select(User, any_factor_enrolled().label("has_mfa")), search.strip(), filters, now)
-    rows = db.session.execute(
-        query.order_by(User.created_at.desc(), User.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-    )
-    return UserPage([UserRow(user, bool(has_mfa), user.is_locked(now)) for user, has_mfa in rows], page, pages, total)
+    rows = db.session.execute(query.order_by(User.created_at.desc(), User.id.desc()).limit(PAGE_SIZE).offset(offset))
+    return Page([UserRow(user, bool(has_mfa), user.is_locked(now)) for user, has_mfa in rows], page, PAGE_SIZE, total)
 
 
 # --- One person ---
