@@ -21,7 +21,7 @@ from app.mfa import sms as service
 from app.mfa.flow import complete_challenge, fail_challenge, finish_enrolment
 from app.mfa.views import challenge_form, enrolment_form, render_challenge, render_security
 from app.models import PhoneFactor, User, UserSession
-from app.web.forms import ConfirmForm
+from app.web.forms import ConfirmForm, without_spaces
 from app.web.fresh_auth import fresh_auth_required
 from app.web.limits import configured
 from app.web.notices import send_factor_notice
@@ -48,11 +48,6 @@ CANCELLED = "The unverified phone number was removed."
 NOT_ENROLLED = "There is no phone number to remove."
 
 
-def _no_spaces(value: str | None) -> str | None:
-    """People copy codes as "123 456"; the spaces carry nothing."""
-    return value.replace(" ", "") if isinstance(value, str) else value
-
-
 class SmsPhoneForm(FlaskForm):
     sms_phone = TelField("Mobile number", validators=[DataRequired(BAD_PHONE)])
 
@@ -66,7 +61,7 @@ class SmsCodeForm(FlaskForm):
     # Named for the factor: the challenge page holds every factor's form, and ids must stay unique.
     sms_code = StringField(
         "Code from the text message",
-        filters=[_no_spaces],
+        filters=[without_spaces],
         validators=[
             DataRequired("Enter the 6-digit code we texted you."),
             Regexp(r"^[0-9]{6}$", message="The code is 6 digits (spaces are fine)."),

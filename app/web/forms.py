@@ -15,6 +15,11 @@ def _stripped(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
+def without_spaces(value: str | None) -> str | None:
+    """A filter for one-time codes: people copy them as "123 456", and the spaces carry nothing."""
+    return value.replace(" ", "") if isinstance(value, str) else value
+
+
 def email_field(
     label: str = "Email address", *, required: str = "Enter your email address.", autocomplete: str = "username"
 ) -> EmailField:
