@@ -88,7 +88,7 @@ def _register_services(app: Flask) -> None:
 
 def _register_cross_cutting(app: Flask) -> None:
     if app.config["TRUSTED_PROXIES"]:
-        # X-Forwarded-* is believed only from that many proxy hops (SECURITY.md, ASVS 4.1.3).
+        # X-Forwarded-* is believed only from that many proxy hops (docs/security.md, ASVS 4.1.3).
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
     init_errors(app, json_paths=MACHINE_PATH_PREFIXES)

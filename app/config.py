@@ -117,7 +117,7 @@ class Config:
         self.SMS_MAX_ATTEMPTS = _env_int("SMS_MAX_ATTEMPTS", 5)
         self.SMS_SENDS_PER_HOUR = _env_int("SMS_SENDS_PER_HOUR", 5)
         self.PASSWORD_MAX_LENGTH = _env_int("PASSWORD_MAX_LENGTH", 256)
-        # Argon2id at OWASP's floor (19 MiB, t=2, p=1): ~24 ms here, see ARCHITECTURE.md.
+        # Argon2id at OWASP's floor (19 MiB, t=2, p=1): ~24 ms here, see docs/architecture.md.
         self.ARGON2_MEMORY_KIB = _env_int("ARGON2_MEMORY_KIB", 19456)
         self.ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 2)
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 from flask import current_app
 from passlib.context import CryptContext
 
-# 128 bits or more everywhere (SECURITY.md "Secrets"); 32 bytes leaves headroom.
+# 128 bits or more everywhere (docs/security.md "Secrets"); 32 bytes leaves headroom.
 TOKEN_BYTES = 32
 
 

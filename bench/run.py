@@ -1,4 +1,4 @@
-"""Benchmark the protocol endpoints against ARCHITECTURE.md's performance budget.
+"""Benchmark the protocol endpoints against docs/architecture.md's performance budget.
 
     .venv/bin/python bench/run.py                          # 2 sync workers, c=16 and c=64, 10 s each
     .venv/bin/python bench/run.py --worker-class sync --worker-class gthread --threads 4 --repeat 3
@@ -51,7 +51,7 @@ READY_SECONDS = 30.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 DISTURBED = 0.25  # other processes using more than a quarter of a core during a row
 
-# ARCHITECTURE.md, "Performance budget".
+# docs/architecture.md, "Performance budget".
 MIN_RPS = {"token": 1500, "introspect": 2000, "discovery": 4000, "jwks": 4000}
 MAX_P99_MS = {("token", 16): 50.0}
 MAX_RSS_MB = 150.0

@@ -21,7 +21,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from app.extensions import db
 from app.models import Base, User
 
-# SMS can be intercepted or redirected (SIM swap): never an admin's only factor (SECURITY.md, NIST 4.2).
+# SMS can be intercepted or redirected (SIM swap): never an admin's only factor (docs/security.md, NIST 4.2).
 RESTRICTED_KINDS = frozenset({"sms"})
 
 # RFC 8176 method references a factor adds to a session's amr.

@@ -1,6 +1,6 @@
 """Signing in with an account elsewhere, and linking such accounts to a person here. No request objects here.
 
-The rules (SECURITY.md: nothing signs in without its second factor):
+The rules (docs/security.md: nothing signs in without its second factor):
 - A linked upstream account signs its person in, as far as a password would: a person with a factor
   still gets the MFA challenge, and `amr` says "fed".
 - An unknown upstream account creates a new account only when registration is open and the provider

@@ -19,7 +19,7 @@ REFRESH_TOKEN_PREFIX = "rt_"
 
 
 def user_can_receive_tokens(user: User | None, now: datetime | None = None) -> bool:
-    """Lockout and disable block every token path, refresh and device included (SECURITY.md)."""
+    """Lockout and disable block every token path, refresh and device included (docs/security.md)."""
     return user is not None and not user.is_disabled and not user.is_locked(now or utcnow())
 
 
@@ -115,7 +115,7 @@ def issue_person_tokens(
 
 
 def _refresh_expiry(parent: RefreshToken | None) -> datetime:
-    """Idle expiry for each token, capped by the family's absolute lifetime (SECURITY.md, BCP 4.14.2)."""
+    """Idle expiry for each token, capped by the family's absolute lifetime (docs/security.md, BCP 4.14.2)."""
     config = current_app.config
     now = utcnow()
     started = now

@@ -3,7 +3,7 @@
 After a correct password (or a linked account) a person with a factor gets a *pending* session
 (`UserSession.pending` = `SignInStage.MFA`): nothing but the MFA pages can be reached with it. A
 person who must have MFA but has none gets `SignInStage.ENROL` and can only set a factor up. A
-passed factor upgrades the session under a new cookie value (SECURITY.md: new id at MFA
+passed factor upgrades the session under a new cookie value (docs/security.md: new id at MFA
 completion) and records `amr` and `auth_time`. A signed-in person who needs a fresher or stronger
 proof (a sensitive change, an app asking `acr_values` for MFA) goes through the same upgrade: step-up.
 """

@@ -1,6 +1,6 @@
 """Recovery codes: ten single-use codes that stand in for a lost second factor.
 
-Each code is 16 characters from a 31-letter alphabet (about 79 bits, above the 64 SECURITY.md
+Each code is 16 characters from a 31-letter alphabet (about 79 bits, above the 64 docs/security.md
 asks for), shown once and kept only as a SHA-256 digest: that much entropy needs no salt or slow
 hash. A code is spent by a conditional UPDATE, so two requests racing with the same code get one
 success between them. Codes are not a factor of their own (`has_mfa` ignores them).

@@ -7,7 +7,7 @@ digits is undone by trying all million of them, a keyed one not without the secr
 use are claimed with conditional UPDATEs, so parallel requests cannot add guesses or reuse a code.
 A person gets at most 5 texts an hour: texts cost money and can be abused to spam a number.
 
-SMS is a restricted factor (SECURITY.md "MFA and recovery"; NIST SP 800-63B 5.1.3.3): a SIM can
+SMS is a restricted factor (docs/security.md "MFA and recovery"; NIST SP 800-63B 5.1.3.3): a SIM can
 be swapped or a text intercepted, so it is never an administrator's only factor.
 """
 

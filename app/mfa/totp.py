@@ -3,7 +3,7 @@
 The 160-bit seed is sealed with a key derived from the app secret and bound to the user, and it is
 opened only to check a code. A code is accepted at most once: its time step must be newer than
 the last accepted one, and the step is claimed with a conditional UPDATE so two parallel uses of
-the same code cannot both pass (SECURITY.md "MFA and recovery"; Flask-Security's last-step check).
+the same code cannot both pass (docs/security.md "MFA and recovery"; Flask-Security's last-step check).
 """
 
 from __future__ import annotations

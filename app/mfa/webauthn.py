@@ -5,7 +5,7 @@ Proving a key at sign-in or step-up is app.mfa.webauthn_sign_in's.
 The relying party is the issuer: its host name is the RP ID and its origin the only origin accepted,
 never the request's Host header (a forged Host must not change what a signature is checked against).
 Challenges live in rows, so the browser holds only a row id, and each is consumed by one conditional
-UPDATE before anything is verified (SECURITY.md: single-use challenge, origin and RP ID checked).
+UPDATE before anything is verified (docs/security.md: single-use challenge, origin and RP ID checked).
 """
 
 from __future__ import annotations

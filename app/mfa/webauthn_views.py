@@ -67,7 +67,7 @@ def _take_challenge(purpose: ChallengePurpose, user: User | None) -> tuple[bytes
 
 
 def _stale(user: User, user_session) -> tuple[Response, int] | None:
-    """A signed-in person adding a key proves themselves first (SECURITY.md: re-auth before MFA changes)."""
+    """A signed-in person adding a key proves themselves first (docs/security.md: re-auth before MFA changes)."""
     if user_session.pending is not None or is_fresh(user_session, need_mfa=has_mfa(user)):
         return None
     if has_mfa(user):

@@ -22,7 +22,7 @@ DEVICE_CODE_PREFIX = "dc_"
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 USER_CODE_LENGTH = 8
 MAX_USER_CODE_INPUT = 32
-MAX_DEVICE_CODE_TTL = 600  # SECURITY.md: at most 10 minutes
+MAX_DEVICE_CODE_TTL = 600  # docs/security.md: at most 10 minutes
 SLOW_DOWN_STEP = 5  # RFC 8628 3.5: seconds added to the interval on every slow_down
 MAX_SCOPE_LENGTH = 1000
 # Expired codes still answer expired_token for a while, then are deleted (which frees their user codes).

@@ -14,7 +14,7 @@ from app.web.next_url import remember_next
 
 
 def fresh_auth_required(view: Callable | None = None, *, back_to: str | None = None) -> Callable:
-    """A factor proven within FRESH_AUTH_SECONDS, else step up first (SECURITY.md: ASVS 7.5.1).
+    """A factor proven within FRESH_AUTH_SECONDS, else step up first (docs/security.md: ASVS 7.5.1).
 
     A person without any factor proves themselves with the password again instead. Afterwards
     they come back to `back_to` (an endpoint), or to this URL when it answers GET, or else to

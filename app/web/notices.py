@@ -94,7 +94,7 @@ def send_sign_in_method_notice(user: User, provider_name: str, action: str) -> N
 
 
 def send_factor_notice(user: User, kind: str, action: str) -> None:
-    """A second factor changed (SECURITY.md: ASVS 6.3.7). kind: a FACTOR_NAMES key; action: added, removed, regenerated."""
+    """A second factor changed (docs/security.md: ASVS 6.3.7). kind: a FACTOR_NAMES key; action: added, removed, regenerated."""
     what = f"{FACTOR_NAMES[kind]} was {FACTOR_ACTIONS[action]} your account"
     _send_change_notice("factor_changed", user, what, security_link=external_url("mfa.security"))
 

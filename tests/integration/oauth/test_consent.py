@@ -1,4 +1,4 @@
-"""Consent (SECURITY.md Consent, ASVS 10.7): shown per client and scope set, remembered, CSRF-protected."""
+"""Consent (docs/security.md Consent, ASVS 10.7): shown per client and scope set, remembered, CSRF-protected."""
 
 from __future__ import annotations
 

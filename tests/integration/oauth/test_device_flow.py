@@ -171,7 +171,7 @@ def test_the_device_gets_tokens_once_after_the_person_approves(app, rp, auth, cr
 
     row = row_for(issued["user_code"])
     assert (row.status, row.user_id, row.session_id) == (DeviceCodeStatus.REDEEMED, ada.id, session_row.id)
-    # RFC 8628 + SECURITY.md: single use. A second poll after success gets nothing.
+    # RFC 8628 + docs/security.md: single use. A second poll after success gets nothing.
     again = poll(rp, client, issued["device_code"], secret, method)
     assert error_of(again) == "invalid_grant"
     assert count_rows(RefreshToken) == 1
@@ -301,7 +301,7 @@ def test_device_authorization_requires_client_authentication(rp, create_oauth_cl
 
 
 def test_device_authorization_ignores_the_browser_session(rp, auth, tv, ada):
-    """A machine endpoint: a signed-in cookie authenticates no client (SECURITY.md)."""
+    """A machine endpoint: a signed-in cookie authenticates no client (docs/security.md)."""
     auth.login(ada.email)
     response = rp.http.post("/oauth/device_authorization", data={"scope": "openid"})
     assert response.status_code == 401

@@ -1,4 +1,4 @@
-"""Forged access tokens (RFC 8725, SECURITY.md Tokens): none, HS/RS confusion, header keys, kid, iss, tampering.
+"""Forged access tokens (RFC 8725, docs/security.md Tokens): none, HS/RS confusion, header keys, kid, iss, tampering.
 
 Each forgery is shown to both consumers of access tokens, introspection and UserInfo; both must refuse it.
 The genuine token the forgeries start from is signed by the server's own issuing code (the flow that

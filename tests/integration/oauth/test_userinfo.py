@@ -71,7 +71,7 @@ def test_claims_are_current_not_a_copy_from_sign_in(rp, user, tokens):
 
 
 def test_the_token_is_read_from_the_authorization_header_only(rp, tokens, subtests):
-    """Never from the URL (SECURITY.md Tokens); the form-body variant of RFC 6750 2.2 is not offered either."""
+    """Never from the URL (docs/security.md Tokens); the form-body variant of RFC 6750 2.2 is not offered either."""
     attempts = {
         "query-string": lambda: rp.http.get("/oauth/userinfo", query_string={"access_token": tokens["access_token"]}),
         "form-body": lambda: rp.http.post("/oauth/userinfo", data={"access_token": tokens["access_token"]}),
