@@ -36,6 +36,7 @@ from app.oauth import views as oauth_views
 from app.oauth.discovery import public_metadata_lifetimes
 from app.oauth.grants import init_oauth_server
 from app.web import health
+from app.web.bad_input import init_bad_input
 from app.web.browser_session import init_browser_sessions
 from app.web.errors import init_errors
 from app.web.headers import init_headers
@@ -92,6 +93,7 @@ def _register_cross_cutting(app: Flask) -> None:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
     init_errors(app, json_paths=MACHINE_PATH_PREFIXES)
+    init_bad_input(app)  # after init_errors: its 400s for bad input override the catch-all 500
     init_headers(app)
     # Outermost, so the cached public metadata skips even the proxy fix-up.
     init_public_cache(app, public_metadata_lifetimes(app.config))

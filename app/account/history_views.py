@@ -7,15 +7,17 @@ from flask_login import current_user, login_required
 
 from app.account import bp
 from app.account.history import history_page
+from app.web.numbers import bounded_int
 
 
 def _page_number(raw: str | None) -> int:
     """?page=N as a positive number; anything else is a page that does not exist (404, never a 500)."""
     if raw is None:
         return 1
-    if not raw.isdigit() or len(raw) > 6:  # also refuses "-1", "1.5" and absurd lengths
+    number = bounded_int(raw, low=1, high=999_999)  # refuses "-1", "1.5", "²" and absurd lengths
+    if number is None:
         abort(404)
-    return int(raw)
+    return number
 
 
 @bp.get("/history")

@@ -16,6 +16,7 @@ from app.extensions import db
 from app.web.browser_session import detach_from_browser
 from app.web.forms import ConfirmForm
 from app.web.messages import message
+from app.web.numbers import bounded_int
 from app.web.views import request_origin, see_other
 
 SESSION_ENDED = "The session has ended: that browser is signed out and the app access it gave is revoked."
@@ -39,9 +40,10 @@ def page_number(raw: str | None) -> int:
     """?page=N as a positive number; anything else is bad input (400, never a 500)."""
     if raw is None or raw == "":
         return 1
-    if not raw.isdigit() or len(raw) > 6:  # also refuses "-1", "1.5" and absurd lengths
+    number = bounded_int(raw, high=999_999)  # refuses "-1", "1.5", "²" and absurd lengths
+    if number is None:
         abort(400)
-    return int(raw)
+    return number
 
 
 @bp.get("/")

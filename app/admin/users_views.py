@@ -19,6 +19,7 @@ from app.extensions import db
 from app.models import Role, User
 from app.web.forms import ConfirmForm, EmailMixin
 from app.web.notices import send_invitation, send_password_reset, send_sign_in_method_notice
+from app.web.numbers import bounded_int
 from app.web.views import request_origin, see_other
 
 
@@ -85,7 +86,7 @@ def _load_user(user_id: int) -> User:
 
 def _page_number() -> int:
     raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and len(raw) < 10 else 0  # 0: no such page, so 404
+    return bounded_int(raw, high=999_999_999) or 0  # 0: no such page, so 404 (also "-1", "1.5", "²")
 
 
 @bp.get("/users/")

@@ -17,6 +17,10 @@ from app.core.consent import needs_consent
 from app.core.factors import has_mfa
 from app.core.protocol import ACR_MFA, PROMPT_CONSENT, PROMPT_LOGIN, PROMPT_NONE
 from app.models.base import utcnow
+from app.web.numbers import bounded_int
+
+# The largest max_age taken (about 68 years); beyond it is refused, not clamped or overflowed (OIDC Core 3.1.2.1).
+MAX_AGE_LIMIT = 2**31 - 1
 
 
 class InteractionError(OAuth2Error):
@@ -53,6 +57,8 @@ def decide(params, signed_in, grant) -> Next:
     """Sign-in, re-authentication, verified email, consent, then a code (node-oidc-provider's policy, in order)."""
     requested = prompts(params)
     redirect_uri, state = grant.redirect_uri, params.get("state")
+    if params.get("max_age") not in (None, "") and bounded_int(params["max_age"], high=MAX_AGE_LIMIT) is None:
+        raise InteractionError("invalid_request", "max_age must be a whole number of seconds.", redirect_uri, state)
     if PROMPT_NONE in requested and len(requested) > 1:
         raise InteractionError("invalid_request", "prompt=none can't be combined with other values.", redirect_uri, state)
     if not signed_in.is_authenticated:
@@ -86,14 +92,10 @@ def _asks_for_mfa(params) -> bool:
 
 
 def _max_age_exceeded(params, auth_time) -> bool:
-    raw = params.get("max_age")
-    if raw is None or raw == "":
-        return False
-    try:
-        max_age = int(raw)
-    except ValueError:
-        return False  # validated earlier; an unparsable max_age is refused there
-    return utcnow() - auth_time > timedelta(seconds=max(max_age, 0))
+    max_age = bounded_int(params.get("max_age"), high=MAX_AGE_LIMIT)
+    if max_age is None:
+        return False  # absent (an unparsable or out-of-range max_age is refused in decide)
+    return utcnow() - auth_time > timedelta(seconds=max_age)
 
 
 def is_page_error(error: OAuth2Error) -> bool:

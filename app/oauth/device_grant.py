@@ -45,6 +45,7 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):
         client: OAuthClient = self.authenticate_client(request)
         if not client.check_grant_type(DEVICE_CODE):
             raise UnauthorizedClientError("The client may not use the device authorization grant.")
+        self.server.validate_requested_scope(request.payload.scope)  # RFC 6749 3.3 grammar: invalid_scope
         scope = device.device_scope(client, request.payload.scope)
         if scope is None:
             raise InvalidScopeError("The client is not registered for the requested scope.")

@@ -34,6 +34,7 @@ from app.oauth.redemption import (
     record_code_replay,
     record_refresh_replay,
 )
+from app.oauth.scope_grammar import INVALID_SCOPE_SYNTAX, is_valid_scope
 from app.oauth.token_endpoints import TokenIntrospection, TokenRevocation
 from app.oauth.usage import count_machine_token
 from app.security import new_token, token_digest
@@ -71,6 +72,12 @@ class IdPAuthorizationServer(AuthorizationServer):
             # Credentials that failed to verify are a failed authentication, not a public client (RFC 6749 2.3).
             raise InvalidClientError(status_code=401, description="Client authentication failed.")
         return client
+
+    def validate_requested_scope(self, scope):
+        """RFC 6749 3.3 grammar at authorize, client_credentials and device authorization: invalid_scope, never dropped."""
+        if scope and not is_valid_scope(scope):
+            raise InvalidScopeError(INVALID_SCOPE_SYNTAX)
+        super().validate_requested_scope(scope)
 
     def load_config(self, config):
         self.scopes_supported = None  # each client's own scope list is the limit (get_allowed_scope)

@@ -15,6 +15,7 @@ from app.core.protocol import AUTHORIZATION_CODE, REFRESH_TOKEN
 from app.core.revocation import delete_client_and_grants
 from app.extensions import db
 from app.models import OAuthClient
+from app.oauth.scope_grammar import INVALID_SCOPE_SYNTAX, is_valid_scope
 from app.security import constant_time_equals, new_token, token_digest
 
 REGISTRATION_TOKEN_PREFIX = "rat_"
@@ -108,6 +109,8 @@ def _grant_types(data: dict) -> list[str]:
 
 def _scope(data: dict) -> str:
     requested = _string(data, "scope", max_length=1000)
+    if requested is not None and not is_valid_scope(requested):
+        raise ClientSpecError(f"scope: {INVALID_SCOPE_SYNTAX}")
     scopes = list(dict.fromkeys((DEFAULT_SCOPE if requested is None else requested).split()))
     allowed = set(current_app.config["REGISTRATION_SCOPES"].split())
     refused = [s for s in scopes if s not in allowed]

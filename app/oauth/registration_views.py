@@ -8,6 +8,7 @@ from app.core.client_cache import client_cache
 from app.core.clients import ClientSpecError
 from app.extensions import csrf, db, limiter
 from app.oauth import bp, registration
+from app.web.json_input import JsonInputError, read_json
 from app.web.limits import configured
 from app.web.views import request_origin
 
@@ -36,8 +37,11 @@ def _bearer() -> str | None:
 
 
 def _metadata():
-    """The JSON body, or None (refused later as invalid_client_metadata)."""
-    return request.get_json(silent=True) if request.is_json else None
+    """The JSON body; a missing, oversized, too deeply nested or broken one is invalid_client_metadata."""
+    try:
+        return read_json(request)
+    except JsonInputError as error:
+        raise ClientSpecError(str(error)) from None
 
 
 @bp.post("/oauth/register")
