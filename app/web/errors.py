@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, jsonify, make_response, render_template, request
+import redis
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask.wrappers import Response
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db
+from app.web.browser_session import Anonymous
 from app.web.messages import message
 
 log = logging.getLogger(__name__)
@@ -26,11 +29,35 @@ TITLES = {
     413: ("Too much data", "The request was larger than this service accepts."),
     429: ("Slow down", message("rate_limited")),
     500: ("Something went wrong", "An unexpected error occurred. It has been logged; please try again."),
+    503: ("Temporarily unavailable", "This service can't reach its data right now. Please try again in a few moments."),
 }
+RETRY_AFTER_SECONDS = 5
+# PostgreSQL states that mean "no usable connection": class 08 (connection exception), the server
+# shutting down or starting up (57P01-57P03), too many connections (53300).
+_UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+_UNREACHABLE_SQLITE = {"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN"}
+# The last-resort answer when even the error page could not be drawn: still ours, still no details.
+_BARE_PAGE = "<!doctype html><title>Something went wrong</title><h1>Something went wrong</h1><p>Please try again.</p>"
 
 
 # Error codes for machine clients, in the RFC 6749 5.2 shape; 4xx without a better code are invalid_request.
 JSON_ERROR_CODES = {404: "not_found", 429: "too_many_requests", 500: "server_error", 503: "temporarily_unavailable"}
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database or Redis can't be reached right now (as opposed to a bad query or bad data)."""
+    if isinstance(error, (redis.ConnectionError, redis.TimeoutError, PoolTimeoutError)):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, (OperationalError, InterfaceError)):
+        return False
+    orig = error.orig
+    if hasattr(orig, "sqlstate"):  # psycopg; no SQLSTATE means the client side failed: connect, or a lost socket
+        return orig.sqlstate is None or orig.sqlstate.startswith(_UNREACHABLE_SQLSTATES)
+    return getattr(orig, "sqlite_errorname", None) in _UNREACHABLE_SQLITE
 
 
 def render_error(status: int) -> Response:
@@ -39,8 +66,23 @@ def render_error(status: int) -> Response:
         code = JSON_ERROR_CODES.get(status, "server_error" if status >= 500 else "invalid_request")
         response = jsonify(error=code, error_description=title + ".")
         response.status_code = status
-        return response
-    return make_response(render_template("errors/error.html", status=status, title=title, text=text), status)
+    else:
+        unavailable = status == 503
+        if unavailable:
+            # The page must not touch the database: no signed-in user is loaded, none is shown.
+            g._login_user = Anonymous()
+        try:
+            html = render_template("errors/error.html", status=status, title=title, text=text, unavailable=unavailable)
+        except Exception as exc:  # the page itself failed (the database, most likely): answer anyway
+            _rollback_quietly()
+            if not unavailable and is_unavailable(exc):
+                return render_error(503)
+            log.error("error page for %d failed: %s", status, type(exc).__name__)
+            html = _BARE_PAGE
+        response = make_response(html, status)
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _is_machine_request() -> bool:
@@ -62,10 +104,23 @@ def _csrf_error(_error: CSRFError):
     return render_error(400)
 
 
+def _rollback_quietly() -> None:
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass  # the connection is gone; the pool drops it and the transaction died with it
+
+
 def _unexpected_error(error: Exception):
-    db.session.rollback()
+    _rollback_quietly()
     if isinstance(error, HTTPException):
         return _http_error(error)
+    if is_unavailable(error):
+        # One line, no driver text (it names hosts and users): the class is enough to act on.
+        origin = getattr(error, "orig", None)
+        detail = f"{type(error).__name__}/{type(origin).__name__}" if origin is not None else type(error).__name__
+        log.warning("dependency unavailable (%s), answered 503", detail)
+        return render_error(503)
     if isinstance(error, DataError):
         # The database refused a value no form check anticipated (a NUL byte, an over-long string):
         # the request was bad, not the server.
@@ -78,6 +133,11 @@ def _unexpected_error(error: Exception):
 def init_errors(app: Flask, *, json_paths: tuple[str, ...] = ()) -> None:
     """`json_paths`: path prefixes of endpoints called by programs, which get JSON errors, not pages."""
     app.extensions["idp_json_error_paths"] = json_paths
+    # Flask-Limiter says when Redis fails and it counts in memory, and when Redis is back: once each,
+    # not per request. Those lines belong in the app's log (init_logging has set its handler).
+    limiter_log = logging.getLogger("flask-limiter")
+    limiter_log.handlers = logging.getLogger("app").handlers
+    limiter_log.propagate = False
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
