@@ -8,6 +8,9 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 
@@ -73,7 +76,7 @@ class Config:
 
         self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL") or f"sqlite:///{instance_dir / 'idp.sqlite3'}"
         self.REDIS_URL = _env("REDIS_URL")
-        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self._redis_settings()
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = True
         # Distinct per deployment when several share one Redis.
@@ -179,6 +182,21 @@ class Config:
         self.WTF_CSRF_SSL_STRICT = False
         self._cookie_settings()
 
+    def _redis_settings(self) -> None:
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # Redis unreachable: each process counts in memory until it answers again (checked at growing
+        # intervals), so sign-in keeps working and keeps its limits, per process (README "When Redis or
+        # PostgreSQL is down"). Flask-Limiter logs the switch once, not per request.
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = bool(self.REDIS_URL)
+        # A deduction after the response (failed sign-ins) that meets a dying Redis is dropped, not a 500.
+        self.RATELIMIT_SWALLOW_ERRORS = bool(self.REDIS_URL)
+        # Fail fast: redis-py's default is three retries with seconds of backoff, on every request.
+        self.RATELIMIT_STORAGE_OPTIONS = (
+            {"socket_timeout": 0.5, "socket_connect_timeout": 0.5, "retry": Retry(NoBackoff(), retries=1)}
+            if self.REDIS_URL
+            else {}
+        )
+
     def _generated_secret(self, instance_dir: Path) -> str:
         if self.ENV_NAME == "production":
             raise RuntimeError("IDP_SECRET_KEY must be set in production")
@@ -205,8 +223,8 @@ class TestConfig(Config):
         self.ENV_NAME = "test"
         self.SECRET_KEY = "test-secret-key-not-for-production-" + "x" * 16
         self.SQLALCHEMY_DATABASE_URI = os.environ.get("IDP_TEST_DATABASE_URL", "sqlite://")
-        self.REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL")
-        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.REDIS_URL = overrides.pop("REDIS_URL", os.environ.get("IDP_TEST_REDIS_URL"))
+        self._redis_settings()
         self.RATELIMIT_ENABLED = False
         self.ARGON2_MEMORY_KIB = 1024
         self.ARGON2_TIME_COST = 1

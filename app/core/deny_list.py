@@ -11,7 +11,10 @@ Consistency rules (fail closed):
   token that someone was trying to revoke anyway.
 - Redis may lose everything (a restart without persistence). A marker key says "this Redis holds
   the whole list"; when it is missing, the list is copied from the database before answering.
-- When Redis cannot be reached for a check, the database answers.
+- When Redis cannot be reached for a check, the database answers; for the next few seconds the
+  checks go straight to the database instead of waiting on Redis again (a warning says so once per
+  outage). A revocation still needs Redis, and fails while it is down (README "When Redis or
+  PostgreSQL is down"), so Redis never misses one and needs no repair afterwards.
 The one gap left: a revocation whose Redis write lands just before Redis loses its data, and
 whose row commits only after another process has copied the list over, is missing from Redis.
 """
@@ -19,6 +22,7 @@ whose row commits only after another process has copied the list over, is missin
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 
 import redis
@@ -39,10 +43,14 @@ _TABLE = RevokedAccessToken.__table__
 class DenyListIndex:
     """Redis copy of the deny-list for one app (one key per jti, expiring with its token)."""
 
+    RETRY_SECONDS = 5.0  # after a failed check, how long the database answers alone
+
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
         self.ready_key = f"{prefix}:deny:ready"
         self.prefix = f"{prefix}:deny:jti:"
+        self.unreachable = False
+        self.retry_at = 0.0  # time.monotonic(); before it, checks skip Redis
 
     def add(self, jti: str, expires_at: datetime) -> None:
         self.client.set(self.prefix + jti, b"1", exat=int(expires_at.timestamp()) + 1)
@@ -76,14 +84,18 @@ def deny(jti: str, expires_at: datetime) -> None:
 
 def is_denied(jti: str) -> bool:
     index = _index()
-    if index is not None:
+    if index is not None and time.monotonic() >= index.retry_at:
         try:
             answer = index.contains(jti)
-            if answer is None:
-                return _rebuild_index(index, jti)
-            return answer
         except redis.RedisError:
-            log.warning("deny-list: Redis unreachable, asking the database")
+            if not index.unreachable:
+                log.warning("deny-list: Redis unreachable, the database answers until it is back")
+            index.unreachable, index.retry_at = True, time.monotonic() + index.RETRY_SECONDS
+        else:
+            if index.unreachable:
+                index.unreachable = False
+                log.info("deny-list: Redis answers again")
+            return _rebuild_index(index, jti) if answer is None else answer
     return _in_database(jti)
 
 

@@ -96,8 +96,8 @@ def test_a_revocation_that_cannot_reach_redis_fails_and_changes_nothing(rp, user
 
     response = rp.revoke(client, secret, token)
 
-    assert response.status_code == 500
-    assert response.get_json()["error"] == "server_error"
+    assert response.status_code == 503  # README "When Redis or PostgreSQL is down"
+    assert response.get_json()["error"] == "temporarily_unavailable" and response.headers["Retry-After"]
     assert db.session.query(RevokedAccessToken).count() == 0
     monkeypatch.setattr(index, "client", working)
     assert active(rp, resource_server, token)  # not revoked, and the client was told so
