@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.core.audit import Origin, record_event
 from app.extensions import db
@@ -21,15 +24,65 @@ def needs_consent(user: User, client: OAuthClient, scope: str) -> bool:
     return consent is None or not consent.covers(scope)
 
 
-def grant_consent(user: User, client: OAuthClient, scope: str, *, origin: Origin) -> None:
-    """Remember the approval; a later request for more scopes asks again (only for what is new)."""
+NO_CONSENT = "new"
+
+
+def consent_state(user: User, client: OAuthClient) -> str:
+    """What the consent page answers: the stored consent as it is now ("new" when there is none).
+
+    The page carries this reference; the first answer changes the state, so any later submission of the
+    same page (a double click, a resubmitted tab) no longer matches and issues nothing (answer_consent).
+    """
     consent = find_consent(user, client)
-    if consent is None:
-        consent = OAuthConsent(user_id=user.id, client_id=client.id, scope="")
-        db.session.add(consent)
-    consent.scope = " ".join(sorted(set(consent.scope.split()) | set(scope.split())))
-    consent.granted_at = utcnow()
-    record_event("oauth.consent_granted", origin=origin, subject=user, client_id=client.client_id, scope=scope)
+    return NO_CONSENT if consent is None else consent.granted_at.isoformat()
+
+
+def grant_consent(user: User, client: OAuthClient, scope: str, *, origin: Origin, answers: str | None = None) -> bool:
+    """Remember the approval if the consent is still in the state the page answered; False if answered already.
+
+    A compare-and-set, atomic under any concurrency: a first consent is INSERT ... ON CONFLICT DO NOTHING,
+    a wider one an UPDATE conditional on the granted_at the page saw. Of parallel submissions of one page
+    exactly one matches. `answers` None takes the state as it is now (no page to compare with).
+    A later request for more scopes asks again (only for what is new).
+    """
+    consent = find_consent(user, client)
+    seen = answers if answers is not None else (NO_CONSENT if consent is None else consent.granted_at.isoformat())
+    now = utcnow()
+    if seen == NO_CONSENT:
+        values = {"user_id": user.id, "client_id": client.id, "scope": _merged("", scope), "granted_at": now}
+        inserted = _insert_ignoring_duplicates().values(**values).returning(OAuthConsent.__table__.c.id)
+        stored = db.session.execute(inserted).first() is not None
+    else:
+        try:
+            seen_at = datetime.fromisoformat(seen)
+        except ValueError:
+            return False
+        if consent is None or seen_at.tzinfo is None:
+            return False
+        stored = (
+            db.session.execute(
+                update(OAuthConsent)
+                .where(OAuthConsent.id == consent.id, OAuthConsent.granted_at == seen_at)
+                .values(scope=_merged(consent.scope, scope), granted_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            == 1
+        )
+    if stored:
+        db.session.expire_all()  # the consent row changed underneath the ORM
+        record_event("oauth.consent_granted", origin=origin, subject=user, client_id=client.client_id, scope=scope)
+    return stored
+
+
+def _merged(held: str, added: str) -> str:
+    return " ".join(sorted(set(held.split()) | set(added.split())))
+
+
+def _insert_ignoring_duplicates():
+    table = OAuthConsent.__table__
+    if db.session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[table.c.user_id, table.c.client_id])
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=[table.c.user_id, table.c.client_id])
 
 
 def record_consent_denied(user: User, client: OAuthClient, scope: str, *, origin: Origin) -> None:

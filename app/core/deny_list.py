@@ -30,6 +30,7 @@ from flask import Flask, current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
 from app.models import RevokedAccessToken
@@ -75,11 +76,24 @@ def _index() -> DenyListIndex | None:
 
 
 def deny(jti: str, expires_at: datetime) -> None:
-    """Record a revoked jti in the caller's transaction (and first in Redis, when configured)."""
+    """Record a revoked jti in the caller's transaction (and first in Redis, when configured).
+
+    Idempotent: INSERT ... ON CONFLICT DO NOTHING, so parallel revocations of the same token (replay
+    racers, a double revoke) neither fail on the primary key nor need a savepoint.
+    """
     index = _index()
     if index is not None:
         index.add(jti, expires_at)
-    db.session.add(RevokedAccessToken(jti=jti, expires_at=expires_at))
+    db.session.execute(_insert_ignoring_duplicates().values(jti=jti, expires_at=expires_at, revoked_at=utcnow()))
+
+
+def _insert_ignoring_duplicates():
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(_TABLE).on_conflict_do_nothing(index_elements=[_TABLE.c.jti])
+    if dialect == "sqlite":
+        return sqlite.insert(_TABLE).on_conflict_do_nothing(index_elements=[_TABLE.c.jti])
+    raise NotImplementedError(f"deny-list insert for {dialect}")
 
 
 def is_denied(jti: str) -> bool:

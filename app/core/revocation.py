@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, select, update
-from sqlalchemy.exc import IntegrityError
 
 from app.core import deny_list
 from app.extensions import db
@@ -23,14 +22,10 @@ from app.models.base import utcnow
 
 
 def deny_access_token(jti: str, expires_at: datetime) -> None:
-    """Put a jti on the deny-list until the token would have expired; a repeat is harmless."""
-    if expires_at <= utcnow() or db.session.get(RevokedAccessToken, jti) is not None:
+    """Put a jti on the deny-list until the token would have expired; a repeat (or a parallel revocation) is harmless."""
+    if expires_at <= utcnow():
         return
-    try:
-        with db.session.begin_nested():
-            deny_list.deny(jti, expires_at)
-    except IntegrityError:
-        pass  # a parallel revocation (replay racers, double revoke) denied it first: same outcome
+    deny_list.deny(jti, expires_at)  # INSERT ... ON CONFLICT DO NOTHING
 
 
 def prune_deny_list() -> int:
@@ -42,31 +37,58 @@ def prune_live_access_tokens() -> int:
     return db.session.execute(delete(LiveAccessToken).where(LiveAccessToken.expires_at <= utcnow())).rowcount
 
 
+def lock_refresh_family(family_id: str) -> list[RefreshToken]:
+    """Lock every refresh token of a family (SELECT ... FOR UPDATE, ordered by id) and return them fresh.
+
+    The lock order every path follows: the family's refresh rows first, in id order, before the deny-list or
+    anything else is written. Rotation, replay detection and revocation of one family then queue behind one
+    another instead of deadlocking (SQLite, one writer at a time, ignores FOR UPDATE).
+    """
+    query = (
+        select(RefreshToken)
+        .where(RefreshToken.family_id == family_id)
+        .order_by(RefreshToken.id)
+        .with_for_update(of=RefreshToken)
+        .execution_options(populate_existing=True)
+    )
+    return list(db.session.scalars(query))
+
+
 def revoke_refresh_family(family_id: str) -> int:
     """Revoke every refresh token of a family and deny-list the access tokens issued beside them."""
     now = utcnow()
-    rows = list(db.session.scalars(select(RefreshToken).where(RefreshToken.family_id == family_id)))
+    rows = lock_refresh_family(family_id)
     for row in rows:
         if row.revoked_at is None:
             row.revoked_at = now
+    db.session.flush()
+    for row in rows:
         if row.access_token_jti and row.access_token_expires_at:
             deny_access_token(row.access_token_jti, row.access_token_expires_at)
     return len(rows)
 
 
 def revoke_tokens_from_code(code: AuthorizationCode) -> None:
-    """A code redeemed twice was stolen or replayed: everything it produced dies (OAuth 2.1 4.1.3)."""
-    if code.access_token_jti and code.access_token_expires_at:
-        deny_access_token(code.access_token_jti, code.access_token_expires_at)
-    families = db.session.scalars(select(RefreshToken.family_id).where(RefreshToken.authorization_code_id == code.id).distinct())
+    """A code redeemed twice was stolen or replayed: everything it produced dies (OAuth 2.1 4.1.3).
+
+    The caller holds the code row's lock (lock_code); the families go next, the code's own access token last.
+    """
+    families = db.session.scalars(
+        select(RefreshToken.family_id)
+        .where(RefreshToken.authorization_code_id == code.id)
+        .distinct()
+        .order_by(RefreshToken.family_id)
+    )
     for family_id in list(families):
         revoke_refresh_family(family_id)
+    if code.access_token_jti and code.access_token_expires_at:
+        deny_access_token(code.access_token_jti, code.access_token_expires_at)
 
 
 def revoke_client_tokens(client: OAuthClient) -> None:
     """Before a client is deleted or disabled: every refresh family and live access token it holds dies."""
     families = db.session.scalars(select(RefreshToken.family_id).where(RefreshToken.client_id == client.id).distinct())
-    for family_id in list(families):
+    for family_id in sorted(families):  # families in one order, like every other revoker
         revoke_refresh_family(family_id)
     _deny_live_rows(LiveAccessToken.client_id == client.id)
 
@@ -80,7 +102,7 @@ def revoke_user_tokens(user: User, *, session_id: str | None = None) -> int:
     query = select(RefreshToken.family_id).where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
     if session_id is not None:
         query = query.where(RefreshToken.session_id == session_id)
-    families = list(db.session.scalars(query.distinct()))
+    families = sorted(db.session.scalars(query.distinct()))  # families in one order, like every other revoker
     for family_id in families:
         revoke_refresh_family(family_id)
     if session_id is None:
@@ -108,11 +130,13 @@ def deny_live_access_tokens(user_id: int, *, client_id: int | None = None) -> No
 
 def _deny_live_rows(*conditions: ColumnElement[bool]) -> None:
     rows = db.session.execute(
-        select(LiveAccessToken.jti, LiveAccessToken.expires_at).where(
+        select(LiveAccessToken.jti, LiveAccessToken.expires_at)
+        .where(
             *conditions,
             LiveAccessToken.expires_at > utcnow(),
             LiveAccessToken.jti.not_in(select(RevokedAccessToken.jti)),  # denied already (a repeat revocation)
         )
+        .order_by(LiveAccessToken.jti)  # one insert order for every revoker
     )
     for jti, expires_at in list(rows):
         deny_access_token(jti, expires_at)

@@ -31,6 +31,8 @@ from app.oauth.redemption import (
     consume_code,
     consume_refresh_token,
     find_refresh_token,
+    lock_code,
+    lock_refresh_token,
     record_code_replay,
     record_refresh_replay,
 )
@@ -174,7 +176,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return user if user_can_receive_tokens(user) else None
 
     def create_token_response(self):
-        code: AuthorizationCode = self.request.authorization_code
+        code: AuthorizationCode = lock_code(self.request.authorization_code)  # first lock: parallel uses queue here
         client: OAuthClient = self.request.client
         origin = request_origin()
         if code.used_at is not None or not consume_code(code):
@@ -206,6 +208,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         row = find_refresh_token(refresh_token)
         if row is None or row.revoked_at is not None or utcnow() >= row.expires_at:
             return None
+        lock_refresh_token(row)  # the family's rows, in id order, before anything else: rotation and revocation queue
+        if row.revoked_at is not None:
+            return None  # a parallel replay or revocation ended the family while this request waited
         if row.used_at is not None:
             # Rotated already: whoever holds this copy is not the only holder. End the family.
             revoke_refresh_family(row.family_id)

@@ -8,11 +8,32 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from app.core.audit import Origin, record_event
-from app.core.revocation import deny_access_token, revoke_refresh_family
+from app.core.revocation import deny_access_token, lock_refresh_family, revoke_refresh_family
 from app.extensions import db
 from app.models import AuthorizationCode, RefreshToken
 from app.models.base import utcnow
 from app.security import token_digest
+
+
+def lock_code(code: AuthorizationCode) -> AuthorizationCode:
+    """Lock the code's row (SELECT ... FOR UPDATE) and reload it: parallel redemptions and replays queue here.
+
+    The first lock every code redemption takes, before any refresh family: the winner commits its tokens
+    while the others wait, and each of those then finds the code used and revokes under the same lock.
+    """
+    query = (
+        select(AuthorizationCode)
+        .where(AuthorizationCode.id == code.id)
+        .with_for_update(of=AuthorizationCode)
+        .execution_options(populate_existing=True)
+    )
+    return db.session.scalars(query).one()
+
+
+def lock_refresh_token(token: RefreshToken) -> RefreshToken:
+    """Lock the token's whole family (in the one order every revoker uses) and return the token reloaded."""
+    lock_refresh_family(token.family_id)  # populate_existing refreshes `token` itself: it is in the family
+    return token
 
 
 def consume_code(code: AuthorizationCode) -> bool:

@@ -8,9 +8,10 @@ from authlib.oauth2 import OAuth2Error
 from flask import Response, abort, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.core.consent import grant_consent, record_consent_denied
+from app.core.consent import consent_state, grant_consent, record_consent_denied
 from app.core.keys import keyring
 from app.core.scopes import describe_scope
+from app.core.transactions import TransactionAborted, run_with_retry
 from app.extensions import csrf, db, limiter
 from app.oauth import bp
 from app.oauth.authorize import (
@@ -116,10 +117,20 @@ def _consent_page(grant):
         scopes=[(s, describe_scope(s)) for s in scopes],
         redirect_host=grant.redirect_uri.split("/")[2] if "://" in grant.redirect_uri else grant.redirect_uri,
         form=ConsentForm(),
-        # The original request rides along in the query, so the answer is checked exactly like the request.
-        action=url_for("oauth.consent") + "?" + urlencode(list(request.values.items(multi=True))),
+        # The original request rides along in the query, so the answer is checked exactly like the request;
+        # with it the consent state this page answers, the one-time reference (see grant_consent).
+        action=url_for("oauth.consent")
+        + "?"
+        + urlencode([*_without_answers(request.values), (ANSWERS, consent_state(current_user.user, client))]),
     )
     return allow_client_logos(make_response(page))
+
+
+ANSWERS = "answers"  # the consent page's one-time reference, in the answer's query
+
+
+def _without_answers(values) -> list[tuple[str, str]]:
+    return [(key, value) for key, value in values.items(multi=True) if key != ANSWERS]
 
 
 def _issue_code(grant, *, status: int = 302):
@@ -138,7 +149,7 @@ def consent():
     if not form.validate_on_submit():
         abort(400)
     if not current_user.is_authenticated:
-        return redirect(url_for("auth.login", next=authorize_url_without(request.args)), code=303)
+        return redirect(url_for("auth.login", next=authorize_url_without(request.args, ANSWERS)), code=303)
     try:
         grant = _validated_grant()
     except OAuth2Error as error:
@@ -151,7 +162,14 @@ def consent():
         db.session.commit()
         denied = InteractionError("access_denied", "The person declined.", grant.redirect_uri, request.args.get("state"))
         return error_redirect(denied, status=303)
-    grant_consent(current_user.user, grant.client, scope, origin=request_origin())
+    if not grant_consent(current_user.user, grant.client, scope, origin=request_origin(), answers=request.args.get(ANSWERS)):
+        # This page was answered already (a double submit, another tab): the first answer issued the code.
+        db.session.rollback()
+        return _error_page(
+            status=409,
+            title="You already answered this request",
+            text="This app's request was already answered, perhaps in another tab. Go back to the app and start again.",
+        )
     return _issue_code(grant, status=303)
 
 
@@ -161,10 +179,13 @@ def consent():
 def token():
     if not request.mimetype == "application/x-www-form-urlencoded":
         return jsonify(error="invalid_request", error_description="Send the request as application/x-www-form-urlencoded."), 400
-    response = authorization_server().create_token_response(request)
-    if db.session().in_transaction():  # a client-credentials token (cached client) touched nothing: no commit
-        db.session.commit()  # issued tokens, or the revocations a replay triggered
-    return response
+    # Commits the issued tokens, or the revocations a replay triggered (a client-credentials token touched
+    # nothing: no commit). A transaction PostgreSQL aborts (deadlock, serialization) runs again from the start.
+    try:
+        return run_with_retry(lambda: authorization_server().create_token_response(request))
+    except TransactionAborted:
+        body = jsonify(error="temporarily_unavailable", error_description="The server is busy. Try again.")
+        return body, 503, {"Retry-After": "1", "Cache-Control": "no-store"}
 
 
 @bp.post("/oauth/revoke")
