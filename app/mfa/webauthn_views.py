@@ -26,6 +26,7 @@ from app.models.mfa import ChallengePurpose
 from app.web.browser_session import attach_to_browser, pending_session
 from app.web.forms import ConfirmForm
 from app.web.fresh_auth import fresh_auth_required
+from app.web.json_input import JsonInputError, read_json
 from app.web.limits import configured
 from app.web.next_url import landing, remember_next
 from app.web.notices import send_factor_notice
@@ -45,7 +46,11 @@ def _error(reason_or_text: str, status: int, **extra) -> tuple[Response, int]:
 
 
 def _body() -> dict:
-    body = request.get_json(silent=True)
+    """The browser's JSON; anything not a small, shallow JSON object reads as empty (and is refused as such)."""
+    try:
+        body = read_json(request)
+    except JsonInputError:
+        return {}
     return body if isinstance(body, dict) else {}
 
 

@@ -12,6 +12,7 @@ import json
 import pytest
 
 from app.core.protocol import DEVICE_CODE
+from tests.conftest import csrf_from
 from tests.integration.admin.conftest import sign_in_with_totp
 from tests.integration.oauth.conftest import (  # noqa: F401  (fixtures)
     ALL_SCOPES,
@@ -192,3 +193,15 @@ def test_a_unicode_digit_page_number_is_not_a_500(app, rp, user, create_user):
     assert console.get("/admin/sessions?page=%C2%B2").status_code == 400
     assert console.get("/admin/audit?page=%C2%B2").status_code == 400
     assert console.get("/admin/users/?page=%C2%B2").status_code == 404
+
+
+def test_deeply_nested_json_at_a_passkey_endpoint_is_not_a_500(rp, user):
+    rp.auth.login(user.email)
+    token = csrf_from(rp.http.get("/mfa/").get_data(as_text=True))
+    response = rp.http.post(
+        "/mfa/webauthn/register/options",
+        data="[" * 2000 + "]" * 2000,
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code < 500
