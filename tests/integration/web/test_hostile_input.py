@@ -205,3 +205,22 @@ def test_deeply_nested_json_at_a_passkey_endpoint_is_not_a_500(rp, user):
         headers={"X-CSRFToken": token},
     )
     assert response.status_code < 500
+
+
+@pytest.mark.parametrize(
+    "error",
+    [UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), ValueError("x"), OverflowError(), RecursionError()],
+)
+def test_a_decode_or_parse_error_anywhere_is_400_json_on_protocol_paths_and_a_page_elsewhere(app_factory, error):
+    app = app_factory()
+
+    def fail():
+        raise error
+
+    app.add_url_rule("/oauth/token/boom", "boom_json", fail)
+    app.add_url_rule("/boom", "boom_page", fail)
+    http = app.test_client()
+    machine = http.get("/oauth/token/boom")
+    assert machine.status_code == 400 and machine.get_json()["error"] == "invalid_request"
+    page = http.get("/boom")
+    assert page.status_code == 400 and "Something was wrong with that request" in page.get_data(as_text=True)
