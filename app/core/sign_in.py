@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy import select
 
 from app.core.audit import Origin, record_event
 from app.core.factors import RESTRICTED_KINDS, enrolled_factor_kinds
@@ -85,6 +86,18 @@ def record_second_factor(user_session: UserSession, methods: list[str], *, origi
 def record_failed_factor(user: User, kind: str, *, origin: Origin) -> None:
     """A wrong proof counts toward the lockout, like a wrong password."""
     record_failed_attempt(user, utcnow(), origin, "mfa", factor=kind)
+
+
+def proved_meanwhile(user_session: UserSession, seen_digest: str) -> bool:
+    """Whether a parallel submission passed the factor in this same sign-in while this one was checked.
+
+    Every passed factor gives the session a new cookie value (record_second_factor). A submission that
+    lost the race for a single-use proof (the same TOTP step, the same recovery code) finds the session's
+    digest changed: the person proved the factor, and the losing copy is not a failed attempt. The check
+    reads the committed row, not this request's copy; a session that no longer exists proves nothing.
+    """
+    current = db.session.scalar(select(UserSession.token_digest).where(UserSession.id == user_session.id))
+    return current is not None and current != seen_digest
 
 
 def challenge_locked(user: User) -> bool:

@@ -12,7 +12,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.core.factors import AMR, has_mfa
-from app.core.sign_in import record_failed_factor, record_second_factor
+from app.core.sign_in import proved_meanwhile, record_failed_factor, record_second_factor
 from app.extensions import db
 from app.models import SignInStage, User, UserSession
 from app.web.browser_session import attach_to_browser, pending_session
@@ -41,6 +41,9 @@ def enrolment_subject() -> tuple[User, UserSession] | None:
     return None
 
 
+ALREADY_PROVED = "This sign-in was already verified, perhaps in another tab. Continue there, or sign in again."
+
+
 def complete_challenge(user_session: UserSession, kind: str) -> Response:
     """A factor's proof was accepted: upgrade the session, commit, and continue where the person was going."""
     cookie_value = record_second_factor(user_session, [AMR[kind]], origin=request_origin())
@@ -64,7 +67,16 @@ def finish_enrolment(user_session: UserSession, kind: str, enrolled_message: str
     return response
 
 
-def fail_challenge(user: User, kind: str) -> None:
-    """A wrong proof counts toward the lockout, like a wrong password; the caller re-renders its form."""
+def fail_challenge(user: User, kind: str, user_session: UserSession | None = None) -> bool:
+    """A wrong proof counts toward the lockout, like a wrong password; the caller re-renders its form.
+
+    Given the session the proof was for, a submission that lost a race against a correct one of the same
+    sign-in (double submit, two tabs: the session was upgraded meanwhile) is not counted: returns False,
+    and the caller says the sign-in is already done (ALREADY_PROVED).
+    """
+    if user_session is not None and proved_meanwhile(user_session, user_session.token_digest):
+        db.session.rollback()
+        return False
     record_failed_factor(user, kind, origin=request_origin())
     db.session.commit()
+    return True

@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import recovery as service
-from app.mfa.flow import complete_challenge, fail_challenge
+from app.mfa.flow import ALREADY_PROVED, complete_challenge, fail_challenge
 from app.mfa.views import challenge_form, render_challenge, render_security
 from app.models import User, UserSession
 from app.web.forms import ConfirmForm
@@ -77,7 +77,8 @@ def challenge_recovery(user: User, user_session: UserSession) -> Response | tupl
         return render_challenge(user, user_session, error=_first_error(form), status=400)
     remaining = service.use_recovery_code(user, form.recovery_code.data, origin=request_origin())
     if remaining is None:
-        fail_challenge(user, KIND)
+        if not fail_challenge(user, KIND, user_session):  # a parallel copy with the right code won: not a failure
+            return render_challenge(user, user_session, error=ALREADY_PROVED, status=409)
         return render_challenge(user, user_session, error=WRONG_CODE, status=401)
     response = complete_challenge(user_session, KIND)  # commits the spent code with the sign-in
     if remaining <= service.FEW_LEFT:

@@ -12,7 +12,7 @@ from app.core.sign_in import KEEP_ONE, may_remove
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import totp as service
-from app.mfa.flow import complete_challenge, fail_challenge, finish_enrolment
+from app.mfa.flow import ALREADY_PROVED, complete_challenge, fail_challenge, finish_enrolment
 from app.mfa.views import challenge_form, enrolment_form, render_challenge, render_security
 from app.models import User, UserSession
 from app.web.forms import ConfirmForm, without_spaces
@@ -107,6 +107,7 @@ def challenge_totp(user: User, user_session: UserSession):
     if not form.validate_on_submit():
         return render_challenge(user, user_session, error=_first_error(form), status=400)
     if not service.check_totp(user, form.totp_code.data):
-        fail_challenge(user, KIND)
+        if not fail_challenge(user, KIND, user_session):  # a parallel copy with the right code won: not a failure
+            return render_challenge(user, user_session, error=ALREADY_PROVED, status=409)
         return render_challenge(user, user_session, error=WRONG_CODE, status=401)
     return complete_challenge(user_session, KIND)
