@@ -133,3 +133,25 @@ def test_twenty_parallel_refreshes_and_revocations_of_one_token(app, rp, user, f
         assert len(family) == 1 + len(refreshed) and all(row.revoked_at is not None for row in family)
         jtis = [row.access_token_jti for row in family]
         assert sorted(db.session.scalars(select(RevokedAccessToken.jti).where(RevokedAccessToken.jti.in_(jtis)))) == sorted(jtis)
+
+
+def test_twenty_parallel_polls_of_one_approved_device_code(app, rp, auth, user, create_oauth_client):
+    from app.core.protocol import DEVICE_CODE
+    from tests.integration.oauth.conftest import ALL_SCOPES
+    from tests.integration.oauth.test_device_flow import decide, enter, started
+
+    tv, _ = create_oauth_client(
+        name="TV", is_confidential=False, redirect_uris=[], grant_types=[DEVICE_CODE, "refresh_token"], scope=ALL_SCOPES
+    )
+    auth.login(user.email)
+    for round_number in range(ROUNDS):
+        issued = started(rp, tv)
+        assert decide(auth.client, enter(auth.client, issued["user_code"]), "approve").status_code == 303
+        data = {"grant_type": DEVICE_CODE, "device_code": issued["device_code"], "client_id": tv.client_id}
+
+        responses = in_parallel([app.test_client() for _ in range(WIDE)], lambda c, data=data: c.post("/oauth/token", data=data))
+
+        outcomes = sorted(outcome(r) for r in responses)
+        assert outcomes == [(200, None)] + [(400, "invalid_grant")] * (WIDE - 1), outcomes
+        db.session.expire_all()
+        assert db.session.scalar(select(func.count()).select_from(RefreshToken)) == round_number + 1
