@@ -70,7 +70,9 @@ def audit():
     page = service.audit_page(form.to_filter(), page_number(request.args.get("page")))
     if page is None:
         abort(404)
-    query = {key: value for key, value in request.args.items() if key != "page" and value}
+    # Only the filter's own fields ride along to the other pages: any other name (next=, label=) would
+    # collide with the pager macro's arguments, a 500 that the property tests found.
+    query = {key: value for key, value in request.args.items() if key in form._fields and value}
     return render_template("admin/audit.html", form=form, page=page, query=query)
 
 
