@@ -10,7 +10,6 @@ import os
 
 import pytest
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from app.core.clients import ClientSpec, create_client
 from app.extensions import db
@@ -138,19 +137,3 @@ def test_a_data_error_is_not_mistaken_for_an_outage(outage_app):
 
     outage_app.add_url_rule("/broken-query-for-test", "broken_query_for_test", broken_query)
     assert outage_app.test_client().get("/broken-query-for-test").status_code == 500
-
-
-def test_the_classification(app):
-    from app.web.errors import is_unavailable
-
-    class FakeDriverError(Exception):
-        def __init__(self, sqlstate):
-            self.sqlstate = sqlstate
-
-    def wrapped(sqlstate):
-        return OperationalError("SELECT 1", {}, FakeDriverError(sqlstate))
-
-    assert is_unavailable(wrapped(None))  # the driver could not connect or lost the connection
-    assert is_unavailable(wrapped("08006")) and is_unavailable(wrapped("57P01")) and is_unavailable(wrapped("53300"))
-    assert not is_unavailable(wrapped("40P01"))  # a deadlock is a 500, not an outage
-    assert not is_unavailable(RuntimeError("boom"))
