@@ -16,6 +16,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.core.clients import ClientSpec
 from app.core.protocol import AUTH_METHODS, GRANT_TYPES
 from app.models import OAuthClient
+from app.web.json_input import loads_guarded
 
 MAX_URIS = 10
 # RFC 6749 3.3 scope-token: printable ASCII except space, double quote and backslash.
@@ -57,7 +58,7 @@ def _jwks(form: FlaskForm, field: TextAreaField) -> None:
     if not field.data:
         return
     try:
-        form.parsed_jwks = json.loads(field.data)
+        form.parsed_jwks = loads_guarded(field.data)  # depth-checked: deep nesting is a form error, not a 500
     except ValueError as exc:
         raise ValidationError("Paste the public keys as a JSON Web Key Set.") from exc
 

@@ -233,3 +233,23 @@ def test_an_unknown_parameter_on_the_audit_log_is_not_a_500(app, create_user, na
     console = app.test_client()
     sign_in_with_totp(console, app, admin)
     assert console.get(f"/admin/audit?{name}=x").status_code == 200
+
+
+def test_a_deeply_nested_jwks_in_the_console_is_a_form_error(app, create_user):
+    admin = create_user(email="root@example.com", is_admin=True)
+    console = app.test_client()
+    sign_in_with_totp(console, app, admin)
+    token = csrf_from(console.get("/admin/clients/new").get_data(as_text=True))
+    data = {
+        "csrf_token": token,
+        "client_type": "confidential",
+        "name": "Deep",
+        "redirect_uris": "https://deep.example/cb",
+        "grant_types": ["authorization_code"],
+        "scope": "openid",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks": "[" * 2000 + "]" * 2000,
+    }
+    response = console.post("/admin/clients/new", data=data)
+    assert response.status_code in (200, 400)
+    assert "Paste the public keys as a JSON Web Key Set." in response.get_data(as_text=True)
