@@ -10,6 +10,7 @@ from pathlib import Path
 
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from sqlalchemy.engine import make_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
@@ -43,6 +44,14 @@ def load_or_create_secret(instance_dir: Path) -> str:
     return secret
 
 
+def with_connect_timeout(url: str, seconds: int) -> str:
+    """A PostgreSQL URL with ``connect_timeout`` unless it (or PGCONNECT_TIMEOUT) sets one; other URLs as they are."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("postgresql") or "connect_timeout" in parsed.query or "PGCONNECT_TIMEOUT" in os.environ:
+        return url
+    return parsed.update_query_dict({"connect_timeout": str(seconds)}).render_as_string(hide_password=False)
+
+
 _SOCIAL_CLIENT_ID = re.compile(r"^IDP_SOCIAL_([A-Z0-9_]+?)_CLIENT_ID$")
 
 
@@ -74,7 +83,13 @@ class Config:
         self.INSTANCE_DIR = str(instance_dir)
         self.SECRET_KEY = _env("SECRET_KEY") or self._generated_secret(instance_dir)
 
-        self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL") or f"sqlite:///{instance_dir / 'idp.sqlite3'}"
+        # A PostgreSQL that doesn't answer at all (a dropped network path, not a refused connection)
+        # fails after this many seconds rather than psycopg's 130, well inside gunicorn's 30 s worker
+        # timeout, so the request still gets the app's 503 (README "When Redis or PostgreSQL is down").
+        self.DATABASE_CONNECT_TIMEOUT = _env_int("DATABASE_CONNECT_TIMEOUT", 5)
+        self.SQLALCHEMY_DATABASE_URI = with_connect_timeout(
+            _env("DATABASE_URL") or f"sqlite:///{instance_dir / 'idp.sqlite3'}", self.DATABASE_CONNECT_TIMEOUT
+        )
         self.REDIS_URL = _env("REDIS_URL")
         self._redis_settings()
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)

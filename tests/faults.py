@@ -2,7 +2,8 @@
 
 The app under test is pointed at the proxy instead of the real server. ``cut()`` resets every open
 connection and closes the listening socket, so new connections are refused, as when the server is
-down; ``restore()`` listens again on the same port. Only loopback is used, and only this process's
+down; ``stall()`` instead accepts connections and never answers, like a server behind a dropped
+network path; ``restore()`` forwards again on the same port. Only loopback is used, and only this process's
 own sockets are touched: the real PostgreSQL and Redis keep running for everyone else.
 """
 
@@ -23,6 +24,8 @@ class TcpProxy:
         self._connections: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._acceptor: threading.Thread | None = None
+        self._stalled = False
+        self._held: set[socket.socket] = set()  # accepted while stalled: no pump thread, cut() closes them
         self.port = 0
         self._listen()
 
@@ -36,6 +39,7 @@ class TcpProxy:
         with self._lock:
             listener, self._listener = self._listener, None
             connections, self._connections = self._connections, set()
+            held, self._held = self._held, set()
         if listener is not None:
             _close_now(listener)
         if self._acceptor is not None:
@@ -44,9 +48,20 @@ class TcpProxy:
             # Wakes the pump thread, which then closes both ends.
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
+        for connection in held:
+            _close_now(connection)
+
+    def stall(self) -> None:
+        """Reset every open connection, then accept new ones and never answer: a server behind a dropped path."""
+        self.cut()
+        self._stalled = True
+        self._listen()
 
     def restore(self) -> None:
-        """Accept connections again, on the same port."""
+        """Accept and forward connections again, on the same port."""
+        if self._stalled:
+            self.cut()
+            self._stalled = False
         if self._listener is None:
             self._listen()
 
@@ -72,6 +87,13 @@ class TcpProxy:
                 continue
             except OSError:
                 return  # closed by cut()
+            if self._stalled:
+                with self._lock:
+                    if self._listener is listener:
+                        self._held.add(client)  # held open, never answered
+                        continue
+                _close_now(client)  # cut meanwhile
+                return
             try:
                 upstream = socket.create_connection(self.target, timeout=2)
             except OSError:

@@ -7,6 +7,7 @@ and refuses new ones, as a database that went away does. Nothing restarts the ap
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -92,6 +93,18 @@ def test_connections_broken_while_idle_are_replaced_before_use(outage_app, db_pr
     client = sign_in(outage_app)
     assert client.get("/account/").status_code == 200
     db_proxy.cut()
+    db_proxy.restore()
+    assert client.get("/account/").status_code == 200
+
+
+def test_a_database_that_never_answers_gets_the_503_within_the_connect_timeout(outage_app, db_proxy):
+    # Nothing refuses the connection, nothing answers it: connect_timeout (2 s here, 5 s by default in
+    # production, see with_connect_timeout) turns it into the 503 well before gunicorn's 30 s worker timeout.
+    client = sign_in(outage_app)
+    db_proxy.stall()
+    started = time.monotonic()
+    assert_unavailable_page(client.get("/account/"))
+    assert time.monotonic() - started < 10
     db_proxy.restore()
     assert client.get("/account/").status_code == 200
 

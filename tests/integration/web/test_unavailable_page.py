@@ -73,3 +73,17 @@ def test_a_protocol_endpoint_gets_temporarily_unavailable_json(app_factory):
     response = app.test_client().get("/oauth/jwks")
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     assert response.get_json() == {"error": "temporarily_unavailable", "error_description": "Temporarily unavailable."}
+
+
+def test_a_postgresql_url_gets_a_connect_timeout_unless_it_has_one(monkeypatch):
+    from app.config import with_connect_timeout
+
+    monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
+    assert (
+        with_connect_timeout("postgresql+psycopg://idp:p%40ss@db/idp", 5)
+        == "postgresql+psycopg://idp:p%40ss@db/idp?connect_timeout=5"
+    )
+    assert with_connect_timeout("postgresql+psycopg://idp@db/idp?connect_timeout=9", 5).endswith("?connect_timeout=9")
+    assert with_connect_timeout("sqlite:////srv/idp.sqlite3", 5) == "sqlite:////srv/idp.sqlite3"
+    monkeypatch.setenv("PGCONNECT_TIMEOUT", "3")  # libpq's own variable wins
+    assert with_connect_timeout("postgresql+psycopg://idp@db/idp", 5) == "postgresql+psycopg://idp@db/idp"
