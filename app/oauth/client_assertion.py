@@ -36,7 +36,10 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return super().__call__(query_client, request)
 
     def extract_assertion(self, assertion: str):
-        headers, claims = super().extract_assertion(assertion)
+        try:
+            headers, claims = super().extract_assertion(assertion)
+        except RecursionError:  # a deeply nested header or payload: json.loads gives up, so does the client
+            raise InvalidClientError(description="Invalid JWT assertion.") from None
         if headers.get("alg") not in _ALLOWED_ALGORITHMS:
             raise InvalidClientError(description="Unsupported client assertion algorithm.")
         if "crit" in headers:

@@ -6,6 +6,7 @@ app.web.bad_input, app.web.json_input, app.web.numbers and app.oauth.scope_gramm
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 
@@ -253,3 +254,20 @@ def test_a_deeply_nested_jwks_in_the_console_is_a_form_error(app, create_user):
     response = console.post("/admin/clients/new", data=data)
     assert response.status_code in (200, 400)
     assert "Paste the public keys as a JSON Web Key Set." in response.get_data(as_text=True)
+
+
+def test_a_deeply_nested_client_assertion_is_invalid_client(app, create_oauth_client):
+    client, _ = create_oauth_client()
+
+    def b64(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+    data = {
+        "grant_type": "client_credentials",
+        "client_id": client.client_id,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": b64('{"alg":"RS256"}') + "." + b64("[" * 3000 + "]" * 3000) + ".x",
+    }
+    response = app.test_client().post("/oauth/token", data=data)
+    assert response.status_code in (400, 401)
+    assert response.get_json()["error"] == "invalid_client"
