@@ -76,6 +76,7 @@ def render_error(status: int) -> Response:
         except Exception as exc:  # the page itself failed (the database, most likely): answer anyway
             _rollback_quietly()
             if not unavailable and is_unavailable(exc):
+                _log_unavailable(exc)
                 return render_error(503)
             log.error("error page for %d failed: %s", status, type(exc).__name__)
             html = _BARE_PAGE
@@ -111,15 +112,19 @@ def _rollback_quietly() -> None:
         pass  # the connection is gone; the pool drops it and the transaction died with it
 
 
+def _log_unavailable(error: BaseException) -> None:
+    # One line, no driver text (it names hosts and users): the class is enough to act on.
+    origin = getattr(error, "orig", None)
+    detail = f"{type(error).__name__}/{type(origin).__name__}" if origin is not None else type(error).__name__
+    log.warning("dependency unavailable (%s), answered 503", detail)
+
+
 def _unexpected_error(error: Exception):
     _rollback_quietly()
     if isinstance(error, HTTPException):
         return _http_error(error)
     if is_unavailable(error):
-        # One line, no driver text (it names hosts and users): the class is enough to act on.
-        origin = getattr(error, "orig", None)
-        detail = f"{type(error).__name__}/{type(origin).__name__}" if origin is not None else type(error).__name__
-        log.warning("dependency unavailable (%s), answered 503", detail)
+        _log_unavailable(error)
         return render_error(503)
     if isinstance(error, DataError):
         # The database refused a value no form check anticipated (a NUL byte, an over-long string):
@@ -137,6 +142,7 @@ def init_errors(app: Flask, *, json_paths: tuple[str, ...] = ()) -> None:
     # not per request. Those lines belong in the app's log (init_logging has set its handler).
     limiter_log = logging.getLogger("flask-limiter")
     limiter_log.handlers = logging.getLogger("app").handlers
+    limiter_log.setLevel(logging.getLogger("app").level)  # "Rate limit storage recovered" is INFO
     limiter_log.propagate = False
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -63,6 +63,23 @@ def test_a_signed_in_page_gets_the_503_page_without_looking_the_person_up_again(
     assert "dependency unavailable (OperationalError/DriverError)" in log.getvalue()
 
 
+def test_another_error_page_that_meets_the_outage_becomes_the_503_page(app_factory, monkeypatch, capture_app_log):
+    # A 404 for a signed-in person: drawing its page loads the person, and that is what fails.
+    app = app_factory()
+    log = capture_app_log()
+    add_user(app, "ada@example.com")
+    client = app.test_client()
+    assert post_form(client, "/login", {"email": "ada@example.com", "password": DEFAULT_PASSWORD}).status_code == 303
+
+    def unreachable(*_args):
+        raise lost()
+
+    monkeypatch.setattr(browser_session, "find_active_session", unreachable)
+    response = client.get("/nothing-here")
+    assert response.status_code == 503 and "<h1>Temporarily unavailable</h1>" in response.get_data(as_text=True)
+    assert "dependency unavailable (OperationalError/DriverError)" in log.getvalue()
+
+
 def test_a_protocol_endpoint_gets_temporarily_unavailable_json(app_factory):
     app = app_factory()
 
