@@ -136,6 +136,17 @@ def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), retries=1))
 
 
+def redis_answers() -> bool | None:
+    """Whether this app's Redis answers a PING now (within the client's short timeouts); None without Redis."""
+    index = _index()
+    if index is None:
+        return None
+    try:
+        return bool(index.client.ping())
+    except redis.RedisError:
+        return False
+
+
 def init_deny_list(app: Flask) -> None:
     if app.config.get("REDIS_URL"):
         index = DenyListIndex(redis_client(app.config["REDIS_URL"]), app.config["REDIS_KEY_PREFIX"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -50,3 +51,47 @@ def test_healthz_is_503_when_the_database_is_unreachable(unreachable_db_app, cap
     body = response.get_data(as_text=True)
     assert "secret-path" not in body and "127.0.0.1" not in body
     assert "health check failed: OperationalError" in log.getvalue()
+
+
+# /readyz: the same database check, plus Redis when one is configured; a 503 names what is down.
+
+REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL")
+
+
+def test_readyz_is_ready_when_the_database_answers_and_names_redis_when_there_is_none(app_factory):
+    app = app_factory(REDIS_URL=None)
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ready", "database": "ok", "redis": "not configured"}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs IDP_TEST_REDIS_URL")
+def test_readyz_is_ready_when_the_database_and_redis_answer(app_factory):
+    response = app_factory(REDIS_URL=REDIS_URL).test_client().get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ready", "database": "ok", "redis": "ok"}
+
+
+def test_readyz_is_503_naming_redis_when_redis_is_unreachable(app_factory, capture_app_log):
+    app = app_factory(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    log = capture_app_log()
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert response.get_json() == {"status": "unavailable", "database": "ok", "redis": "error"}
+    assert "not ready: redis" in log.getvalue()
+
+
+def test_readyz_is_503_naming_the_database_when_it_is_unreachable(unreachable_db_app):
+    response = unreachable_db_app.test_client().get("/readyz")
+    assert response.status_code == 503
+    expected_redis = "ok" if REDIS_URL else "not configured"  # the test config uses Redis when the run has one
+    assert response.get_json() == {"status": "unavailable", "database": "error", "redis": expected_redis}
+    body = response.get_data(as_text=True)
+    assert "secret-path" not in body and "127.0.0.1" not in body
+
+
+def test_readyz_is_exempt_from_rate_limits(limited_app, monkeypatch):
+    monkeypatch.setattr(limiter.limit_manager, "_default_limits", [])
+    client = limited_app(RATELIMIT_DEFAULT="1 per minute").test_client()
+    assert [client.get("/readyz").status_code for _ in range(3)] == [200, 200, 200]
