@@ -150,3 +150,18 @@ def test_a_data_error_is_not_mistaken_for_an_outage(outage_app):
 
     outage_app.add_url_rule("/broken-query-for-test", "broken_query_for_test", broken_query)
     assert outage_app.test_client().get("/broken-query-for-test").status_code == 500
+
+
+def test_readyz_answers_503_within_two_seconds_while_postgresql_is_cut_and_200_once_it_is_back(outage_app, db_proxy):
+    client = outage_app.test_client()
+    assert client.get("/readyz").status_code == 200
+
+    db_proxy.cut()
+    started = time.monotonic()
+    during = client.get("/readyz")
+    elapsed = time.monotonic() - started
+    db_proxy.restore()
+    after = client.get("/readyz")
+
+    assert during.status_code == 503 and during.get_json()["database"] == "error" and elapsed < 2.0
+    assert after.status_code == 200 and after.get_json()["database"] == "ok"
