@@ -102,6 +102,12 @@ def sign_in_with(provider: Provider, identity: UpstreamIdentity, *, origin: Orig
         _refuse(provider, "unverified_email", origin)
     existing = find_user_by_email(identity.email)
     if existing is not None:
+        # A parallel first sign-in with this same upstream account may have created the account and its
+        # link between the two lookups (each query sees what was committed when it started): ask again
+        # before calling it a collision with someone else's account.
+        link = find_link(provider.name, identity.subject)
+        if link is not None:
+            return _sign_in_linked(provider, link, identity, origin)
         record_event("auth.federated_collision", origin=origin, subject=existing, provider=provider.name)
         return PendingLink.of(provider, identity)
     if not current_app.config["REGISTRATION_OPEN"]:

@@ -55,6 +55,26 @@ def count(model) -> int:
 # --- signing in -----------------------------------------------------------------------------------
 
 
+def test_an_account_made_by_a_parallel_first_sign_in_between_the_lookups_is_signed_in_not_a_collision(
+    app, create_user, monkeypatch
+) -> None:
+    """Two tabs finishing one first sign-in: this one found no link, then the other committed the account and
+    its link before this one looked the address up. The address is this very upstream account's, not a
+    collision with someone else's account."""
+    real_lookup = federation.find_user_by_email
+
+    def the_other_tab_commits_first(email: str):
+        link(create_user(email=email, password=None))  # what the winning tab committed meanwhile
+        return real_lookup(email)
+
+    monkeypatch.setattr(federation, "find_user_by_email", the_other_tab_commits_first)
+
+    outcome = federation.sign_in_with(github(), identity(), origin=ORIGIN)
+
+    assert isinstance(outcome, SignIn) and outcome.user.email == "octo@example.com"
+    assert "auth.federated_collision" not in audit_types()
+
+
 def test_a_linked_identity_signs_its_person_in_with_amr_fed(app, create_user) -> None:
     user = create_user()
     row = link(user)
