@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.core.audit import Origin, record_event
+from app.core.inserts import insert_ignoring_duplicates
 from app.extensions import db
 from app.models import OAuthClient, OAuthConsent, User
 from app.models.base import utcnow
@@ -50,8 +50,8 @@ def grant_consent(user: User, client: OAuthClient, scope: str, *, origin: Origin
     now = utcnow()
     if seen == NO_CONSENT:
         values = {"user_id": user.id, "client_id": client.id, "scope": _merged("", scope), "granted_at": now}
-        inserted = _insert_ignoring_duplicates().values(**values).returning(OAuthConsent.__table__.c.id)
-        stored = db.session.execute(inserted).first() is not None
+        table = OAuthConsent.__table__
+        stored = insert_ignoring_duplicates(table, values, [table.c.user_id, table.c.client_id])
     else:
         try:
             seen_at = datetime.fromisoformat(seen)
@@ -76,13 +76,6 @@ def grant_consent(user: User, client: OAuthClient, scope: str, *, origin: Origin
 
 def _merged(held: str, added: str) -> str:
     return " ".join(sorted(set(held.split()) | set(added.split())))
-
-
-def _insert_ignoring_duplicates():
-    table = OAuthConsent.__table__
-    if db.session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[table.c.user_id, table.c.client_id])
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=[table.c.user_id, table.c.client_id])
 
 
 def record_consent_denied(user: User, client: OAuthClient, scope: str, *, origin: Origin) -> None:

@@ -30,8 +30,8 @@ from flask import Flask, current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from app.core.inserts import insert_ignoring_duplicates
 from app.extensions import db
 from app.models import RevokedAccessToken
 from app.models.base import utcnow
@@ -84,16 +84,7 @@ def deny(jti: str, expires_at: datetime) -> None:
     index = _index()
     if index is not None:
         index.add(jti, expires_at)
-    db.session.execute(_insert_ignoring_duplicates().values(jti=jti, expires_at=expires_at, revoked_at=utcnow()))
-
-
-def _insert_ignoring_duplicates():
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(_TABLE).on_conflict_do_nothing(index_elements=[_TABLE.c.jti])
-    if dialect == "sqlite":
-        return sqlite.insert(_TABLE).on_conflict_do_nothing(index_elements=[_TABLE.c.jti])
-    raise NotImplementedError(f"deny-list insert for {dialect}")
+    insert_ignoring_duplicates(_TABLE, {"jti": jti, "expires_at": expires_at, "revoked_at": utcnow()}, [_TABLE.c.jti])
 
 
 def is_denied(jti: str) -> bool:
