@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import re
 from urllib.parse import urlsplit
 
 from flask_wtf import FlaskForm
@@ -15,12 +14,12 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.core.clients import ClientSpec
 from app.core.protocol import AUTH_METHODS, GRANT_TYPES
+from app.core.scopes import scope_token_pattern
 from app.models import OAuthClient
 from app.web.json_input import loads_guarded
 
 MAX_URIS = 10
-# RFC 6749 3.3 scope-token: printable ASCII except space, double quote and backslash.
-_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,100}$")
+_SCOPE_TOKEN = scope_token_pattern(100)
 GRANT_LABELS = {
     "authorization_code": "Authorization code (people sign in)",
     "refresh_token": "Refresh token (stay connected)",

@@ -11,7 +11,7 @@ import re
 from sqlalchemy import func, select
 
 from app.core.audit import Origin, record_event
-from app.core.scopes import SCOPE_DESCRIPTIONS
+from app.core.scopes import SCOPE_DESCRIPTIONS, scope_token_pattern
 from app.extensions import db
 from app.models import User
 from app.models.rbac import CustomScope, Group, Role, group_members, group_roles, user_roles
@@ -21,8 +21,7 @@ NAME_MAX = 64
 DESCRIPTION_MAX = 200
 # Role and group names travel in the roles/groups claims: a small, case-stable alphabet RPs can match on.
 _NAME = re.compile(r"^[a-z0-9_.:-]{1,64}$")
-# scope-token = 1*( %x21 / %x23-5B / %x5D-7E ): visible ASCII except " and \ (RFC 6749 3.3).
-_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,64}$")
+_SCOPE_TOKEN = scope_token_pattern(NAME_MAX)
 
 NAME_INVALID = "Use 1 to 64 lowercase letters, digits, or - _ . : only."
 SCOPE_INVALID = 'Use 1 to 64 visible characters without spaces, quotes (") or backslashes.'

@@ -1,11 +1,32 @@
-"""The one description of each scope, shared by the consent page, the console and the discovery document."""
+"""Scopes: the one grammar every scope is checked against, and the one description of each scope shared by the
+consent page, the console and the discovery document."""
 
 from __future__ import annotations
+
+import re
 
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import CustomScope
+
+# RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), visible ASCII except " and \.
+SCOPE_TOKEN_CHARACTERS = r"\x21\x23-\x5b\x5d-\x7e"
+# A whole scope: tokens and spaces (runs of spaces are tolerated: clients send them, and split() copes).
+_SCOPE = re.compile(rf"[\x20{SCOPE_TOKEN_CHARACTERS}]*")
+# Authlib refuses quotes and backslashes in an error_description (RFC 6749 5.2), so this names them in words.
+INVALID_SCOPE_SYNTAX = "Scope tokens are printable ASCII without quotes, backslashes or control characters (RFC 6749 3.3)."
+
+
+def scope_token_pattern(max_length: int) -> re.Pattern[str]:
+    """One scope token of at most `max_length` characters (custom scope names, a client's scope list)."""
+    return re.compile(rf"^[{SCOPE_TOKEN_CHARACTERS}]{{1,{max_length}}}$")
+
+
+def is_valid_scope(scope: str) -> bool:
+    """False when the scope holds a quote, a backslash, a control character, a tab or anything non-ASCII."""
+    return _SCOPE.fullmatch(scope) is not None
+
 
 # OpenID scopes release claims about the person; "offline_access" is how an app asks to stay connected.
 SCOPE_DESCRIPTIONS = {

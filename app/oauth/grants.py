@@ -22,6 +22,7 @@ from app.core.issuance import PersonGrant, issue_person_tokens, user_can_receive
 from app.core.jwts import issue_access_token
 from app.core.protocol import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from app.core.revocation import revoke_refresh_family, revoke_tokens_from_code
+from app.core.scopes import INVALID_SCOPE_SYNTAX, is_valid_scope
 from app.extensions import db
 from app.models import AuthorizationCode, OAuthClient, RefreshToken
 from app.models.base import utcnow
@@ -36,7 +37,6 @@ from app.oauth.redemption import (
     record_code_replay,
     record_refresh_replay,
 )
-from app.oauth.scope_grammar import INVALID_SCOPE_SYNTAX, is_valid_scope
 from app.oauth.token_endpoints import TokenIntrospection, TokenRevocation
 from app.oauth.usage import count_machine_token
 from app.security import new_token, token_digest

@@ -13,9 +13,9 @@ from app.core.audit import Origin, record_event
 from app.core.clients import ClientSpec, ClientSpecError, create_client, validate_spec
 from app.core.protocol import AUTHORIZATION_CODE, REFRESH_TOKEN
 from app.core.revocation import delete_client_and_grants
+from app.core.scopes import INVALID_SCOPE_SYNTAX, is_valid_scope
 from app.extensions import db
 from app.models import OAuthClient
-from app.oauth.scope_grammar import INVALID_SCOPE_SYNTAX, is_valid_scope
 from app.security import constant_time_equals, new_token, token_digest
 
 REGISTRATION_TOKEN_PREFIX = "rat_"

@@ -1,7 +1,7 @@
 """Issue 13, "never a 500": the hostile inputs measured against a live server each get their protocol answer.
 
 Each of these answered 500 (or acted on a truncated body, or dropped a scope and issued a code) before
-app.web.bad_input, app.web.json_input, app.web.numbers and app.oauth.scope_grammar.
+app.web.bad_input, app.web.json_input, app.web.numbers and app.core.scopes.
 """
 
 from __future__ import annotations
