@@ -57,8 +57,6 @@ def decide(params, signed_in, grant) -> Next:
     """Sign-in, re-authentication, verified email, consent, then a code (node-oidc-provider's policy, in order)."""
     requested = prompts(params)
     redirect_uri, state = grant.redirect_uri, params.get("state")
-    if params.get("max_age") not in (None, "") and bounded_int(params["max_age"], high=MAX_AGE_LIMIT) is None:
-        raise InteractionError("invalid_request", "max_age must be a whole number of seconds.", redirect_uri, state)
     if PROMPT_NONE in requested and len(requested) > 1:
         raise InteractionError("invalid_request", "prompt=none can't be combined with other values.", redirect_uri, state)
     if not signed_in.is_authenticated:
@@ -91,10 +89,15 @@ def _asks_for_mfa(params) -> bool:
     return ACR_MFA in (params.get("acr_values") or "").split()
 
 
+def max_age_is_valid(raw: str | None) -> bool:
+    """Absent, or whole seconds within MAX_AGE_LIMIT: anything else is invalid_request, never an exception."""
+    return raw in (None, "") or bounded_int(raw, high=MAX_AGE_LIMIT) is not None
+
+
 def _max_age_exceeded(params, auth_time) -> bool:
     max_age = bounded_int(params.get("max_age"), high=MAX_AGE_LIMIT)
     if max_age is None:
-        return False  # absent (an unparsable or out-of-range max_age is refused in decide)
+        return False  # absent (an invalid max_age is refused before: see max_age_is_valid)
     return utcnow() - auth_time > timedelta(seconds=max_age)
 
 

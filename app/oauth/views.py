@@ -21,6 +21,7 @@ from app.oauth.authorize import (
     decide,
     error_redirect,
     is_page_error,
+    max_age_is_valid,
     with_issuer,
 )
 from app.oauth.discovery import DISCOVERY_MAX_AGE, JWKS_MAX_AGE, JWKS_PATH, WELL_KNOWN_PATHS, openid_configuration
@@ -67,8 +68,7 @@ def _validated_grant():
             grant.redirect_uri,
             request.values.get("state"),
         )
-    max_age = request.values.get("max_age")
-    if max_age and not max_age.isdigit():
+    if not max_age_is_valid(request.values.get("max_age")):
         raise InteractionError(
             "invalid_request", "max_age must be a whole number of seconds.", grant.redirect_uri, request.values.get("state")
         )
