@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -12,23 +11,13 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy.engine import make_url
 
+from app.settings import ConfigError, check_environment, social_settings
+from app.settings import env as _env
+from app.settings import env_bool as _env_bool
+from app.settings import env_int as _env_int
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
-
-
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"IDP_{name}", default)
-
-
-def _env_int(name: str, default: int) -> int:
-    return int(_env(name, str(default)))
-
-
-def _env_bool(name: str, default: bool = False) -> bool:
-    value = _env(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def load_or_create_secret(instance_dir: Path) -> str:
@@ -52,24 +41,50 @@ def with_connect_timeout(url: str, seconds: int) -> str:
     return parsed.update_query_dict({"connect_timeout": str(seconds)}).render_as_string(hide_password=False)
 
 
-_SOCIAL_CLIENT_ID = re.compile(r"^IDP_SOCIAL_([A-Z0-9_]+?)_CLIENT_ID$")
+DATABASE_POOLERS = ("none", "transaction")
 
 
-def social_settings(environ: dict[str, str]) -> dict[str, dict[str, str]]:
-    """Upstream sign-in providers from ``IDP_SOCIAL_<NAME>_*``: one entry per name that has a client id.
+def database_pooler(value: str) -> str:
+    """IDP_DATABASE_POOLER, checked: a misspelt value stops start-up instead of running unprotected."""
+    pooler = value.strip().lower()
+    if pooler not in DATABASE_POOLERS:
+        raise RuntimeError(f"IDP_DATABASE_POOLER must be one of {', '.join(DATABASE_POOLERS)}, not {value!r}")
+    return pooler
 
-    The name (lower-cased) is the provider's key in URLs and in linked identities, so it must stay the
-    same once people have linked accounts. A variable belongs to the longest name it starts with, so
-    GITHUB and GITHUB_WORK can both be configured. Checking the values is app.core.providers' job.
+
+def engine_options(url: str, pooler: str) -> dict[str, object]:
+    """SQLAlchemy's engine options: connections tested before use, and no prepared statements behind a transaction pooler.
+
+    psycopg 3 prepares a query on the server once it has run it prepare_threshold (5) times on one connection. A
+    transaction pooler (PgBouncer before 1.21, pool_mode = transaction) may run the next transaction on another
+    server connection, where that statement doesn't exist, or exists under the same name: an error either way.
+    The pool stays behind a pooler too: it keeps each worker's client connections to the pooler open.
     """
-    names = sorted((m.group(1) for m in map(_SOCIAL_CLIENT_ID.match, environ) if m), key=len, reverse=True)
-    # Sorted by name: the order of the buttons on the sign-in page.
-    settings: dict[str, dict[str, str]] = {name.lower(): {} for name in sorted(names)}
-    for key, value in environ.items():
-        owner = next((name for name in names if key.startswith(f"IDP_SOCIAL_{name}_")), None)
-        if owner is not None and value:
-            settings[owner.lower()][key[len(f"IDP_SOCIAL_{owner}_") :].lower()] = value
-    return settings
+    options: dict[str, object] = {"pool_pre_ping": True}
+    if pooler == "transaction" and make_url(url).get_dialect().driver == "psycopg":
+        options["connect_args"] = {"prepare_threshold": None}
+    return options
+
+
+def refuse_unsafe_production(config: Config) -> None:
+    """Stop a production start-up that would lose data or leak secrets, saying what to set instead."""
+    problems = []
+    if not config.ISSUER.startswith("https://"):
+        problems.append("IDP_ISSUER must be an https:// URL in production (cookies, redirects and tokens depend on it)")
+    if make_url(config.SQLALCHEMY_DATABASE_URI).get_backend_name() == "sqlite" and not config.ALLOW_SQLITE:
+        problems.append(
+            "IDP_DATABASE_URL is not set, so the server would keep everything in a SQLite file that a new container loses: "
+            "set it to a PostgreSQL URL, or set IDP_ALLOW_SQLITE=1 for a single machine with a persistent disk"
+        )
+    if not config.SMTP_HOST:
+        problems.append("IDP_SMTP_HOST is not set, so emails (reset links included) would only be written to the log")
+    if config.SMS_SENDER == "log":
+        problems.append(
+            "IDP_SMS_SENDER=log writes one-time codes to the log: set IDP_SMS_SENDER=http (with IDP_SMS_HTTP_*) "
+            "or IDP_SMS_SENDER=off to not offer text messages"
+        )
+    if problems:
+        raise ConfigError("refusing to start in production:" + "".join(f"\n  - {problem}" for problem in problems))
 
 
 class Config:
@@ -90,6 +105,12 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = with_connect_timeout(
             _env("DATABASE_URL") or f"sqlite:///{instance_dir / 'idp.sqlite3'}", self.DATABASE_CONNECT_TIMEOUT
         )
+        # "transaction" when the URL points at PgBouncer (or another pooler) in transaction mode, where nothing may
+        # live in a server session from one transaction to the next; "none" for a direct or session-mode connection.
+        self.DATABASE_POOLER = database_pooler(_env("DATABASE_POOLER", "none"))
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI, self.DATABASE_POOLER)
+        # Production refuses SQLite unless told it sits on a disk that outlives the server (refuse_unsafe_production).
+        self.ALLOW_SQLITE = _env_bool("ALLOW_SQLITE", False)
         self.REDIS_URL = _env("REDIS_URL")
         self._redis_settings()
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
@@ -126,7 +147,9 @@ class Config:
         self.LIMIT_MFA_CHALLENGE = _env("LIMIT_MFA_CHALLENGE", "10 per minute")
         # Text-message codes: "log" writes them to the app log (development only), "http" posts to a
         # Twilio-style gateway; the URL may hold {account}, e.g. .../Accounts/{account}/Messages.json.
-        self.SMS_SENDER = _env("SMS_SENDER", "log")
+        # Development writes codes to the log; production never does, and offers no text messages until
+        # a gateway is configured ("off": nobody can add a phone).
+        self.SMS_SENDER = _env("SMS_SENDER", "off" if self.ENV_NAME == "production" else "log")
         self.SMS_HTTP_URL = _env("SMS_HTTP_URL")
         self.SMS_HTTP_ACCOUNT = _env("SMS_HTTP_ACCOUNT")
         self.SMS_HTTP_TOKEN = _env("SMS_HTTP_TOKEN")
@@ -189,13 +212,21 @@ class Config:
         self.MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 64 * 1024)
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
         self.LOG_JSON = _env_bool("LOG_JSON", True)
+        # `flask maintenance prune` deletes audit events (and the per-minute machine-token counts) older than this
+        # many days; empty, the default, keeps the whole trail forever (app/core/maintenance.py).
+        retention = (_env("AUDIT_RETENTION_DAYS", "") or "").strip()
+        self.AUDIT_RETENTION_DAYS = int(retention) if retention else None
+        # Prometheus scrape at /metrics: off (404) unless set; then the scraper sends it as a Bearer token.
+        self.METRICS_TOKEN = _env("METRICS_TOKEN")
 
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.WTF_CSRF_TIME_LIMIT = None  # tied to the browser state cookie instead
         # Referrer-Policy: no-referrer means browsers send no Referer, so Flask-WTF's https Referer check would
         # refuse every form; the CSRF token and the SameSite=Lax cookie are the protection.
         self.WTF_CSRF_SSL_STRICT = False
         self._cookie_settings()
+        if self.ENV_NAME == "production":
+            refuse_unsafe_production(self)
+        check_environment(os.environ, set(self.SOCIAL_PROVIDERS))
 
     def _redis_settings(self) -> None:
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
@@ -214,7 +245,7 @@ class Config:
 
     def _generated_secret(self, instance_dir: Path) -> str:
         if self.ENV_NAME == "production":
-            raise RuntimeError("IDP_SECRET_KEY must be set in production")
+            raise ConfigError("IDP_SECRET_KEY must be set in production")
         return load_or_create_secret(instance_dir)
 
     def _cookie_settings(self) -> None:
@@ -253,3 +284,6 @@ class TestConfig(Config):
             self._cookie_settings()
         for key, value in overrides.items():
             setattr(self, key, value)
+        if "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:
+            # The test database's URL and pooler (a test may point it at PgBouncer) decide, as in production.
+            self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI, self.DATABASE_POOLER)
