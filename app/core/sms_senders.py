@@ -1,7 +1,8 @@
 """How a text message leaves the server: a development sender that logs it, and a Twilio-style HTTP gateway.
 
 Both answer to `SmsSender.send(to_e164, text)`, and `sms_sender()` picks one from the config
-(IDP_SMS_SENDER: "log", the default, or "http"). A sender raises `SmsSendError` when the message
+(IDP_SMS_SENDER: "log", the development default; "http"; or "off",
+production's default, which sends nothing). A sender raises `SmsSendError` when the message
 could not be handed over; the error text is for the log and never carries the gateway token.
 The HTTP sender uses urllib from the standard library: `requests` is only a test dependency here.
 """
@@ -114,4 +115,6 @@ def sms_sender() -> SmsSender:
         if config.get("ENV_NAME") == "production":
             raise SmsSendError("the log SMS sender is for development; set IDP_SMS_SENDER=http in production")
         return LogSmsSender()
-    raise SmsSendError(f"unknown IDP_SMS_SENDER {kind!r} (use log or http)")
+    if kind == "off":
+        raise SmsSendError("text messages are turned off (IDP_SMS_SENDER=off)")
+    raise SmsSendError(f"unknown IDP_SMS_SENDER {kind!r} (use log, http or off)")

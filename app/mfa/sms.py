@@ -106,6 +106,11 @@ def has_verified_phone(user: User) -> bool:
     return verified_phone(user) is not None
 
 
+def sms_offered() -> bool:
+    """False when the server sends no texts (IDP_SMS_SENDER=off): nobody can add a phone then."""
+    return current_app.config.get("SMS_SENDER") != "off"
+
+
 def sms_allowed_for(user: User) -> bool:
     """Anyone may add SMS, except an administrator for whom it would be the only factor."""
     return not user.is_admin or any(kind not in RESTRICTED_KINDS for kind in enrolled_factor_kinds(user))

@@ -39,6 +39,7 @@ RESTRICTED = (
     "Text messages can be intercepted, so an administrator's account needs an authenticator app or a "
     "security key. Set one of those up first; then you can add a phone as well."
 )
+SMS_OFF = "This service doesn't send text messages, so a phone number can't be added."
 ALREADY_ENROLLED = "A phone number is already set up. Remove it first to use a different one."
 NO_SETUP = "There is no phone number waiting for a code. Enter your number again."
 NO_PHONE = "There is no verified phone number on your account."
@@ -79,6 +80,7 @@ def _sms_context() -> dict[str, object]:
     return {
         "sms_phone_of": service.phone_factor,
         "sms_allowed": service.sms_allowed_for,
+        "sms_offered": service.sms_offered,
         "sms_waiting": service.waiting_for_code,
         "sms_mask": mask_phone,
         "sms_lifetime": service.lifetime_text,
@@ -133,6 +135,8 @@ def setup_sms(user: User, user_session: UserSession):
     form = SmsPhoneForm()
     if not form.validate_on_submit():
         return render_security(user, user_session, status=400, sms_phone_form=form)  # the field shows its error
+    if not service.sms_offered():
+        return _security_error(user, user_session, SMS_OFF, 400)
     try:
         phone = service.start_enrolment(user, form.phone_e164, sender=sms_sender(), origin=request_origin())
     except service.SmsRestricted:

@@ -125,6 +125,19 @@ def test_the_security_page_offers_a_phone_number_field(ada, auth):
     assert re.search(r'<input[^>]*id="sms_phone"[^>]*name="sms_phone"[^>]*type="tel"', page)
 
 
+def test_with_texts_turned_off_no_phone_can_be_added_and_nothing_is_sent(ada, auth, app, gateway):
+    """IDP_SMS_SENDER=off (production's default): the page says so and a forged form is refused."""
+    app.config["SMS_SENDER"] = "off"
+    page = text(auth.client.get("/mfa/"))
+    assert 'id="sms-off"' in page and 'id="sms_phone"' not in page
+
+    response = start_enrolment(auth.client)
+
+    assert response.status_code == 400
+    assert "This service doesn't send text messages" in text(response)
+    assert phone_of(ada) is None and gateway.requests == []
+
+
 def test_a_number_gets_a_code_over_the_gateway_in_the_twilio_shape(ada, auth, gateway):
     response = start_enrolment(auth.client, "+44 (7700) 900-123")
 
