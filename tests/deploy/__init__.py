@@ -1,0 +1,1 @@
+"""Checks of deploy/: the Kubernetes manifests and the Compose stack."""
