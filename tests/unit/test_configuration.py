@@ -1,4 +1,4 @@
-"""Settings: docs/configuration.md lists exactly what the code reads; unknown, mistyped and unsafe production settings stop start-up."""
+"""Settings: the reference lists exactly what the code reads; unknown, mistyped and unsafe production settings stop start-up."""
 
 from __future__ import annotations
 
