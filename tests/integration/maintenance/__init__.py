@@ -1,0 +1,1 @@
+"""Scheduled maintenance: pruning dead rows, key rotation on a schedule, and `flask prepare`."""
