@@ -14,6 +14,8 @@ from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import select
 
 from app.core.crypto import seal, unseal
+from app.core.db_locks import KEYS_LOCK, lock_transaction
+from app.core.durations import describe_age
 from app.extensions import db
 from app.models import SigningKey
 from app.models.base import utcnow
@@ -51,8 +53,10 @@ def rotate_keys(algorithms: tuple[str, ...] = ALGORITHMS) -> list[SigningKey]:
     """Retire the active keys of these algorithms and make new ones. Retired keys stay published.
 
     The new keys are published at once and sign after KEY_ACTIVATION_SECONDS; the retired ones sign
-    until then (see _may_sign), so no app meets a token whose key it can't fetch yet.
+    until then (see _may_sign), so no app meets a token whose key it can't fetch yet. Two rotations at once
+    queue on an advisory lock, so they never leave two active keys of one algorithm.
     """
+    lock_transaction(KEYS_LOCK)
     now = utcnow()
     for row in db.session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))):
         if row.algorithm in algorithms:
@@ -62,8 +66,45 @@ def rotate_keys(algorithms: tuple[str, ...] = ALGORITHMS) -> list[SigningKey]:
     return created
 
 
+@dataclass(frozen=True)
+class ScheduledRotation:
+    """What `rotate_keys_older_than` found for one algorithm, and the key it made (None: nothing to do)."""
+
+    algorithm: str
+    previous: SigningKey | None
+    age: timedelta | None
+    created: SigningKey | None
+
+    def describe(self) -> str:
+        if self.previous is None:
+            return f"no active {self.algorithm} key: created {self.created.kid}"
+        if self.created is None:
+            return f"active {self.algorithm} key {self.previous.kid} is {describe_age(self.age)} old; nothing to do"
+        return f"rotated {self.algorithm} key {self.previous.kid} ({describe_age(self.age)} old): new key {self.created.kid}"
+
+
+def rotate_keys_older_than(max_age: timedelta) -> list[ScheduledRotation]:
+    """Rotate each algorithm whose active key is older than max_age (or that has none); the caller commits.
+
+    For a schedule (cron, a CronJob): run often, it rotates once per max_age. Deciding and rotating happen
+    under one transaction's advisory lock, so two runs at once rotate once.
+    """
+    lock_transaction(KEYS_LOCK)
+    now = utcnow()
+    active = select(SigningKey).where(SigningKey.retired_at.is_(None)).order_by(SigningKey.created_at)
+    previous = {row.algorithm: row for row in db.session.scalars(active)}  # the newest active key wins
+    ages = {algorithm: now - row.created_at for algorithm, row in previous.items()}
+    due = tuple(algorithm for algorithm in ALGORITHMS if algorithm not in ages or ages[algorithm] > max_age)
+    created = {row.algorithm: row for row in rotate_keys(due)} if due else {}
+    return [ScheduledRotation(alg, previous.get(alg), ages.get(alg), created.get(alg)) for alg in ALGORITHMS]
+
+
 def ensure_keys() -> list[SigningKey]:
-    """Create an active key for each algorithm that has none (run once at start, before workers)."""
+    """Create an active key for each algorithm that has none (run once at start, before workers).
+
+    Under the keys' advisory lock: replicas starting together make one key per algorithm, not one each.
+    """
+    lock_transaction(KEYS_LOCK)
     active = set(db.session.scalars(select(SigningKey.algorithm).where(SigningKey.retired_at.is_(None))))
     return [create_signing_key(algorithm) for algorithm in ALGORITHMS if algorithm not in active]
 

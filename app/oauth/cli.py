@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 
 import click
 from flask.cli import AppGroup
@@ -12,7 +13,8 @@ from sqlalchemy import select
 from app.core.audit import CLI_ORIGIN, record_event
 from app.core.client_cache import client_cache
 from app.core.clients import ClientSpec, ClientSpecError, create_client
-from app.core.keys import ensure_keys, rotate_keys
+from app.core.durations import parse_duration
+from app.core.keys import ensure_keys, rotate_keys, rotate_keys_older_than
 from app.core.protocol import AUTH_METHODS, GRANT_TYPES
 from app.core.revocation import delete_client_and_grants
 from app.extensions import db
@@ -95,13 +97,41 @@ def delete_client_command(client_id: str):
     click.echo(f"Deleted {client_id}.")
 
 
+class Duration(click.ParamType):
+    """90d, 12h, 30m or 45s; anything else is a usage error (exit 2) that says what is expected."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx) -> timedelta:
+        try:
+            return value if isinstance(value, timedelta) else parse_duration(value)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
 @keys_cli.command("rotate")
-def rotate():
+@click.option("--if-older-than", "max_age", type=Duration(), help="Only keys older than this, e.g. 90d: for a schedule.")
+def rotate(max_age: timedelta | None):
     """Make new active RS256 and ES256 keys; the old ones stay published until their tokens expire."""
+    if max_age is not None:
+        rotate_on_schedule(max_age)
+        return
     created = rotate_keys()
     db.session.commit()
     for key in created:
         click.echo(f"new {key.algorithm} key {key.kid}")
+
+
+def rotate_on_schedule(max_age: timedelta) -> None:
+    """Rotate only the algorithms whose active key is older than max_age; say for each what happened."""
+    rotations = rotate_keys_older_than(max_age)
+    rotated = [r for r in rotations if r.created is not None]
+    if rotated:  # unattended, so the trail says it happened
+        retired = [r.previous.kid for r in rotated if r.previous is not None]
+        record_event("admin.keys_rotated", origin=CLI_ORIGIN, new_kids=[r.created.kid for r in rotated], retired_kids=retired)
+    db.session.commit()
+    for rotation in rotations:
+        click.echo(rotation.describe())
 
 
 @keys_cli.command("ensure")

@@ -1,0 +1,45 @@
+"""PostgreSQL advisory locks that end with their transaction, so they hold behind a transaction pooler too.
+
+A session-level lock (pg_advisory_lock) belongs to one server connection; behind PgBouncer in transaction
+mode the next statement may run on another one, so the lock could be released by nobody, or by someone
+else's work. A transaction-scoped lock (pg_advisory_xact_lock) ends with COMMIT or ROLLBACK, on whatever
+server connection it was taken. SQLite has no such lock and needs none: one machine, one writer at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import text
+
+from app.extensions import db
+
+# Fixed 64-bit keys, one per kind of work; the bytes spell what they guard.
+PREPARE_LOCK = 0x6964705F70726570  # "idp_prep": `flask prepare` (migrations, then signing keys)
+KEYS_LOCK = 0x6964705F6B657973  # "idp_keys": key changes decided from what the table holds now
+
+
+def _is_postgresql(bind) -> bool:
+    return bind.dialect.name == "postgresql"
+
+
+def lock_transaction(key: int) -> None:
+    """Wait for the lock inside the session's current transaction; the caller's commit or rollback releases it."""
+    if _is_postgresql(db.session.get_bind()):
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+@contextmanager
+def locked_beside(key: int) -> Iterator[None]:
+    """Hold the lock for the whole block in a transaction of its own, on a connection of its own.
+
+    For work that runs and commits its own transactions (Alembic's migrations): the lock's transaction stays
+    open around them and is committed, releasing the lock, when the block ends (or rolled back if it fails).
+    """
+    if not _is_postgresql(db.engine):
+        yield
+        return
+    with db.engine.connect() as connection, connection.begin():
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        yield

@@ -1,0 +1,27 @@
+"""Durations as operators type them (``90d``, ``12h``, ``30m``, ``45s``) and ages as people read them."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_DURATION = re.compile(r"([1-9][0-9]{0,5})([dhms])")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """A whole positive number and one unit: d(ays), h(ours), m(inutes) or s(econds); anything else is ValueError."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration such as 90d, 12h, 30m or 45s")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def describe_age(age: timedelta) -> str:
+    """The largest whole unit: "12 days", "1 hour", "40 seconds"."""
+    seconds = max(int(age.total_seconds()), 0)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
