@@ -1,16 +1,21 @@
-"""Every operator command, attached to ``flask``: users, demo, roles, audit, clients, keys, maintenance."""
+"""Every operator command, attached to ``flask``: users, demo, roles, audit, clients, keys, maintenance, prepare."""
 
 from __future__ import annotations
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
+from flask_migrate import upgrade
 
 from app.admin.audit_cli import audit_cli
 from app.admin.roles_cli import roles_cli
 from app.admin.users_cli import seed_demo, users_cli
+from app.config import PROJECT_ROOT
 from app.core.maintenance import AUDIT_KINDS, DEFAULT_BATCH_SIZE, prune_expired
+from app.core.schema import prepare
 from app.oauth.cli import clients_cli, keys_cli
+
+MIGRATIONS = str(PROJECT_ROOT / "migrations")
 
 maintenance_cli = AppGroup("maintenance", help="Housekeeping to run on a schedule.")
 
@@ -31,6 +36,14 @@ def prune(batch_size: int, dry_run: bool):
     click.echo(f"total: {sum(counts.values())}" + (" (dry run: nothing deleted)" if dry_run else ""))
 
 
+@click.command("prepare")
+@with_appcontext
+def prepare_command():
+    """Migrate the database, then create missing signing keys; replicas starting together take turns."""
+    for line in prepare(lambda: upgrade(directory=MIGRATIONS)).describe():
+        click.echo(line)
+
+
 def init_cli(app: Flask) -> None:
-    for command in (users_cli, roles_cli, audit_cli, clients_cli, keys_cli, maintenance_cli, seed_demo):
+    for command in (users_cli, roles_cli, audit_cli, clients_cli, keys_cli, maintenance_cli, prepare_command, seed_demo):
         app.cli.add_command(command)
