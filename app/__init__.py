@@ -40,6 +40,7 @@ from app.web.bad_input import init_bad_input
 from app.web.browser_session import init_browser_sessions
 from app.web.errors import init_errors
 from app.web.headers import init_headers
+from app.web.metrics import init_metrics
 from app.web.public_cache import init_public_cache
 from app.web.templating import init_templating
 
@@ -95,6 +96,7 @@ def _register_cross_cutting(app: Flask) -> None:
     init_errors(app, json_paths=MACHINE_PATH_PREFIXES)
     init_bad_input(app)  # after init_errors: its 400s for bad input override the catch-all 500
     init_headers(app)
+    init_metrics(app)
     # Outermost, so the cached public metadata skips even the proxy fix-up.
     init_public_cache(app, public_metadata_lifetimes(app.config))
     init_templating(app)

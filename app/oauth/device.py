@@ -231,7 +231,7 @@ def _record_poll(row: DeviceCode, now: datetime) -> bool:
 def redeem_device_code(row: DeviceCode) -> bool:
     """Mark an approved request used with one conditional UPDATE: of N parallel polls exactly one gets tokens.
 
-    Authlib's DeviceCodeGrant never consumes the code (LIBRARIES.md pitfall 8); this is what does.
+    Authlib's DeviceCodeGrant never consumes the code: it leaves that to the app, and this is what does.
     """
     result = db.session.execute(
         update(DeviceCode)
