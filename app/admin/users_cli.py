@@ -114,4 +114,8 @@ def seed_demo() -> None:
     record_event("admin.demo_seeded", origin=CLI_ORIGIN, subject=user)
     db.session.commit()
     issuer = current_app.config["ISSUER"]
-    click.echo(f"Demo admin ready. Sign in at {issuer}/login\n  email:    {DEMO_EMAIL}\n  password: {password}")
+    click.echo(
+        f"Demo admin ready. Sign in at {issuer}/login\n  email:    {DEMO_EMAIL}\n  password: {password}\n"
+        "  First step: an administrator sets up a second factor (an authenticator app or a security key)\n"
+        "  before any page opens; the sign-in leads there."
+    )
