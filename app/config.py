@@ -48,7 +48,7 @@ def database_pooler(value: str) -> str:
     """IDP_DATABASE_POOLER, checked: a misspelt value stops start-up instead of running unprotected."""
     pooler = value.strip().lower()
     if pooler not in DATABASE_POOLERS:
-        raise RuntimeError(f"IDP_DATABASE_POOLER must be one of {', '.join(DATABASE_POOLERS)}, not {value!r}")
+        raise ConfigError(f"IDP_DATABASE_POOLER must be one of {', '.join(DATABASE_POOLERS)}, not {value!r}")
     return pooler
 
 
