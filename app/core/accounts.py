@@ -16,6 +16,7 @@ from app.core.revocation import revoke_user_tokens
 from app.core.sessions import revoke_user_sessions, start_session
 from app.core.sign_in import sign_in_stage
 from app.extensions import db
+from app.metrics import SIGN_INS, count, count_sign_in
 from app.models import EmailTokenPurpose, SignInStage, User, UserSession
 from app.models.base import utcnow
 from app.security import hash_password, verify_password
@@ -36,6 +37,10 @@ class SignIn:
     user: User
     user_session: UserSession
     cookie_value: str
+
+
+# What a refused password sign-in is counted as (app/metrics.py).
+SIGN_IN_FAILURES = {"password": "bad_credentials", "locked": "locked", "disabled": "disabled"}
 
 
 def normalize_email(email: str) -> str:
@@ -97,10 +102,12 @@ def authenticate(email: str, password: str, *, origin: Origin) -> SignIn | None:
     ok, new_hash = verify_password(password, user.password_hash if user else None)
     if user is None:
         record_event("auth.login_failed", origin=origin, reason="unknown_account")
+        count(SIGN_INS, factor="password", result="unknown_account")
         return None
     if user.is_disabled or user.is_locked(now) or not ok:
         reason = "disabled" if user.is_disabled else "locked" if user.is_locked(now) else "password"
         record_failed_attempt(user, now, origin, reason)
+        count(SIGN_INS, factor="password", result=SIGN_IN_FAILURES[reason])
         return None
     if new_hash:
         user.password_hash = new_hash  # parameters were raised since this hash was made
@@ -116,6 +123,7 @@ def authenticate(email: str, password: str, *, origin: Origin) -> SignIn | None:
         record_event("auth.login", origin=origin, subject=user, session_id=user_session.id, amr=["pwd"])
     else:
         record_event("auth.password_verified", origin=origin, subject=user, session_id=user_session.id, next=user_session.pending)
+    count_sign_in("password", user_session.pending)
     return SignIn(user, user_session, cookie_value)
 
 

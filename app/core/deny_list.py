@@ -33,6 +33,7 @@ from sqlalchemy import select
 
 from app.core.inserts import insert_ignoring_duplicates
 from app.extensions import db
+from app.metrics import DEPENDENCY_ERRORS, count
 from app.models import RevokedAccessToken
 from app.models.base import utcnow
 
@@ -93,6 +94,7 @@ def is_denied(jti: str) -> bool:
         try:
             answer = index.contains(jti)
         except redis.RedisError:
+            count(DEPENDENCY_ERRORS, dependency="redis")
             if not index.unreachable:
                 log.warning("deny-list: Redis unreachable, the database answers until it is back")
             index.unreachable, index.retry_at = True, time.monotonic() + index.RETRY_SECONDS

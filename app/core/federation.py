@@ -24,6 +24,7 @@ from app.core.providers import Provider, UpstreamIdentity, configured_providers
 from app.core.sessions import start_session
 from app.core.sign_in import sign_in_stage
 from app.extensions import db
+from app.metrics import count_sign_in
 from app.models import LinkedIdentity, SignInStage, User, UserSession, WebAuthnCredential
 from app.models.base import utcnow
 
@@ -134,6 +135,7 @@ def _start(provider: Provider, user: User, origin: Origin) -> SignIn:
         user.failed_login_count = 0
         user.locked_until = None
     db.session.flush()
+    count_sign_in("social", user_session.pending)
     if user_session.pending is None:
         record_event(
             "auth.login", origin=origin, subject=user, session_id=user_session.id, amr=[FEDERATED_AMR], provider=provider.name

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from app.core.audit import Origin, record_event
 from app.core.jwts import issue_access_token, issue_id_token
 from app.extensions import db
+from app.metrics import count_token_issued
 from app.models import AuthorizationCode, LiveAccessToken, OAuthClient, RefreshToken, User
 from app.models.base import utcnow
 from app.security import new_public_id, new_token, token_digest
@@ -111,6 +112,7 @@ def issue_person_tokens(
         jti=access.jti,
         refresh=include_refresh_token,
     )
+    count_token_issued(grant_type, confidential=grant.client.is_confidential)
     return response
 
 

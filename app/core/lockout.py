@@ -9,6 +9,7 @@ from sqlalchemy import update
 
 from app.core.audit import Origin, record_event
 from app.extensions import db
+from app.metrics import LOCKOUTS, count
 from app.models import User
 
 # A wrong password or a wrong second factor both count; a disabled or already locked account does not
@@ -39,5 +40,6 @@ def record_failed_attempt(user: User, now: datetime, origin: Origin, reason: str
     delay = lock_delay(failures)
     if delay is not None and reason in LOCKING_REASONS:
         db.session.execute(update(User).where(User.id == user.id).values(locked_until=now + delay))
+        count(LOCKOUTS, reason=reason)
         record_event("auth.locked", origin=origin, subject=user, seconds=int(delay.total_seconds()), failures=failures)
     db.session.refresh(user)

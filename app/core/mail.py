@@ -13,6 +13,8 @@ from email.utils import formatdate, make_msgid
 
 from flask import current_app
 
+from app.metrics import MAIL_SENDS, count
+
 log = logging.getLogger(__name__)
 
 
@@ -112,7 +114,9 @@ def deliver(mail: Mail, settings: SmtpSettings) -> bool:
             smtp.send_message(_build_message(mail, settings.sender))
     except (OSError, smtplib.SMTPException) as exc:
         log.error("mail delivery failed: %s (subject %r)", type(exc).__name__, mail.subject)
+        count(MAIL_SENDS, result="failed")
         return False
+    count(MAIL_SENDS, result="sent")
     return True
 
 

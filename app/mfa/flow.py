@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from app.core.factors import AMR, has_mfa
 from app.core.sign_in import proved_meanwhile, record_failed_factor, record_second_factor
 from app.extensions import db
+from app.metrics import MFA_CHALLENGES, count
 from app.models import SignInStage, User, UserSession
 from app.web.browser_session import attach_to_browser, pending_session
 from app.web.next_url import peek_next, remember_next, take_next
@@ -47,6 +48,7 @@ ALREADY_PROVED = "This sign-in was already verified, perhaps in another tab. Con
 def complete_challenge(user_session: UserSession, kind: str) -> Response:
     """A factor's proof was accepted: upgrade the session, commit, and continue where the person was going."""
     cookie_value = record_second_factor(user_session, [AMR[kind]], origin=request_origin())
+    count(MFA_CHALLENGES, factor=kind, result="success")
     next_url = peek_next()
     attach_to_browser(user_session.user, user_session, cookie_value)  # clears Flask's session: keep next
     remember_next(next_url)
@@ -78,5 +80,6 @@ def fail_challenge(user: User, kind: str, user_session: UserSession | None = Non
         db.session.rollback()
         return False
     record_failed_factor(user, kind, origin=request_origin())
+    count(MFA_CHALLENGES, factor=kind, result="failure")
     db.session.commit()
     return True

@@ -26,6 +26,7 @@ from app.core.audit import Origin, record_event
 from app.core.factors import RESTRICTED_KINDS, enrolled_factor_kinds, has_mfa
 from app.core.sms_senders import SmsSender, mask_phone
 from app.extensions import db
+from app.metrics import SMS_SENDS, counting_sends
 from app.mfa.recovery import delete_recovery_codes
 from app.models import PhoneFactor, SmsCode, User
 from app.models.base import utcnow
@@ -153,7 +154,8 @@ def send_code(user: User, phone_e164: str, purpose: SmsPurpose, *, sender: SmsSe
         )
     )
     db.session.flush()
-    sender.send(phone_e164, message_text(code, purpose))  # SmsSendError propagates: nothing audited
+    with counting_sends(SMS_SENDS):
+        sender.send(phone_e164, message_text(code, purpose))  # SmsSendError propagates: nothing audited
     record_event("mfa.sms_sent", origin=origin, subject=user, purpose=purpose, phone=mask_phone(phone_e164))
     db.session.flush()
 

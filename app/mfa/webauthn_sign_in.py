@@ -19,6 +19,7 @@ from app.core.audit import Origin, record_event
 from app.core.lockout import record_failed_attempt
 from app.core.sessions import start_session
 from app.extensions import db
+from app.metrics import SIGN_INS, count, count_sign_in
 from app.mfa.webauthn import (
     CHALLENGE_TTL,
     CREDENTIAL_ID_MAX,
@@ -77,6 +78,7 @@ def verify_passkey(challenge: bytes, response: object, *, origin: Origin) -> Web
     credential = _find_by_response(response, WebAuthnCredential.is_passkey.is_(True))
     if credential is None:
         record_event("auth.login_failed", origin=origin, reason="unknown_passkey")
+        count(SIGN_INS, factor="passkey", result="unknown_passkey")
         raise WebAuthnRefused("unknown_passkey")
     verified = _check_signature(credential, challenge, response, require_user_verification=True)
     # WebAuthn 7.2 step 6: the user handle the authenticator returns must name the credential's owner.
@@ -160,10 +162,12 @@ def sign_in_with_passkey(credential: WebAuthnCredential, *, origin: Origin) -> S
     user = db.session.get(User, credential.user_id)
     if user.is_disabled or user.is_locked(now):
         record_failed_attempt(user, now, origin, "disabled" if user.is_disabled else "locked", factor="passkey")
+        count(SIGN_INS, factor="passkey", result="disabled" if user.is_disabled else "locked")
         return None
     user_session, cookie_value = start_session(user, origin=origin, amr=PASSKEY_AMR)
     user.failed_login_count = 0
     user.locked_until = None
     db.session.flush()
     record_event("auth.login", origin=origin, subject=user, session_id=user_session.id, amr=PASSKEY_AMR)
+    count_sign_in("passkey", None)
     return SignIn(user, user_session, cookie_value)

@@ -24,6 +24,7 @@ from app.core.protocol import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from app.core.revocation import revoke_refresh_family, revoke_tokens_from_code
 from app.core.scopes import INVALID_SCOPE_SYNTAX, is_valid_scope
 from app.extensions import db
+from app.metrics import REPLAYS, count, count_token_issued
 from app.models import AuthorizationCode, OAuthClient, RefreshToken
 from app.models.base import utcnow
 from app.oauth.client_assertion import PrivateKeyJWT
@@ -231,6 +232,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if not consume_refresh_token(old):
             # Lost a race with a parallel use of the same token: that is a replay too.
             revoke_refresh_family(old.family_id)
+            count(REPLAYS, token_type="refresh_token")
             raise InvalidGrantError("The refresh token was already used.")
         scope = self.request.payload.scope or old.scope  # narrowing checked by Authlib (_validate_token_scope)
         grant = PersonGrant(client, user, scope, old.auth_time, old.amr, old.session_id)
@@ -263,6 +265,7 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
             raise InvalidScopeError("None of the requested scopes is available to this client.")  # RFC 6749 5.2
         access = issue_access_token(client, scope)
         count_machine_token(client)
+        count_token_issued(self.GRANT_TYPE, confidential=True)
         token = {"access_token": access.token, "token_type": "Bearer", "expires_in": access.expires_in, "scope": scope}
         return 200, token, self.TOKEN_RESPONSE_HEADER
 

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from app.core.audit import Origin, record_event
 from app.core.revocation import deny_access_token, lock_refresh_family, revoke_refresh_family
 from app.extensions import db
+from app.metrics import REPLAYS, REVOCATIONS, count
 from app.models import AuthorizationCode, RefreshToken
 from app.models.base import utcnow
 from app.security import token_digest
@@ -63,9 +64,11 @@ def find_refresh_token(value: str) -> RefreshToken | None:
 
 def record_code_replay(code: AuthorizationCode, *, origin: Origin) -> None:
     record_event("oauth.code_replayed", origin=origin, subject=code.user, client_id=code.client.client_id)
+    count(REPLAYS, token_type="authorization_code")
 
 
 def record_refresh_replay(token: RefreshToken, *, origin: Origin) -> None:
+    count(REPLAYS, token_type="refresh_token")
     record_event(
         "oauth.refresh_replayed", origin=origin, subject=token.user, client_id=token.client.client_id, family=token.family_id
     )
@@ -76,10 +79,12 @@ def revoke_token_object(token: object, *, origin: Origin) -> None:
     if isinstance(token, RefreshToken):
         revoke_refresh_family(token.family_id)
         record_event("oauth.token_revoked", origin=origin, subject=token.user, client_id=token.client.client_id, kind="refresh")
+        count(REVOCATIONS, token_type="refresh_token")
         return
     claims = token.claims  # AccessTokenClaims
     deny_access_token(claims["jti"], datetime.fromtimestamp(claims["exp"], tz=UTC))
     record_event("oauth.token_revoked", origin=origin, client_id=claims.get("client_id"), kind="access", jti=claims["jti"])
+    count(REVOCATIONS, token_type="access_token")
 
 
 def introspection_payload(token: object) -> dict[str, object]:

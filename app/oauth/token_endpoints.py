@@ -13,6 +13,7 @@ from app.core.client_cache import find_client
 from app.core.issuance import user_can_receive_tokens
 from app.core.jwts import ACCESS_TOKEN_TYPE, decode_own_jwt
 from app.core.protocol import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
+from app.metrics import INTROSPECTIONS, count
 from app.models import OAuthClient, RefreshToken
 from app.oauth.redemption import (
     find_refresh_token,
@@ -91,6 +92,11 @@ class TokenIntrospection(IntrospectionEndpoint):
         # Operator-registered confidential clients (resource servers) may introspect (RFC 7662 2.1);
         # a self-registered client may not read other clients' tokens.
         return client.is_confidential and not client.is_dynamically_registered
+
+    def create_introspection_payload(self, token):
+        payload = super().create_introspection_payload(token)
+        count(INTROSPECTIONS, result="active" if payload["active"] else "inactive")
+        return payload
 
     def introspect_token(self, token):
         return introspection_payload(token)

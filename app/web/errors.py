@@ -13,6 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db
+from app.metrics import DEPENDENCY_ERRORS, count
 from app.web.browser_session import Anonymous
 from app.web.messages import message
 
@@ -117,6 +118,7 @@ def _log_unavailable(error: BaseException) -> None:
     origin = getattr(error, "orig", None)
     detail = f"{type(error).__name__}/{type(origin).__name__}" if origin is not None else type(error).__name__
     log.warning("dependency unavailable (%s), answered 503", detail)
+    count(DEPENDENCY_ERRORS, dependency="redis" if isinstance(error, redis.RedisError) else "database")
 
 
 def _unexpected_error(error: Exception):
