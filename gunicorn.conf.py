@@ -1,0 +1,58 @@
+"""gunicorn's settings for the IdP, and the bookkeeping Prometheus needs when several workers serve it.
+
+gunicorn reads this file from the working directory by itself (or `-c gunicorn.conf.py`); command-line
+options override it, so `--bind 0.0.0.0:8000` in a container or `--workers 1` in .ci/serve still win.
+
+Metrics (app/metrics.py): each worker is its own process with its own counters. In multiprocess mode
+each writes them to files in PROMETHEUS_MULTIPROC_DIR and the worker answering /metrics merges all of
+them. The variable must be in the environment before a worker imports prometheus_client: it is set
+here, in the master, before any worker is forked (workers inherit the environment). Without it a
+scrape would report only the share of traffic the answering worker happened to serve.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+# Loopback unless told otherwise: the container passes --bind 0.0.0.0:8000 so its port can be published.
+bind = "127.0.0.1:8000"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = 4
+# One listening socket per worker: the kernel spreads connections over the workers (bench/README.md).
+reuse_port = True
+# No control socket: nothing here drives gunicorn at run time, so no socket file to protect.
+control_socket_disable = True
+# gunicorn must not interpret X-Forwarded-* itself: IDP_TRUSTED_PROXIES (Werkzeug's ProxyFix in the app)
+# is the single proxy setting, so a client can't switch the scheme by sending the header to gunicorn.
+forwarded_allow_ips = ""
+# No access log: gunicorn's prints raw paths, and reset and verification links carry tokens in theirs.
+# The app logs each request with its route pattern instead (app/log.py).
+accesslog = None
+
+_MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+# A directory made here for this server alone is removed when it exits; one given by the operator is kept.
+_own_metrics_dir = None
+if not os.environ.get(_MULTIPROC_VARIABLE):
+    _own_metrics_dir = tempfile.mkdtemp(prefix="idp-metrics-")
+    os.environ[_MULTIPROC_VARIABLE] = _own_metrics_dir
+
+
+def on_starting(server):
+    """Before the first worker: files left by an earlier run would be added to this run's counts."""
+    directory = Path(os.environ[_MULTIPROC_VARIABLE])
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    """A worker ended (restart, crash): its live gauges go; its counters stay in the totals, as they should."""
+    from prometheus_client import multiprocess  # here, not at the top: only once the variable is set
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir is not None:
+        shutil.rmtree(_own_metrics_dir, ignore_errors=True)
