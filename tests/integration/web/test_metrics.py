@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.metrics import SMS_SENDS, counting_sends
 from tests.conftest import DEFAULT_PASSWORD
 from tests.integration.auth.helpers import post_form
+from tests.integration.mfa.conftest import add_totp
 from tests.integration.oauth.conftest import (  # noqa: F401  (fixtures)
     _pooled_signing_keys,
     create_oauth_client,
@@ -139,6 +140,21 @@ def test_sign_ins_are_counted_by_result(test_client, create_user):
     assert counters.moved("idp_sign_ins_total", factor="password", result="bad_credentials") == 1
     assert counters.moved("idp_sign_ins_total", factor="password", result="unknown_account") == 1
     assert counters.moved("idp_sign_ins_total", factor="password", result="success") == 1
+
+
+def test_a_second_factor_is_counted_by_factor_and_result(app, test_client, create_user):
+    user = create_user(email=EMAIL)
+    totp = add_totp(app, user)
+    counters = Counters(test_client)
+
+    post_form(test_client, "/login", {"email": EMAIL, "password": DEFAULT_PASSWORD})
+    wrong = next(code for code in ("000000", "111111", "222222") if not totp.verify(code, valid_window=2))
+    for code in (wrong, totp.now()):
+        post_form(test_client, "/mfa/challenge/totp", {"totp_code": code}, token_from="/mfa/challenge")
+
+    assert counters.moved("idp_sign_ins_total", factor="password", result="mfa_required") == 1
+    assert counters.moved("idp_mfa_challenges_total", factor="totp", result="failure") == 1
+    assert counters.moved("idp_mfa_challenges_total", factor="totp", result="success") == 1
 
 
 def test_a_lockout_is_counted_once_and_the_locked_attempt_by_its_result(app, test_client, create_user):
