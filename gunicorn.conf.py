@@ -17,7 +17,9 @@ from pathlib import Path
 
 # Loopback unless told otherwise: the container passes --bind 0.0.0.0:8000 so its port can be published.
 bind = "127.0.0.1:8000"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Without Redis, rate limits are counted in each process: one worker keeps them exact (threads still
+# serve requests side by side). With IDP_REDIS_URL the limits are shared and two workers use both cores.
+workers = int(os.environ.get("WEB_CONCURRENCY") or (2 if os.environ.get("IDP_REDIS_URL") else 1))
 threads = 4
 # One listening socket per worker: the kernel spreads connections over the workers (bench/README.md).
 reuse_port = True
@@ -36,6 +38,12 @@ _own_metrics_dir = None
 if not os.environ.get(_MULTIPROC_VARIABLE):
     _own_metrics_dir = tempfile.mkdtemp(prefix="idp-metrics-")
     os.environ[_MULTIPROC_VARIABLE] = _own_metrics_dir
+
+
+def when_ready(server):
+    """Name the address on the first lines: with reuse_port gunicorn's own banner may not show it."""
+    addresses = ", ".join(f"http://{address}" for address in server.cfg.bind)
+    server.log.info("Serving the IdP at %s with %d worker(s)", addresses, server.cfg.workers)
 
 
 def on_starting(server):

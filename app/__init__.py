@@ -43,6 +43,7 @@ from app.web.headers import init_headers
 from app.web.metrics import init_metrics
 from app.web.public_cache import init_public_cache
 from app.web.templating import init_templating
+from app.web.tracing import init_tracing
 
 # Routes attach to their blueprint when these modules are imported; listed here so that is explicit.
 ROUTE_MODULES = (
@@ -70,6 +71,7 @@ def create_app(config: object | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     _register_cross_cutting(app)
+    init_tracing(app)  # last: only when OTEL_* names a collector, and its hooks follow every other one
     return app
 
 
