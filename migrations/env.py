@@ -6,6 +6,9 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from app.core.db_locks import MIGRATION_LOCK
+from app.core.schema import remember_applied_migration
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -98,10 +101,21 @@ def run_migrations_online():
             # referencing it. The pragma only works outside a transaction, hence before configure().
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()  # end SQLAlchemy's autobegun transaction, or Alembic's would nest in it
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        context.configure(
+            connection=connection,
+            target_metadata=get_metadata(),
+            on_version_apply=remember_applied_migration,  # so `flask prepare` can say what it did
+            **conf_args,
+        )
 
         try:
             with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    # Replicas migrating at once take turns: the first migrates, the others then find the
+                    # schema at head. The lock ends with this transaction (PostgreSQL's DDL is transactional,
+                    # so it is the whole upgrade), on this one connection: it holds behind PgBouncer's
+                    # transaction pooling and needs no second connection while it waits.
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
                 context.run_migrations()
         finally:
             if sqlite:

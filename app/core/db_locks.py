@@ -8,15 +8,12 @@ server connection it was taken. SQLite has no such lock and needs none: one mach
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from sqlalchemy import text
 
 from app.extensions import db
 
 # Fixed 64-bit keys, one per kind of work; the bytes spell what they guard.
-PREPARE_LOCK = 0x6964705F70726570  # "idp_prep": `flask prepare` (migrations, then signing keys)
+MIGRATION_LOCK = 0x6964705F70726570  # "idp_prep": Alembic's upgrade transaction (migrations/env.py)
 KEYS_LOCK = 0x6964705F6B657973  # "idp_keys": key changes decided from what the table holds now
 
 
@@ -28,18 +25,3 @@ def lock_transaction(key: int) -> None:
     """Wait for the lock inside the session's current transaction; the caller's commit or rollback releases it."""
     if _is_postgresql(db.session.get_bind()):
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-
-
-@contextmanager
-def locked_beside(key: int) -> Iterator[None]:
-    """Hold the lock for the whole block in a transaction of its own, on a connection of its own.
-
-    For work that runs and commits its own transactions (Alembic's migrations): the lock's transaction stays
-    open around them and is committed, releasing the lock, when the block ends (or rolled back if it fails).
-    """
-    if not _is_postgresql(db.engine):
-        yield
-        return
-    with db.engine.connect() as connection, connection.begin():
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-        yield

@@ -1,11 +1,10 @@
 """`flask prepare`: migrate the database to the current schema, then make sure signing keys exist.
 
-Replicas or a Job starting together may all run it. Under one advisory lock the first migrates and makes
-the keys while the others wait; each of those then finds the schema current and the keys present, and
-does nothing. The lock's transaction is held on a connection of its own around Alembic's own transaction
-(db_locks.locked_beside), so it works behind a transaction pooler too; that transaction sits idle while the
-migrations run, so a server's idle_in_transaction_session_timeout (or PgBouncer's idle_transaction_timeout)
-must outlast the longest migration. SQLite takes no lock: it lives on one machine.
+Replicas or a Job starting together may all run it. Alembic's upgrade takes a transaction-scoped advisory
+lock first (migrations/env.py): the first runner migrates while the others wait, then find the schema at
+head and do nothing. ensure_keys takes its own lock (db_locks.KEYS_LOCK), so exactly one key per algorithm
+is made. Each lock lives in one transaction on one connection, so this works behind PgBouncer's
+transaction pooling with any pool size. SQLite takes no lock: it lives on one machine.
 """
 
 from __future__ import annotations
@@ -14,11 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from alembic.migration import MigrationContext
+from flask import current_app
 
-from app.core.db_locks import PREPARE_LOCK, locked_beside
 from app.core.keys import ensure_keys
 from app.extensions import db
 from app.models import SigningKey
+
+# Where the migrations applied by the running `prepare` are noted (current_app.extensions).
+_APPLIED = "idp_applied_migrations"
 
 
 @dataclass(frozen=True)
@@ -37,14 +39,25 @@ class Prepared:
 
 
 def prepare(upgrade: Callable[[], None]) -> Prepared:
-    """Run `upgrade` (Alembic to head), then create missing signing keys, all under the prepare lock."""
-    with locked_beside(PREPARE_LOCK):
-        before = schema_revision()
-        upgrade()
-        after = schema_revision()
-        created = ensure_keys()
-        db.session.commit()
+    """Run `upgrade` (Alembic to head, under its lock), then create missing signing keys (under theirs).
+
+    What is reported is what this runner's Alembic applied, not a comparison of revisions read outside the
+    lock: a runner that waited while another migrated says "already at", as it did nothing.
+    """
+    applied = current_app.extensions[_APPLIED] = []
+    upgrade()
+    after = schema_revision()
+    before = (applied[0].down_revision_ids or (None,))[0] if applied else after
+    created = ensure_keys()
+    db.session.commit()
     return Prepared(before, after, created)
+
+
+def remember_applied_migration(ctx, step, heads, run_args) -> None:
+    """Alembic's on_version_apply callback (migrations/env.py): note each migration this process applies."""
+    applied = current_app.extensions.get(_APPLIED)
+    if applied is not None and step.is_upgrade:
+        applied.append(step)
 
 
 def schema_revision() -> str | None:
