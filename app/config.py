@@ -168,6 +168,9 @@ class Config:
 
         self.SESSION_IDLE_TIMEOUT = timedelta(seconds=_env_int("SESSION_IDLE_SECONDS", 3600))
         self.SESSION_ABSOLUTE_TIMEOUT = timedelta(seconds=_env_int("SESSION_ABSOLUTE_SECONDS", 86400))
+        # "Keep me signed in" ticked: that session's own longer limits, and a cookie that outlives the browser.
+        self.REMEMBER_IDLE_TIMEOUT = timedelta(seconds=_env_int("REMEMBER_IDLE_SECONDS", 7 * 86400))
+        self.REMEMBER_ABSOLUTE_TIMEOUT = timedelta(seconds=_env_int("REMEMBER_ABSOLUTE_SECONDS", 30 * 86400))
         # last_seen is written at most this often, so a page view is not a write.
         self.SESSION_TOUCH_INTERVAL = timedelta(seconds=_env_int("SESSION_TOUCH_SECONDS", 300))
         self.EMAIL_VERIFY_TTL = timedelta(seconds=_env_int("EMAIL_VERIFY_SECONDS", 86400))

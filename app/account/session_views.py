@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from app.account import bp
 from app.core import live_sessions as service
+from app.core.durations import describe_age
 from app.extensions import db
 from app.web.browser_session import detach_from_browser
 from app.web.forms import ConfirmForm
@@ -21,7 +22,7 @@ ENDED_OTHERS = {0: "There were no other sessions to end.", 1: "Your other sessio
 @login_required
 def sessions():
     listed = service.active_sessions(current_user.user, current=current_user.session)
-    return render_template("account/sessions.html", sessions=listed)
+    return render_template("account/sessions.html", sessions=listed, describe_age=describe_age)
 
 
 @bp.post("/sessions/<session_id>/end")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.web.forms import PASSWORD_FIELD_MAX, EmailMixin
@@ -15,6 +15,8 @@ class LoginForm(EmailMixin, FlaskForm):
         validators=[DataRequired("Enter your password."), Length(max=PASSWORD_FIELD_MAX)],
         render_kw={"autocomplete": "current-password"},
     )
+    # Unticked by default: a longer session is the person's choice, on a browser they own (README "Sessions").
+    keep_signed_in = BooleanField("Keep me signed in")
     next = HiddenField()
 
 

@@ -60,7 +60,9 @@ def login():
         return redirect(_pending_page(pending))
     if not form.validate_on_submit():
         return _login_page(form, 400 if request.method == "POST" else 200)
-    sign_in = service.authenticate(form.email.data, form.password.data, origin=request_origin())
+    sign_in = service.authenticate(
+        form.email.data, form.password.data, origin=request_origin(), keep_signed_in=form.keep_signed_in.data
+    )
     if sign_in is None:
         db.session.commit()  # the failure counter and audit event are kept
         g.login_failed = True

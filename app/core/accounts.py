@@ -94,8 +94,9 @@ def verify_email(token: str, *, origin: Origin) -> User | None:
     return user
 
 
-def authenticate(email: str, password: str, *, origin: Origin) -> SignIn | None:
-    """Check email and password; on success start a session. None for any failure, alike in shape and time."""
+def authenticate(email: str, password: str, *, origin: Origin, keep_signed_in: bool = False) -> SignIn | None:
+    """Check email and password; on success start a session (kept signed in, if asked). None for any failure,
+    alike in shape and time."""
     now = utcnow()
     user = find_user_by_email(email)
     password = normalize_password(password)
@@ -111,7 +112,7 @@ def authenticate(email: str, password: str, *, origin: Origin) -> SignIn | None:
         return None
     if new_hash:
         user.password_hash = new_hash  # parameters were raised since this hash was made
-    user_session, cookie_value = start_session(user, origin=origin, amr=["pwd"])
+    user_session, cookie_value = start_session(user, origin=origin, amr=["pwd"], keep_signed_in=keep_signed_in)
     user_session.pending = sign_in_stage(user)  # a second factor (or its enrolment) may still be owed
     if user_session.pending != SignInStage.MFA:
         # With a challenge still owed the count stays: a known password must not reset the guesses

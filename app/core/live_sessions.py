@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import ua_parser
 from flask import current_app
@@ -33,6 +33,8 @@ class ActiveSession:
     row: UserSession
     device: Device
     is_current: bool
+    idle_limit: timedelta
+    ends_at: datetime  # the absolute limit: signed out then at the latest
 
 
 def describe_device(user_agent: str) -> Device:
@@ -71,8 +73,13 @@ def _live_sessions(user: User, now: datetime) -> list[UserSession]:
 def active_sessions(user: User, *, current: UserSession, now: datetime | None = None) -> list[ActiveSession]:
     """Every live session of the person, this browser's first."""
     rows = _live_sessions(user, now or utcnow())
-    listed = [ActiveSession(row, describe_device(row.user_agent), row.id == current.id) for row in rows]
+    policy = _policy()
+    listed = [_listed(row, row.id == current.id, *row.limits(policy.idle, policy.absolute)) for row in rows]
     return sorted(listed, key=lambda entry: not entry.is_current)  # stable: the rest stay most recent first
+
+
+def _listed(row: UserSession, is_current: bool, idle: timedelta, absolute: timedelta) -> ActiveSession:
+    return ActiveSession(row, describe_device(row.user_agent), is_current, idle, row.created_at + absolute)
 
 
 def find_own_session(user: User, session_id: str, now: datetime | None = None) -> UserSession | None:

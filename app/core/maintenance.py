@@ -13,7 +13,7 @@ it died never meets it gone, and an operator looking into something that has jus
 - Authorization codes: past expiry and named by no refresh family still alive (the families go first).
   An expired code is never redeemable again, so a replay has nothing left to revoke through it; keeping it
   while its tokens live is what the code-replay revocation would need if that ever changed.
-- Sign-in sessions: revoked, or past their idle or absolute timeout.
+- Sign-in sessions: revoked, or past their idle or absolute timeout (the longer ones when kept signed in).
 - Audit events and the per-minute machine-token counts (the audit trail of client credentials) only with
   IDP_AUDIT_RETENTION_DAYS: older than that many days. Without it the trail is kept forever.
 Signing keys are never deleted here: a retired key simply stops being published (app/core/keys.py).
@@ -74,11 +74,7 @@ def dead_rows(config: Mapping, now: datetime) -> DeadRows:
         (
             "sessions",
             UserSession.__table__,
-            or_(
-                UserSession.revoked_at < cutoff,
-                UserSession.last_seen_at < cutoff - policy.idle,
-                UserSession.created_at < cutoff - policy.absolute,
-            ),
+            or_(UserSession.revoked_at < cutoff, _past_limits(config, policy, cutoff)),
         ),
     ]
     retention_start = audit_retention_start(config, now)
@@ -88,6 +84,17 @@ def dead_rows(config: Mapping, now: datetime) -> DeadRows:
             ("client_credentials_usage", ClientCredentialsUsage.__table__, ClientCredentialsUsage.minute < retention_start)
         )
     return kinds
+
+
+def _past_limits(config: Mapping, policy: SessionPolicy, cutoff: datetime) -> ColumnElement[bool]:
+    """Past the idle or absolute limit: the configured ones, or the longer "keep me signed in" ones for a row
+    that has its own (checked against the settings now, so a shortened setting prunes sooner)."""
+    kept = UserSession.absolute_seconds.is_not(None)
+    remember_idle, remember_absolute = config["REMEMBER_IDLE_TIMEOUT"], config["REMEMBER_ABSOLUTE_TIMEOUT"]
+    return or_(
+        ~kept & ((UserSession.last_seen_at < cutoff - policy.idle) | (UserSession.created_at < cutoff - policy.absolute)),
+        kept & ((UserSession.last_seen_at < cutoff - remember_idle) | (UserSession.created_at < cutoff - remember_absolute)),
+    )
 
 
 def audit_retention_start(config: Mapping, now: datetime) -> datetime | None:

@@ -2,6 +2,8 @@
 
 The browser holds one random value in the auth cookie; its SHA-256 digest finds the row.
 Revoking the row (sign-out, password reset, an admin) signs that browser out on its next request.
+A session started with "keep me signed in" carries its own, longer limits (IDP_REMEMBER_*) on the row,
+and its cookie persists until the absolute one (cookie_max_age); otherwise the cookie ends with the browser.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from app.core.audit import Origin
@@ -29,10 +32,14 @@ class SessionPolicy:
         return cls(config["SESSION_IDLE_TIMEOUT"], config["SESSION_ABSOLUTE_TIMEOUT"], config["SESSION_TOUCH_INTERVAL"])
 
 
-def start_session(user: User, *, origin: Origin, amr: list[str]) -> tuple[UserSession, str]:
-    """Create a fresh session row and return it with the cookie value (shown to the browser only)."""
+def start_session(user: User, *, origin: Origin, amr: list[str], keep_signed_in: bool = False) -> tuple[UserSession, str]:
+    """Create a fresh session row and return it with the cookie value (shown to the browser only).
+
+    keep_signed_in: the person ticked "Keep me signed in"; the row gets the longer IDP_REMEMBER_* limits.
+    """
     cookie_value = new_token()
     now = utcnow()
+    config = current_app.config
     user_session = UserSession(
         id=new_public_id(),
         token_digest=token_digest(cookie_value),
@@ -44,8 +51,19 @@ def start_session(user: User, *, origin: Origin, amr: list[str]) -> tuple[UserSe
         ip_address=origin.ip_address or "",
         user_agent=origin.user_agent or "",
     )
+    if keep_signed_in:
+        user_session.idle_seconds = int(config["REMEMBER_IDLE_TIMEOUT"].total_seconds())
+        user_session.absolute_seconds = int(config["REMEMBER_ABSOLUTE_TIMEOUT"].total_seconds())
     db.session.add(user_session)
     return user_session, cookie_value
+
+
+def cookie_max_age(user_session: UserSession, now: datetime | None = None) -> int | None:
+    """Seconds the browser should keep the cookie: until a kept session's absolute end; None: the browser session."""
+    if user_session.absolute_seconds is None:
+        return None
+    ends = user_session.created_at + timedelta(seconds=user_session.absolute_seconds)
+    return max(int((ends - (now or utcnow())).total_seconds()), 0)
 
 
 def find_active_session(cookie_value: str, policy: SessionPolicy, now: datetime | None = None) -> UserSession | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, StrEnumType, UTCDateTime, utcnow
@@ -39,10 +39,27 @@ class UserSession(Base):
         comment="None: signed in. 'mfa': password checked, second factor owed. 'enrol': a factor must be set up first",
     )
 
+    # "Keep me signed in": the longer limits this session was given when it started (None: the configured ones).
+    idle_seconds: Mapped[int | None] = mapped_column(Integer, comment="kept signed in: its own idle limit")
+    absolute_seconds: Mapped[int | None] = mapped_column(Integer, comment="kept signed in: its own absolute limit")
+
     user: Mapped[User] = relationship(lazy="joined")
 
+    @property
+    def kept_signed_in(self) -> bool:
+        return self.absolute_seconds is not None
+
+    def limits(self, idle: timedelta, absolute: timedelta) -> tuple[timedelta, timedelta]:
+        """This session's idle and absolute limits: its own when kept signed in, else the given defaults."""
+        if self.idle_seconds is not None:
+            idle = timedelta(seconds=self.idle_seconds)
+        if self.absolute_seconds is not None:
+            absolute = timedelta(seconds=self.absolute_seconds)
+        return idle, absolute
+
     def is_active(self, now: datetime, idle: timedelta, absolute: timedelta) -> bool:
-        """Live when not revoked and within both the idle and the absolute timeout."""
+        """Live when not revoked and within both the idle and the absolute timeout (its own, when it has them)."""
         if self.revoked_at is not None:
             return False
+        idle, absolute = self.limits(idle, absolute)
         return now - self.last_seen_at < idle and now - self.created_at < absolute

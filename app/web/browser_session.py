@@ -6,7 +6,7 @@ from flask import Flask, current_app, flash, g, request, session
 from flask.wrappers import Response
 from flask_login import AnonymousUserMixin, current_user
 
-from app.core.sessions import SessionPolicy, find_active_session, touch_session
+from app.core.sessions import SessionPolicy, cookie_max_age, find_active_session, touch_session
 from app.extensions import db, login_manager
 from app.models import User, UserSession
 from app.web.messages import message
@@ -51,7 +51,7 @@ def _load_from_cookie(_request) -> SignedInUser | None:
     user_session = find_active_session(cookie_value, policy)
     if user_session is None:
         # Revoked, expired or forged: drop the cookie so the browser stops sending it.
-        g.auth_cookie_action = (_CLEAR, None)
+        g.auth_cookie_action = (_CLEAR, None, None)
         flash(message("session_ended"), "info")
         return None
     if touch_session(user_session, policy):
@@ -75,7 +75,7 @@ def attach_to_browser(user: User, user_session: UserSession, cookie_value: str) 
     carried = {key: session[key] for key in _CARRIED_ACROSS_SIGN_IN if key in session}
     session.clear()
     session.update(carried)
-    g.auth_cookie_action = (_SET, cookie_value)
+    g.auth_cookie_action = (_SET, cookie_value, cookie_max_age(user_session))
     if user_session.pending is None:
         g._login_user = SignedInUser(user, user_session)
     else:
@@ -85,7 +85,7 @@ def attach_to_browser(user: User, user_session: UserSession, cookie_value: str) 
 
 def detach_from_browser() -> None:
     session.clear()
-    g.auth_cookie_action = (_CLEAR, None)
+    g.auth_cookie_action = (_CLEAR, None, None)
     g._login_user = Anonymous()
 
 
@@ -102,8 +102,9 @@ def _write_auth_cookie(response: Response) -> Response:
         "samesite": "Lax",
     }
     if action[0] == _SET:
-        # No Max-Age: the server-side row's idle and absolute timeouts decide how long it lives.
-        response.set_cookie(name, action[1], **options)
+        # No Max-Age unless kept signed in (then until its absolute end): the server-side row's
+        # idle and absolute timeouts decide how long the session lives either way.
+        response.set_cookie(name, action[1], max_age=action[2], **options)
     else:
         response.delete_cookie(name, **options)
     return response

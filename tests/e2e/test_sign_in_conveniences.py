@@ -1,0 +1,97 @@
+"""Sign-in conveniences in a real browser: keep me signed in.
+
+These journeys run against their own instance of the IdP (the shared live server keeps the defaults).
+Time is moved by editing the session rows in the instance's database, never waited for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select, update
+
+from app.models import User, UserSession
+from tests.e2e import server as live
+from tests.e2e.server import LiveServer
+from tests.e2e.ui import ACCOUNT_URL, LOGIN_URL, NEW_PASSWORD, PASSWORD, register, sign_in, submit_sign_in
+from tests.mailbox import SmtpServer, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def conveniences_server(smtp_server: SmtpServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    port = free_port()
+
+    def make_env(database_url: str, instance_dir: Path) -> dict[str, str]:
+        env = live.server_env(port, database_url, instance_dir, smtp_server.port)
+        return env
+
+    with live.running_instance(tmp_path_factory.mktemp("e2e-conveniences"), port, make_env) as server:
+        yield server
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args: dict, conveniences_server: LiveServer) -> dict:
+    """Every context of these journeys opens on this module's own instance."""
+    return {**browser_context_args, "base_url": conveniences_server.url}
+
+
+def sessions_of(server: LiveServer, email: str) -> list[int]:
+    with server.engine.connect() as connection:
+        user_id = connection.scalar(select(User.id).where(User.email == email))
+        return list(connection.scalars(select(UserSession.id).where(UserSession.user_id == user_id)))
+
+
+def move_back(server: LiveServer, email: str, *, idle: timedelta, old: timedelta) -> None:
+    """Make every session of the person look idle for `idle` and signed in `old` ago."""
+    now = datetime.now(UTC)
+    with server.engine.begin() as connection:
+        user_id = connection.scalar(select(User.id).where(User.email == email))
+        connection.execute(
+            update(UserSession)
+            .where(UserSession.user_id == user_id)
+            .values(last_seen_at=now - idle, created_at=now - old, auth_time=now - old)
+        )
+
+
+def sign_in_kept(page: Page, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Keep me signed in").check()
+    submit_sign_in(page, email, PASSWORD)
+    expect(page).to_have_url(ACCOUNT_URL)
+
+
+def test_kept_signed_in_outlives_the_short_limits_and_ends_with_a_password_change(
+    new_context, conveniences_server: LiveServer
+) -> None:
+    email = f"keep-{datetime.now().timestamp():.0f}-{free_port()}@example.com"
+    kept = new_context()
+    page = kept.new_page()
+    register(page, email)
+    sign_in_kept(page, email)
+    [cookie] = [cookie for cookie in kept.cookies() if cookie["name"] == "idp_session"]
+    assert cookie["expires"] > datetime.now().timestamp() + 29 * 86400  # persistent, not a browser-session cookie
+
+    # Two hours idle and two days old: past the one-hour idle and one-day absolute limits of a short session.
+    move_back(conveniences_server, email, idle=timedelta(hours=2), old=timedelta(days=2))
+    page.goto("/account/sessions")
+    expect(page.get_by_role("heading", name="Sessions")).to_be_visible()
+    expect(page.locator(".session").first).to_contain_text("kept signed in")
+    expect(page.locator(".session-limits").first).to_contain_text("after 7 days idle")
+
+    # The password changed in another browser ends the kept session too.
+    other = new_context().new_page()
+    sign_in(other, email)
+    other.goto("/account/password")
+    other.get_by_label("Current password").fill(PASSWORD)
+    other.get_by_label("New password").fill(NEW_PASSWORD)
+    other.get_by_role("button", name="Change password").click()
+    expect(other.get_by_role("status").first).to_be_visible()
+
+    page.goto("/account/")
+    expect(page).to_have_url(LOGIN_URL)
