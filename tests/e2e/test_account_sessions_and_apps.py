@@ -54,7 +54,7 @@ def test_end_another_browsers_session_and_that_browser_is_signed_out(new_context
     expect(other.locator(".session-device")).to_have_text(re.compile(r"^\S*Chrome \d+ on Linux"))
     expect(other.locator(".session-ip")).to_have_text("127.0.0.1")
 
-    other.get_by_role("button", name=re.compile(r"^End the session of ")).click()
+    other.get_by_role("button", name=re.compile(r"^End session of ")).click()
 
     expect(laptop).to_have_url(re.compile(r"/account/sessions$"))
     expect(laptop.get_by_role("status").filter(has_text="That session has ended")).to_be_visible()
