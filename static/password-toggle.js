@@ -1,0 +1,36 @@
+// Show-password toggle: a button beside each password field that shows what was typed, and hides it again.
+// Added by this script only, so with JavaScript off the form is unchanged (and still works).
+// The name says what a press does ("Show password" / "Hide password"); aria-pressed says the state.
+(function () {
+  "use strict";
+
+  function setShown(input, button, shown) {
+    input.type = shown ? "text" : "password";
+    button.textContent = shown ? "Hide password" : "Show password";
+    button.setAttribute("aria-pressed", shown ? "true" : "false");
+  }
+
+  function addToggle(input) {
+    var wrap = document.createElement("div");
+    wrap.className = "password-wrap";
+    input.parentNode.insertBefore(wrap, input);
+    wrap.appendChild(input);
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "button password-toggle";
+    button.setAttribute("aria-controls", input.id);
+    wrap.appendChild(button);
+    setShown(input, button, false);
+    button.addEventListener("click", function () {
+      setShown(input, button, input.type === "password");
+    });
+    // Never send the form with the password left on show: a browser could offer to save it as plain text.
+    if (input.form) {
+      input.form.addEventListener("submit", function () {
+        setShown(input, button, false);
+      });
+    }
+  }
+
+  document.querySelectorAll("input[type=password][id]").forEach(addToggle);
+})();
