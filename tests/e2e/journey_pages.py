@@ -1,0 +1,153 @@
+"""Every page of the journeys, reached the way a person reaches it, for checks that look at each one.
+
+Three kinds of visitor see the pages: someone signed out (sign-in, sign-up, reset, errors), someone
+half-way through signing in (the second-factor challenge), and an administrator with an
+authenticator app, signed in (account, security, consent, device, console). Each ``*_pages``
+function yields ``(name, page)`` once the page named is showing, so a check can run on it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pyotp
+from authlib.common.security import generate_token
+from playwright.sync_api import Page, expect
+from sqlalchemy import insert
+
+from app.models import Group, Role
+from app.models.base import utcnow
+from tests.e2e import rp
+from tests.e2e.admin import make_admin_with_totp
+from tests.e2e.server import LiveServer
+from tests.e2e.ui import ACCOUNT_URL, PASSWORD, new_email, register, submit_sign_in
+from tests.mailbox import Mailbox
+
+CHALLENGE_URL = re.compile(r"/mfa/challenge$")
+
+
+def signed_out_pages(page: Page, mailbox: Mailbox) -> Iterator[str]:
+    """Sign-in (fresh and after an error), sign-up, forgot and reset password, check-email, 404 and 400."""
+    for name, path in [("sign-in", "/login"), ("sign-up", "/register"), ("forgot-password", "/forgot-password")]:
+        page.goto(path)
+        yield name
+    submit_sign_in(page, new_email(), "not the right password at all")
+    expect(page.locator("#login-error")).to_be_visible()
+    yield "sign-in-error"
+    email = new_email()
+    register(page, email)
+    yield "check-email"
+    page.goto("/forgot-password")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_role("button", name="Send the link").click()
+    page.goto(mailbox.wait_for(email, "Choose a new password").link("/reset-password/"))
+    expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()
+    yield "reset-password"
+    page.goto("/no-such-page")
+    yield "error-404"
+    page.goto("/oauth/authorize?response_type=code")
+    yield "error-400"
+
+
+def challenge_page(page: Page, server: LiveServer) -> Iterator[str]:
+    """The second-factor challenge of someone with an authenticator app."""
+    email = new_email()
+    register(page, email)
+    make_admin_with_totp(server, email)
+    submit_sign_in(page, email, PASSWORD)
+    expect(page).to_have_url(CHALLENGE_URL)
+    yield "mfa-challenge"
+
+
+def sign_in_admin(page: Page, server: LiveServer) -> tuple[str, pyotp.TOTP]:
+    """A new administrator with an authenticator app, signed in past the challenge."""
+    email = new_email()
+    register(page, email)
+    totp = make_admin_with_totp(server, email)
+    submit_sign_in(page, email, PASSWORD)
+    expect(page).to_have_url(CHALLENGE_URL)
+    page.locator("#challenge-totp").get_by_label("6-digit code").fill(totp.now())
+    page.locator("#challenge-totp").get_by_role("button", name="Verify").click()
+    expect(page).to_have_url(ACCOUNT_URL)
+    return email, totp
+
+
+ACCOUNT_PAGES = [
+    ("account-overview", "/account/"),
+    ("account-profile", "/account/profile"),
+    ("account-password", "/account/password"),
+    ("account-sessions", "/account/sessions"),
+    ("account-apps", "/account/apps"),
+    ("account-history", "/account/history"),
+    ("account-export", "/account/export"),
+    ("account-delete", "/account/delete"),
+    ("account-linked", "/account/linked"),
+    ("security", "/mfa/"),
+]
+CONSOLE_PAGES = [
+    ("console-dashboard", "/admin/"),
+    ("console-users", "/admin/users"),
+    ("console-new-user", "/admin/users/new"),
+    ("console-clients", "/admin/clients"),
+    ("console-new-client", "/admin/clients/new"),
+    ("console-roles", "/admin/roles"),
+    ("console-audit", "/admin/audit"),
+    ("console-sessions", "/admin/sessions"),
+    ("console-keys", "/admin/keys"),
+    ("console-rotate-keys", "/admin/keys/rotate"),
+]
+
+
+def seed_console(server: LiveServer) -> None:
+    """A role, a group and a client, so their own pages and the lists have rows."""
+    suffix = generate_token(6).lower()
+    with server.engine.begin() as connection:
+        connection.execute(insert(Role).values(name=f"a11y:{suffix}", description="Reads the books", created_at=utcnow()))
+        connection.execute(insert(Group).values(name=f"a11y-{suffix}", description="Auditors", created_at=utcnow()))
+    rp.register_client(server, "Accessibility Check App", redirect_uri=rp.loopback_redirect_uri())
+
+
+def open_first(page: Page, list_path: str, selector: str) -> None:
+    """Follow the first link into one item of a console list (a user, a client, a role, a group)."""
+    page.goto(list_path)
+    page.locator(f"main {selector}").first.click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+
+def admin_pages(page: Page, server: LiveServer) -> Iterator[str]:
+    """Account, security (with the factor sections, then the new recovery codes), console, consent, device."""
+    sign_in_admin(page, server)
+    seed_console(server)
+    for name, path in ACCOUNT_PAGES + CONSOLE_PAGES:
+        response = page.goto(path)
+        if response is not None and response.status == 404:
+            continue  # an optional page this server does not offer (linked accounts without social sign-in)
+        yield name
+    for name, list_path, selector in [
+        ("console-user", "/admin/users", "a[href*='/admin/users/']:not([href$='/new']):not([href$='/users/'])"),
+        ("console-client", "/admin/clients", "a[href*='/admin/clients/']:not([href$='/new'])"),
+        ("console-role", "/admin/roles", "a[href*='/admin/roles/']"),
+        ("console-group", "/admin/roles", "a[href*='/admin/groups/']"),
+    ]:
+        open_first(page, list_path, selector)
+        yield name
+    page.goto("/mfa/")
+    page.locator("#factor-recovery").get_by_role("button", name="Create recovery codes").click()
+    expect(page.get_by_role("list", name="Your new recovery codes")).to_be_visible()
+    yield "recovery-codes"
+    yield from consent_and_device_pages(page, server)
+
+
+def consent_and_device_pages(page: Page, server: LiveServer) -> Iterator[str]:
+    redirect_uri = rp.loopback_redirect_uri()
+    client = rp.register_client(server, "Accessibility Check RP", redirect_uri=redirect_uri)
+    metadata = rp.discover(server)
+    url, _ = rp.rp_session(client).create_authorization_url(
+        metadata["authorization_endpoint"], code_verifier=generate_token(64), nonce=generate_token(32)
+    )
+    rp.start_at_rp(page, url)
+    expect(page.get_by_role("heading", name=re.compile(r"^Allow .+ to use your account\?$"))).to_be_visible()
+    yield "consent"
+    page.goto("/device")
+    yield "device-verification"
