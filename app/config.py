@@ -171,6 +171,8 @@ class Config:
         # "Keep me signed in" ticked: that session's own longer limits, and a cookie that outlives the browser.
         self.REMEMBER_IDLE_TIMEOUT = timedelta(seconds=_env_int("REMEMBER_IDLE_SECONDS", 7 * 86400))
         self.REMEMBER_ABSOLUTE_TIMEOUT = timedelta(seconds=_env_int("REMEMBER_ABSOLUTE_SECONDS", 30 * 86400))
+        # At most this many signed-in sessions per person; a sign-in beyond it ends the oldest. 0: no limit.
+        self.MAX_SESSIONS_PER_USER = _env_int("MAX_SESSIONS_PER_USER", 0)
         # last_seen is written at most this often, so a page view is not a write.
         self.SESSION_TOUCH_INTERVAL = timedelta(seconds=_env_int("SESSION_TOUCH_SECONDS", 300))
         self.EMAIL_VERIFY_TTL = timedelta(seconds=_env_int("EMAIL_VERIFY_SECONDS", 86400))

@@ -20,6 +20,7 @@ from app.web.limits import configured
 from app.web.messages import message
 from app.web.next_url import landing, remember_next
 from app.web.notices import send_account_exists, send_password_changed, send_password_reset, send_verification
+from app.web.signed_in import after_sign_in
 from app.web.views import request_origin, see_other
 
 
@@ -93,6 +94,8 @@ def finish_sign_in(sign_in: service.SignIn, next_url: str | None):
     if sign_in.user_session.pending is not None:
         remember_next(next_url)
         return see_other(_pending_page(sign_in.user_session))
+    after_sign_in(sign_in.user_session)  # after attach_to_browser, which clears the flashed messages
+    db.session.commit()
     return see_other(landing(next_url))
 
 

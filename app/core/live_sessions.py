@@ -94,8 +94,10 @@ def find_own_session(user: User, session_id: str, now: datetime | None = None) -
     return row if row.is_active(now or utcnow(), policy.idle, policy.absolute) else None
 
 
-def end_session(user: User, user_session: UserSession, *, current: UserSession, origin: Origin) -> int:
-    """Sign that browser out and revoke the refresh tokens issued in it; returns how many families died."""
+def end_session(user: User, user_session: UserSession, *, current: UserSession, origin: Origin, **details: object) -> int:
+    """Sign that browser out and revoke the refresh tokens issued in it; returns how many families died.
+
+    `details` go into the audit event (e.g. why it ended, when the person did not end it themselves)."""
     revoke_session(user_session)
     # Tokens an app got through that browser go with it: ending a session you don't trust must
     # not leave whoever held it a way back in through a connected app.
@@ -107,8 +109,25 @@ def end_session(user: User, user_session: UserSession, *, current: UserSession, 
         session_id=user_session.id,
         current=user_session.id == current.id,
         app_grants_ended=families,
+        **details,
     )
     return families
+
+
+def end_sessions_over_limit(user: User, *, current: UserSession, origin: Origin) -> list[Device]:
+    """A sign-in that takes the person past IDP_MAX_SESSIONS_PER_USER ends their oldest other sessions.
+
+    Each ends as on the sessions page (its app tokens too, audited with reason "session_limit"). Returns the
+    devices of those that ended, oldest first, so the person can be told; [] when there is no limit.
+    """
+    limit = current_app.config["MAX_SESSIONS_PER_USER"]
+    if limit < 1:
+        return []
+    others = sorted((row for row in _live_sessions(user, utcnow()) if row.id != current.id), key=lambda row: row.created_at)
+    oldest = others[: max(len(others) + 1 - limit, 0)]
+    for row in oldest:
+        end_session(user, row, current=current, origin=origin, reason="session_limit", limit=limit)
+    return [describe_device(row.user_agent) for row in oldest]
 
 
 def end_other_sessions(user: User, *, current: UserSession, origin: Origin) -> int:

@@ -19,6 +19,7 @@ from app.models import SignInStage, User, UserSession
 from app.web.browser_session import attach_to_browser, pending_session
 from app.web.next_url import peek_next, remember_next, take_next
 from app.web.notices import send_factor_notice
+from app.web.signed_in import after_sign_in
 from app.web.views import request_origin, see_other
 
 
@@ -47,11 +48,14 @@ ALREADY_PROVED = "This sign-in was already verified, perhaps in another tab. Con
 
 def complete_challenge(user_session: UserSession, kind: str) -> Response:
     """A factor's proof was accepted: upgrade the session, commit, and continue where the person was going."""
+    signing_in = user_session.pending is not None  # else a signed-in session stepping up
     cookie_value = record_second_factor(user_session, [AMR[kind]], origin=request_origin())
     count(MFA_CHALLENGES, factor=kind, result="success")
     next_url = peek_next()
     attach_to_browser(user_session.user, user_session, cookie_value)  # clears Flask's session: keep next
     remember_next(next_url)
+    if signing_in:
+        after_sign_in(user_session)
     db.session.commit()
     return see_other(take_next())
 

@@ -30,6 +30,7 @@ from app.web.json_input import JsonInputError, read_json
 from app.web.limits import configured
 from app.web.next_url import landing, remember_next
 from app.web.notices import send_factor_notice
+from app.web.signed_in import after_sign_in
 from app.web.views import request_origin, see_other
 
 LOCKED = "Too many failed attempts. Wait a few minutes, then try again."
@@ -191,6 +192,8 @@ def passkey_verify():
             revoke_session(held)  # ASVS 7.2.4: the session this browser held ends with its cookie
     db.session.commit()
     attach_to_browser(sign_in.user, sign_in.user_session, sign_in.cookie_value)
+    after_sign_in(sign_in.user_session)
+    db.session.commit()
     next_url = body.get("next") if isinstance(body.get("next"), str) else None
     return jsonify(redirect=landing(next_url))
 

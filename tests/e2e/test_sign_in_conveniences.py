@@ -1,7 +1,8 @@
-"""Sign-in conveniences in a real browser: keep me signed in.
+"""Sign-in conveniences in a real browser: keep me signed in and the concurrent-session limit.
 
-These journeys run against their own instance of the IdP (the shared live server keeps the defaults).
-Time is moved by editing the session rows in the instance's database, never waited for.
+These journeys run against their own instance of the IdP (the shared live server keeps the defaults), with
+IDP_MAX_SESSIONS_PER_USER=2 and one trusted proxy, so that a browser context can say which network it comes
+from (X-Forwarded-For). Time is moved by editing the session rows in the instance's database, never waited for.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from tests.mailbox import SmtpServer, free_port
 
 pytestmark = pytest.mark.e2e
 
+SESSION_LIMIT = 2
+
 
 @pytest.fixture(scope="module")
 def conveniences_server(smtp_server: SmtpServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
@@ -29,7 +32,7 @@ def conveniences_server(smtp_server: SmtpServer, tmp_path_factory: pytest.TempPa
 
     def make_env(database_url: str, instance_dir: Path) -> dict[str, str]:
         env = live.server_env(port, database_url, instance_dir, smtp_server.port)
-        return env
+        return {**env, "IDP_MAX_SESSIONS_PER_USER": str(SESSION_LIMIT), "IDP_TRUSTED_PROXIES": "1"}
 
     with live.running_instance(tmp_path_factory.mktemp("e2e-conveniences"), port, make_env) as server:
         yield server
@@ -95,3 +98,23 @@ def test_kept_signed_in_outlives_the_short_limits_and_ends_with_a_password_chang
 
     page.goto("/account/")
     expect(page).to_have_url(LOGIN_URL)
+
+
+def test_a_third_browser_ends_the_oldest_session(new_context, conveniences_server: LiveServer) -> None:
+    email = f"limit-{datetime.now().timestamp():.0f}-{free_port()}@example.com"
+    pages = [new_context().new_page() for _ in range(3)]
+    register(pages[0], email)
+    sign_in(pages[0], email)
+    move_back(conveniences_server, email, idle=timedelta(0), old=timedelta(minutes=5))  # the oldest
+    sign_in(pages[1], email)
+
+    sign_in(pages[2], email)
+
+    told = pages[2].get_by_role("status").filter(has_text="You were signed out of your oldest session")
+    expect(told).to_contain_text(f"at most {SESSION_LIMIT} devices at a time")
+    assert len(sessions_of(conveniences_server, email)) == 3  # the ended one stays, revoked
+    pages[0].goto("/account/")
+    expect(pages[0]).to_have_url(LOGIN_URL)
+    for page in pages[1:]:
+        page.goto("/account/")
+        expect(page).to_have_url(ACCOUNT_URL)
