@@ -15,6 +15,10 @@
     wrap.className = "password-wrap";
     input.parentNode.insertBefore(wrap, input);
     wrap.appendChild(input);
+    // Moving the field drops it from the browser's autofocus candidates: give the focus it was meant to have.
+    if (input.autofocus && (!document.activeElement || document.activeElement === document.body)) {
+      input.focus();
+    }
     var button = document.createElement("button");
     button.type = "button";
     button.className = "button password-toggle";
