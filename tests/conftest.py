@@ -24,10 +24,20 @@ from app.extensions import db, limiter
 from app.models import AuditEvent, User
 from app.models.base import utcnow
 from app.security import hash_password
+from tests import run_database
 from tests.mailbox import Mailbox, SmtpServer
 
 # Loopback GitHub, Discord and a second IdP for the social sign-in tests (fixtures fake_social, upstream_idp).
 pytest_plugins = ["tests.upstreams"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    run_database.start()  # before any app is built: every TestConfig reads the run's own database
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run_database.finish()
+
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
