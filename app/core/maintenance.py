@@ -14,6 +14,7 @@ it died never meets it gone, and an operator looking into something that has jus
   An expired code is never redeemable again, so a replay has nothing left to revoke through it; keeping it
   while its tokens live is what the code-replay revocation would need if that ever changed.
 - Sign-in sessions: revoked, or past their idle or absolute timeout (the longer ones when kept signed in).
+- Browsers and networks a person signed in from (the new-sign-in email): unused for 180 days.
 - Audit events and the per-minute machine-token counts (the audit trail of client credentials) only with
   IDP_AUDIT_RETENTION_DAYS: older than that many days. Without it the trail is kept forever.
 Signing keys are never deleted here: a retired key simply stops being published (app/core/keys.py).
@@ -30,6 +31,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Table, delete, exists, func, or_, select, tuple_
 
 from app.core.audit import CLI_ORIGIN, Origin, record_event
+from app.core.devices import SEEN_DEVICE_RETENTION
 from app.core.sessions import SessionPolicy
 from app.extensions import db
 from app.models import (
@@ -41,6 +43,7 @@ from app.models import (
     LiveAccessToken,
     RefreshToken,
     RevokedAccessToken,
+    SeenDevice,
     SmsCode,
     UsedClientAssertion,
     UserSession,
@@ -76,6 +79,7 @@ def dead_rows(config: Mapping, now: datetime) -> DeadRows:
             UserSession.__table__,
             or_(UserSession.revoked_at < cutoff, _past_limits(config, policy, cutoff)),
         ),
+        ("seen_devices", SeenDevice.__table__, SeenDevice.last_seen_at < cutoff - SEEN_DEVICE_RETENTION),
     ]
     retention_start = audit_retention_start(config, now)
     if retention_start is not None:

@@ -2,6 +2,7 @@
 
 from app.models.audit import AuditEvent
 from app.models.base import Base
+from app.models.devices import SeenDevice
 from app.models.email_token import EmailToken, EmailTokenPurpose
 from app.models.federation import LinkedIdentity
 from app.models.keys import SigningKey
@@ -49,6 +50,7 @@ __all__ = [
     "OAuthConsent",
     "RefreshToken",
     "RevokedAccessToken",
+    "SeenDevice",
     "SignInStage",
     "SigningKey",
     "UsedClientAssertion",

@@ -6,9 +6,12 @@ Links are the configured issuer plus the page's url_for path, never the request'
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import current_app, render_template, url_for
 
 from app.core.email_tokens import EMAIL_CHANGE_TTL
+from app.core.live_sessions import Device
 from app.core.mail import Mail, send_mail
 from app.models import User
 
@@ -97,6 +100,21 @@ def send_factor_notice(user: User, kind: str, action: str) -> None:
     """A second factor changed (docs/security.md: ASVS 6.3.7). kind: a FACTOR_NAMES key; action: added, removed, regenerated."""
     what = f"{FACTOR_NAMES[kind]} was {FACTOR_ACTIONS[action]} your account"
     _send_change_notice("factor_changed", user, what, security_link=external_url("mfa.security"))
+
+
+def send_new_sign_in(user: User, when: datetime, device: Device, network: str) -> None:
+    """A sign-in from a browser and a network this person never used (app/core/devices.py decides)."""
+    _send(
+        "new_sign_in",
+        to=user.email,
+        subject="New sign-in to your account",
+        user=user,
+        when=when.strftime("%Y-%m-%d %H:%M UTC"),
+        device=f"{device.browser} on {device.system}",
+        network=network,
+        sessions_link=external_url("account.sessions"),
+        reset_link=external_url("auth.forgot_password"),
+    )
 
 
 def mask_email(email: str) -> str:

@@ -6,15 +6,23 @@ a step-up of a session that was signed in already), before they commit.
 
 from __future__ import annotations
 
-from flask import current_app, flash
+from flask import after_this_request, current_app, flash, request
+from werkzeug.wrappers import Response
 
-from app.core.live_sessions import end_sessions_over_limit
+from app.core.devices import coarse_network, record_sign_in
+from app.core.live_sessions import describe_device, end_sessions_over_limit
 from app.models import UserSession
+from app.security import new_token
+from app.web.notices import send_new_sign_in
 from app.web.views import request_origin
+
+DEVICE_COOKIE = "idp_device"
+# As long as browsers keep any cookie (Chrome caps Max-Age at 400 days): it only has to outlive the pruning.
+DEVICE_COOKIE_MAX_AGE = 400 * 86400
 
 
 def after_sign_in(user_session: UserSession) -> None:
-    """Apply the concurrent-session limit and say which sessions it ended."""
+    """Apply the concurrent-session limit and say which sessions it ended; mail a sign-in from somewhere new."""
     ended = end_sessions_over_limit(user_session.user, current=user_session, origin=request_origin())
     limit = current_app.config["MAX_SESSIONS_PER_USER"]
     for device in ended:
@@ -23,3 +31,36 @@ def after_sign_in(user_session: UserSession) -> None:
             f"account may be signed in on at most {limit} devices at a time.",
             "info",
         )
+    _note_device(user_session)
+
+
+def _device_cookie_name() -> str:
+    # __Host- pins the cookie to this origin under https, as for the auth cookie (app/config.py).
+    return ("__Host-" if current_app.config["SESSION_COOKIE_SECURE"] else "") + DEVICE_COOKIE
+
+
+def _note_device(user_session: UserSession) -> None:
+    """Remember this browser and network for the person; after the commit, mail them if both were new."""
+    device_id = request.cookies.get(_device_cookie_name()) or ""
+    fresh_cookie = not 32 <= len(device_id) <= 128
+    if fresh_cookie:
+        device_id = new_token()
+    network = coarse_network(user_session.ip_address)
+    is_new = record_sign_in(user_session.user, device_id, network)
+
+    @after_this_request
+    def finish(response: Response) -> Response:  # runs after the view committed
+        if fresh_cookie:
+            secure = current_app.config["SESSION_COOKIE_SECURE"]
+            response.set_cookie(
+                _device_cookie_name(),
+                device_id,
+                max_age=DEVICE_COOKIE_MAX_AGE,
+                path="/",
+                secure=secure,
+                httponly=True,
+                samesite="Lax",
+            )
+        if is_new:
+            send_new_sign_in(user_session.user, user_session.created_at, describe_device(user_session.user_agent), network)
+        return response

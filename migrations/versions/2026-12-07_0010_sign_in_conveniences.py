@@ -1,4 +1,4 @@
-"""Sign-in conveniences: "keep me signed in" limits on the session row.
+"""Sign-in conveniences: "keep me signed in" limits on the session row; the browsers and networks seen.
 
 Revision ID: 0010
 Revises: 0009
@@ -23,9 +23,28 @@ def upgrade():
         batch_op.add_column(
             sa.Column("absolute_seconds", sa.Integer(), nullable=True, comment="kept signed in: its own absolute limit")
         )
+    op.create_table(
+        "seen_device",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("device_digest", sa.String(length=64), nullable=False, comment="SHA-256 of the device cookie's random id"),
+        sa.Column("network", sa.String(length=64), nullable=False, comment="coarse: the IPv4 /24 or IPv6 /48, never the address"),
+        sa.Column("first_seen_at", sa.DateTime(), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(), nullable=False, comment="pruned 180 days after"),
+        sa.ForeignKeyConstraint(["user_id"], ["user.id"], name=op.f("fk_seen_device_user_id_user"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_seen_device")),
+        sa.UniqueConstraint("user_id", "device_digest", "network", name=op.f("uq_seen_device_user_id")),
+    )
+    with op.batch_alter_table("seen_device", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_seen_device_last_seen_at"), ["last_seen_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_seen_device_user_id"), ["user_id"], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table("seen_device", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_seen_device_user_id"))
+        batch_op.drop_index(batch_op.f("ix_seen_device_last_seen_at"))
+    op.drop_table("seen_device")
     with op.batch_alter_table("user_session", schema=None) as batch_op:
         batch_op.drop_column("absolute_seconds")
         batch_op.drop_column("idle_seconds")

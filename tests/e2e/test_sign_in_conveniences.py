@@ -1,4 +1,4 @@
-"""Sign-in conveniences in a real browser: keep me signed in and the concurrent-session limit.
+"""Sign-in conveniences in a real browser: keep me signed in, the concurrent-session limit, the new-sign-in email.
 
 These journeys run against their own instance of the IdP (the shared live server keeps the defaults), with
 IDP_MAX_SESSIONS_PER_USER=2 and one trusted proxy, so that a browser context can say which network it comes
@@ -19,7 +19,7 @@ from app.models import User, UserSession
 from tests.e2e import server as live
 from tests.e2e.server import LiveServer
 from tests.e2e.ui import ACCOUNT_URL, LOGIN_URL, NEW_PASSWORD, PASSWORD, register, sign_in, submit_sign_in
-from tests.mailbox import SmtpServer, free_port
+from tests.mailbox import Mailbox, SmtpServer, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -118,3 +118,20 @@ def test_a_third_browser_ends_the_oldest_session(new_context, conveniences_serve
     for page in pages[1:]:
         page.goto("/account/")
         expect(page).to_have_url(ACCOUNT_URL)
+
+
+def test_a_new_browser_on_a_new_network_gets_the_new_sign_in_email(new_context, mailbox: Mailbox) -> None:
+    email = f"device-{datetime.now().timestamp():.0f}-{free_port()}@example.com"
+    home = new_context().new_page()  # from 127.0.0.1: no proxy header
+    register(home, email)
+    sign_in(home, email)  # the first sign-in: nothing to compare with, no mail
+    travelling = new_context(extra_http_headers={"X-Forwarded-For": "198.51.100.23"}).new_page()
+
+    sign_in(travelling, email)
+
+    mail = mailbox.wait_for(email, "New sign-in to your account")
+    assert "198.51.100.0/24" in mail.text
+    assert "Chrome" in mail.text  # Playwright's headless Chromium says "HeadlessChrome"
+    travelling.goto(mail.link("/account/sessions"))
+    expect(travelling.get_by_role("heading", name="Sessions")).to_be_visible()
+    assert [m.subject for m in mailbox.to(email)].count("New sign-in to your account") == 1

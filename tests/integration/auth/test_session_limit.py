@@ -30,9 +30,10 @@ def limited(app):
     return app
 
 
-def browser(app, user_agent: str):
+def browser(app, user_agent: str, **environ: str):
+    """A test client that sends this User-Agent (and any other WSGI environ, e.g. REMOTE_ADDR) on every request."""
     client = app.test_client()
-    client.environ_base["HTTP_USER_AGENT"] = user_agent
+    client.environ_base.update(HTTP_USER_AGENT=user_agent, **environ)
     return client
 
 

@@ -19,6 +19,7 @@ from app.models import (
     OAuthClient,
     RefreshToken,
     RevokedAccessToken,
+    SeenDevice,
     SmsCode,
     UsedClientAssertion,
     User,
@@ -145,3 +146,7 @@ def key_of(row) -> tuple:
     db.session.flush()
     table = row.__table__
     return tuple(getattr(row, column.key) for column in table.primary_key.columns)
+
+
+def seen_device(user: User, last_seen_at: datetime) -> SeenDevice:
+    return SeenDevice(user_id=user.id, device_digest=unique(), network="203.0.113.0/24", last_seen_at=last_seen_at)

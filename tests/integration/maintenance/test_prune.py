@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Table, select
 
+from app.core.devices import SEEN_DEVICE_RETENTION
 from app.core.maintenance import GRACE, prune_expired
 from app.extensions import db
 from app.models import AuditEvent, ClientCredentialsUsage, RevokedAccessToken
@@ -72,6 +73,8 @@ def world(app, create_user) -> World:
     world.add_expiring("email_tokens", lambda at: rows.email_token(user, at))
     _add_refresh_families_and_codes(world)
     _add_sessions(world, app.config["SESSION_IDLE_TIMEOUT"], app.config["SESSION_ABSOLUTE_TIMEOUT"])
+    # A browser and network last used 180 days ago (the retention) expire then, plus the grace.
+    world.add_expiring("seen_devices", lambda at: rows.seen_device(user, at - SEEN_DEVICE_RETENTION))
     db.session.commit()
     return world
 
