@@ -1,9 +1,9 @@
 """Every page of the journeys, reached the way a person reaches it, for checks that look at each one.
 
 Three kinds of visitor see the pages: someone signed out (sign-in, sign-up, reset, errors), someone
-half-way through signing in (the second-factor challenge), and an administrator with an
-authenticator app, signed in (account, security, consent, device, console). Each ``*_pages``
-function yields ``(name, page)`` once the page named is showing, so a check can run on it.
+setting up a second factor and then asked for it, and an administrator with an authenticator app,
+signed in (account, security, consent, device, console). Each ``*_pages`` function is a walk that
+yields a page's name once that page is showing, so a check can run on it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from app.models.base import utcnow
 from tests.e2e import rp
 from tests.e2e.admin import make_admin_with_totp
 from tests.e2e.server import LiveServer
-from tests.e2e.ui import ACCOUNT_URL, PASSWORD, new_email, register, submit_sign_in
+from tests.e2e.ui import ACCOUNT_URL, PASSWORD, new_email, register, sign_in, sign_out, submit_sign_in
 from tests.mailbox import Mailbox
 
 CHALLENGE_URL = re.compile(r"/mfa/challenge$")
@@ -50,8 +50,16 @@ def signed_out_pages(page: Page, mailbox: Mailbox) -> Iterator[str]:
     yield "error-400"
 
 
-def challenge_page(page: Page, server: LiveServer) -> Iterator[str]:
-    """The second-factor challenge of someone with an authenticator app."""
+def second_factor_pages(page: Page, server: LiveServer) -> Iterator[str]:
+    """Setting up an authenticator app (the QR code), then, signed out, the challenge it brings."""
+    email = new_email()
+    register(page, email)
+    sign_in(page, email)
+    page.goto("/mfa/")
+    page.locator("#factor-totp").get_by_role("button", name="Set up an authenticator app").click()
+    expect(page.locator("#totp-qr")).to_be_visible()
+    yield "security-totp-setup"
+    sign_out(page)
     email = new_email()
     register(page, email)
     make_admin_with_totp(server, email)
@@ -137,6 +145,17 @@ def admin_pages(page: Page, server: LiveServer) -> Iterator[str]:
     expect(page.get_by_role("list", name="Your new recovery codes")).to_be_visible()
     yield "recovery-codes"
     yield from consent_and_device_pages(page, server)
+    yield from factor_setup_pages(page)
+
+
+def factor_setup_pages(page: Page) -> Iterator[str]:
+    """The security page half-way through setting up a phone."""
+    page.goto("/mfa/")
+    sms = page.locator("#factor-sms")
+    sms.get_by_label("Mobile number").fill("+44 7700 900123")
+    sms.get_by_role("button", name="Text a code to this number").click()
+    expect(sms.get_by_label("Code from the text message")).to_be_visible()
+    yield "security-sms-setup"
 
 
 def consent_and_device_pages(page: Page, server: LiveServer) -> Iterator[str]:

@@ -81,8 +81,8 @@ def test_signed_out_pages_meet_wcag_aa(new_context: ContextFactory, mailbox: Mai
 
 
 @pytest.mark.parametrize("width", [DESKTOP, PHONE])
-def test_the_second_factor_challenge_meets_wcag_aa(new_context: ContextFactory, live_server: LiveServer, width: int) -> None:
-    walk(new_context, width, lambda page: journey_pages.challenge_page(page, live_server))
+def test_second_factor_setup_and_challenge_meet_wcag_aa(new_context: ContextFactory, live_server: LiveServer, width: int) -> None:
+    walk(new_context, width, lambda page: journey_pages.second_factor_pages(page, live_server))
 
 
 @pytest.mark.parametrize("width", [DESKTOP, PHONE])
