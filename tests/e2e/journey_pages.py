@@ -51,14 +51,14 @@ def signed_out_pages(page: Page, mailbox: Mailbox) -> Iterator[str]:
 
 
 def second_factor_pages(page: Page, server: LiveServer) -> Iterator[str]:
-    """Setting up an authenticator app (the QR code), then, signed out, the challenge it brings."""
+    """Setting up a phone, then an authenticator app (the QR code); then someone else's challenge."""
     email = new_email()
     register(page, email)
     sign_in(page, email)
-    page.goto("/mfa/")
+    yield from sms_setup_page(page)
     page.locator("#factor-totp").get_by_role("button", name="Set up an authenticator app").click()
     expect(page.locator("#totp-qr")).to_be_visible()
-    yield "security-totp-setup"
+    yield "security-totp-setup"  # with the phone still half-way too: one autofocus all the same
     sign_out(page)
     email = new_email()
     register(page, email)
@@ -145,11 +145,10 @@ def admin_pages(page: Page, server: LiveServer) -> Iterator[str]:
     expect(page.get_by_role("list", name="Your new recovery codes")).to_be_visible()
     yield "recovery-codes"
     yield from consent_and_device_pages(page, server)
-    yield from factor_setup_pages(page)
 
 
-def factor_setup_pages(page: Page) -> Iterator[str]:
-    """The security page half-way through setting up a phone."""
+def sms_setup_page(page: Page) -> Iterator[str]:
+    """The security page half-way through setting up a phone: a code was texted."""
     page.goto("/mfa/")
     sms = page.locator("#factor-sms")
     sms.get_by_label("Mobile number").fill("+44 7700 900123")
