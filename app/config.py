@@ -144,6 +144,8 @@ class Config:
         self.FRESH_AUTH_SECONDS = _env_int("FRESH_AUTH_SECONDS", 300)
         # The console needs a second factor proven within this long (ASVS 8.2; "within the last hours").
         self.ADMIN_MFA_MAX_AGE_SECONDS = _env_int("ADMIN_MFA_MAX_AGE_SECONDS", 4 * 3600)
+        # "Trust this browser" after a second factor: that browser's sign-ins skip the challenge this long.
+        self.TRUSTED_BROWSER_SECONDS = _env_int("TRUSTED_BROWSER_SECONDS", 30 * 86400)
         self.LIMIT_MFA_CHALLENGE = _env("LIMIT_MFA_CHALLENGE", "10 per minute")
         # Text-message codes: "log" writes them to the app log (development only), "http" posts to a
         # Twilio-style gateway; the URL may hold {account}, e.g. .../Accounts/{account}/Messages.json.

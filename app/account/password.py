@@ -10,6 +10,7 @@ from app.core.lockout import record_failed_attempt
 from app.core.password_policy import normalize_password
 from app.core.revocation import revoke_refresh_family
 from app.core.sessions import revoke_user_sessions
+from app.core.trusted_browsers import forget_trusted_browsers
 from app.extensions import db
 from app.models import DeviceCode, DeviceCodeStatus, RefreshToken, User, UserSession
 from app.models.base import utcnow
@@ -47,6 +48,7 @@ def change_password(user: User, user_session: UserSession, *, current: str | Non
     user.password_hash = hash_password(normalized)
     ended = revoke_user_sessions(user, keep=user_session)
     revoked = _revoke_tokens_outside(user, user_session)
+    forget_trusted_browsers(user, origin=origin, reason="password_changed")  # whoever knew the old one trusted none
     record_event(
         "account.password_changed",
         origin=origin,

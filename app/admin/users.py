@@ -23,6 +23,7 @@ from app.core.live_sessions import ActiveSession, active_sessions
 from app.core.paging import Page, page_offset
 from app.core.revocation import revoke_user_tokens
 from app.core.sessions import revoke_user_sessions
+from app.core.trusted_browsers import forget_trusted_browsers
 from app.extensions import db
 from app.models import (
     AuditEvent,
@@ -165,6 +166,7 @@ def disable_user(user: User, *, actor: User | None, origin: Origin, keep: UserSe
         raise ActionRefused(LAST_ADMIN)
     user.is_disabled = True
     sessions = revoke_user_sessions(user)
+    forget_trusted_browsers(user, origin=origin, reason="account_disabled")
     families = revoke_user_tokens(user)
     record_event(
         "admin.user_disabled", origin=origin, actor=actor, subject=user, sessions_ended=sessions, app_grants_ended=families
@@ -206,6 +208,7 @@ def reset_mfa(user: User, *, actor: User | None, origin: Origin, keep: UserSessi
     """
     codes = delete_all_factors(user)["recovery"]
     sessions = revoke_user_sessions(user, keep=keep)
+    forget_trusted_browsers(user, origin=origin, reason="mfa_reset")
     record_event(
         "admin.mfa_reset", origin=origin, actor=actor, subject=user, recovery_codes_deleted=codes, sessions_ended=sessions
     )

@@ -11,6 +11,8 @@ from app.core import accounts as service
 from app.core import email_tokens
 from app.core.providers import configured_providers
 from app.core.sessions import revoke_session
+from app.core.sign_in import skip_challenge_in_trusted_browser
+from app.core.trusted_browsers import is_trusted
 from app.extensions import db, limiter
 from app.models import EmailTokenPurpose, SignInStage
 from app.net import client_ip
@@ -20,7 +22,7 @@ from app.web.limits import configured
 from app.web.messages import message
 from app.web.next_url import landing, remember_next
 from app.web.notices import send_account_exists, send_password_changed, send_password_reset, send_verification
-from app.web.signed_in import after_sign_in
+from app.web.signed_in import after_sign_in, trusted_browser_cookie
 from app.web.views import request_origin, see_other
 
 
@@ -69,6 +71,8 @@ def login():
         g.login_failed = True
         form.password.data = ""
         return _login_page(form, 401, error=message("login_failed"))
+    if sign_in.user_session.pending == SignInStage.MFA and is_trusted(sign_in.user, trusted_browser_cookie()):
+        skip_challenge_in_trusted_browser(sign_in.user_session, origin=request_origin())
     return finish_sign_in(sign_in, form.next.data)
 
 

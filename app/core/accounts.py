@@ -15,6 +15,7 @@ from app.core.password_policy import PasswordRules, normalize_password, password
 from app.core.revocation import revoke_user_tokens
 from app.core.sessions import revoke_user_sessions, start_session
 from app.core.sign_in import sign_in_stage
+from app.core.trusted_browsers import forget_trusted_browsers
 from app.extensions import db
 from app.metrics import SIGN_INS, count, count_sign_in
 from app.models import EmailTokenPurpose, SignInStage, User, UserSession
@@ -162,6 +163,7 @@ def reset_password(token: str, password: str, *, origin: Origin) -> User | None:
     user.failed_login_count = 0
     user.locked_until = None
     ended = revoke_user_sessions(user)
+    forget_trusted_browsers(user, origin=origin, reason="password_reset")
     # A reset means the password may have leaked: apps connected with it lose their tokens too.
     revoked_families = revoke_user_tokens(user)
     # Receiving the link proves control of the address.

@@ -37,6 +37,8 @@ EVENT_LABELS = {
     "account.identity_unlinked": "Unlinked an account at another service",
     "auth.step_up": "Confirmed with a second factor",
     "mfa.enrolled": "Second factor added",
+    "mfa.browser_trusted": "Browser trusted to skip the second factor",
+    "mfa.trusted_browsers_forgotten": "Trusted browsers forgotten",
     "mfa.removed": "Second factor removed",
     "mfa.recovery_codes_generated": "New recovery codes created",
     "mfa.recovery_code_used": "Signed in with a recovery code",

@@ -83,6 +83,20 @@ def record_second_factor(user_session: UserSession, methods: list[str], *, origi
     return cookie_value
 
 
+def skip_challenge_in_trusted_browser(user_session: UserSession, *, origin: Origin) -> None:
+    """The password was right in a browser the person trusts (app/core/trusted_browsers.py): signed in without the
+    challenge. amr stays ["pwd"]: no factor was proven now, so every step-up rule still asks for one."""
+    user_session.pending = None
+    record_event(
+        "auth.login",
+        origin=origin,
+        subject=user_session.user,
+        session_id=user_session.id,
+        amr=user_session.amr,
+        trusted_browser=True,
+    )
+
+
 def record_failed_factor(user: User, kind: str, *, origin: Origin) -> None:
     """A wrong proof counts toward the lockout, like a wrong password."""
     record_failed_attempt(user, utcnow(), origin, "mfa", factor=kind)

@@ -7,19 +7,20 @@ and the way back to where the person was going (app.web.next_url).
 
 from __future__ import annotations
 
-from flask import flash, url_for
+from flask import flash, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.core.factors import AMR, has_mfa
 from app.core.sign_in import proved_meanwhile, record_failed_factor, record_second_factor
+from app.core.trusted_browsers import trust_browser
 from app.extensions import db
 from app.metrics import MFA_CHALLENGES, count
 from app.models import SignInStage, User, UserSession
 from app.web.browser_session import attach_to_browser, pending_session
 from app.web.next_url import peek_next, remember_next, take_next
 from app.web.notices import send_factor_notice
-from app.web.signed_in import after_sign_in
+from app.web.signed_in import after_sign_in, give_trusted_browser_cookie
 from app.web.views import request_origin, see_other
 
 
@@ -56,6 +57,8 @@ def complete_challenge(user_session: UserSession, kind: str) -> Response:
     remember_next(next_url)
     if signing_in:
         after_sign_in(user_session)
+        if request.form.get("trust_browser"):  # ticked on the challenge page: skip the challenge here next time
+            give_trusted_browser_cookie(trust_browser(user_session.user, origin=request_origin()))
     db.session.commit()
     return see_other(take_next())
 

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 
-from flask import redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
 
+from app.core.durations import describe_age
 from app.core.factors import challenge_plugins, enrolled_factor_kinds, plugins
 from app.core.sign_in import challenge_locked
+from app.core.trusted_browsers import count_trusted
+from app.core.trusted_browsers import forget_trusted_browsers as forget_all
+from app.extensions import db
 from app.mfa import bp
 from app.mfa.flow import challenge_subject, enrolment_subject
 from app.models import SignInStage, User, UserSession
-from app.web.views import see_other
+from app.web.forms import ConfirmForm
+from app.web.views import request_origin, see_other
 
 LOCKED = "Too many wrong codes. Wait a few minutes, then try again."
+FORGOTTEN = "Every trusted browser was forgotten: each asks for a second factor at its next sign-in."
+NONE_TRUSTED = "There were no trusted browsers to forget."
 
 
 def enrolment_form(view: Callable) -> Callable:
@@ -65,6 +74,7 @@ def render_challenge(user: User, user_session: UserSession, *, error: str | None
         user=user,
         methods=challenge_plugins(user),
         stepping_up=user_session.pending is None,
+        trust_period=describe_age(timedelta(seconds=current_app.config["TRUSTED_BROWSER_SECONDS"])),
         error=error,
         **context,
     )
@@ -91,6 +101,26 @@ def render_security(user: User, user_session: UserSession, *, status: int = 200,
         sections=plugins(),
         enrolled=enrolled_factor_kinds(user),
         must_enrol=user_session.pending == SignInStage.ENROL,
+        trusted_browsers=count_trusted(user),
         **context,
     )
     return page, status
+
+
+@bp.get("/trusted-browsers/forget")
+@login_required
+def forget_trusted_browsers_page():
+    """Ask before forgetting: the next sign-in in each of those browsers asks for a second factor again."""
+    count = count_trusted(current_user.user)
+    return render_template("mfa/forget_trusted_browsers.html", form=ConfirmForm(), count=count)
+
+
+@bp.post("/trusted-browsers/forget")
+@login_required
+def forget_trusted_browsers():
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    forgotten = forget_all(current_user.user, origin=request_origin(), reason="forgotten_by_user")
+    db.session.commit()
+    flash(FORGOTTEN if forgotten else NONE_TRUSTED, "success")
+    return see_other(url_for("mfa.security"))

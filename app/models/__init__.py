@@ -2,7 +2,7 @@
 
 from app.models.audit import AuditEvent
 from app.models.base import Base
-from app.models.devices import SeenDevice
+from app.models.devices import SeenDevice, TrustedBrowser
 from app.models.email_token import EmailToken, EmailTokenPurpose
 from app.models.federation import LinkedIdentity
 from app.models.keys import SigningKey
@@ -54,6 +54,7 @@ __all__ = [
     "SignInStage",
     "SigningKey",
     "UsedClientAssertion",
+    "TrustedBrowser",
     "User",
     "UserSession",
 ]

@@ -22,3 +22,17 @@ class SeenDevice(Base):
     network: Mapped[str] = mapped_column(String(64), comment="coarse: the IPv4 /24 or IPv6 /48, never the address")
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True, comment="pruned 180 days after")
+
+
+class TrustedBrowser(Base):
+    """A browser the person chose to trust after a second factor: its sign-ins skip the challenge until expires_at."""
+
+    __tablename__ = "trusted_browser"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True, comment="SHA-256 of the cookie value")
+    user_agent: Mapped[str] = mapped_column(String(120), default="", comment="browser and system, as shown to the person")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

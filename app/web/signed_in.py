@@ -17,6 +17,7 @@ from app.web.notices import send_new_sign_in
 from app.web.views import request_origin
 
 DEVICE_COOKIE = "idp_device"
+TRUSTED_COOKIE = "idp_trusted"
 # As long as browsers keep any cookie (Chrome caps Max-Age at 400 days): it only has to outlive the pruning.
 DEVICE_COOKIE_MAX_AGE = 400 * 86400
 
@@ -34,9 +35,33 @@ def after_sign_in(user_session: UserSession) -> None:
     _note_device(user_session)
 
 
-def _device_cookie_name() -> str:
+def _cookie_name(name: str) -> str:
     # __Host- pins the cookie to this origin under https, as for the auth cookie (app/config.py).
-    return ("__Host-" if current_app.config["SESSION_COOKIE_SECURE"] else "") + DEVICE_COOKIE
+    return ("__Host-" if current_app.config["SESSION_COOKIE_SECURE"] else "") + name
+
+
+def _device_cookie_name() -> str:
+    return _cookie_name(DEVICE_COOKIE)
+
+
+def _set_cookie(response: Response, name: str, value: str, max_age: int) -> None:
+    secure = current_app.config["SESSION_COOKIE_SECURE"]
+    response.set_cookie(name, value, max_age=max_age, path="/", secure=secure, httponly=True, samesite="Lax")
+
+
+def trusted_browser_cookie() -> str | None:
+    """The "trust this browser" token this browser holds, if any (app/core/trusted_browsers.py)."""
+    return request.cookies.get(_cookie_name(TRUSTED_COOKIE))
+
+
+def give_trusted_browser_cookie(cookie_value: str) -> None:
+    """Send the token with this response; the browser keeps it as long as the trust lasts."""
+    max_age = current_app.config["TRUSTED_BROWSER_SECONDS"]
+
+    @after_this_request
+    def send(response: Response) -> Response:
+        _set_cookie(response, _cookie_name(TRUSTED_COOKIE), cookie_value, max_age)
+        return response
 
 
 def _note_device(user_session: UserSession) -> None:
@@ -51,16 +76,7 @@ def _note_device(user_session: UserSession) -> None:
     @after_this_request
     def finish(response: Response) -> Response:  # runs after the view committed
         if fresh_cookie:
-            secure = current_app.config["SESSION_COOKIE_SECURE"]
-            response.set_cookie(
-                _device_cookie_name(),
-                device_id,
-                max_age=DEVICE_COOKIE_MAX_AGE,
-                path="/",
-                secure=secure,
-                httponly=True,
-                samesite="Lax",
-            )
+            _set_cookie(response, _device_cookie_name(), device_id, DEVICE_COOKIE_MAX_AGE)
         if is_new:
             send_new_sign_in(user_session.user, user_session.created_at, describe_device(user_session.user_agent), network)
         return response

@@ -1,4 +1,5 @@
-"""Sign-in conveniences: "keep me signed in" limits on the session row; the browsers and networks seen.
+"""Sign-in conveniences: "keep me signed in" limits on the session row; the browsers and networks seen;
+the browsers trusted to skip the second factor.
 
 Revision ID: 0010
 Revises: 0009
@@ -38,9 +39,29 @@ def upgrade():
     with op.batch_alter_table("seen_device", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_seen_device_last_seen_at"), ["last_seen_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_seen_device_user_id"), ["user_id"], unique=False)
+    op.create_table(
+        "trusted_browser",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("token_digest", sa.String(length=64), nullable=False, comment="SHA-256 of the cookie value"),
+        sa.Column("user_agent", sa.String(length=120), nullable=False, comment="browser and system, as shown to the person"),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("last_used_at", sa.DateTime(), nullable=True),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["user.id"], name=op.f("fk_trusted_browser_user_id_user"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_trusted_browser")),
+        sa.UniqueConstraint("token_digest", name=op.f("uq_trusted_browser_token_digest")),
+    )
+    with op.batch_alter_table("trusted_browser", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_trusted_browser_expires_at"), ["expires_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_trusted_browser_user_id"), ["user_id"], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table("trusted_browser", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_trusted_browser_user_id"))
+        batch_op.drop_index(batch_op.f("ix_trusted_browser_expires_at"))
+    op.drop_table("trusted_browser")
     with op.batch_alter_table("seen_device", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_seen_device_user_id"))
         batch_op.drop_index(batch_op.f("ix_seen_device_last_seen_at"))

@@ -1,4 +1,4 @@
-"""Sign-in conveniences in a real browser: keep me signed in, the concurrent-session limit, the new-sign-in email.
+"""Sign-in conveniences in a real browser: keep me signed in, the session limit, the new-sign-in email, trusted browsers.
 
 These journeys run against their own instance of the IdP (the shared live server keeps the defaults), with
 IDP_MAX_SESSIONS_PER_USER=2 and one trusted proxy, so that a browser context can say which network it comes
@@ -7,6 +7,7 @@ from (X-Forwarded-For). Time is moved by editing the session rows in the instanc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,13 +18,15 @@ from sqlalchemy import select, update
 
 from app.models import User, UserSession
 from tests.e2e import server as live
+from tests.e2e.admin import add_totp
 from tests.e2e.server import LiveServer
-from tests.e2e.ui import ACCOUNT_URL, LOGIN_URL, NEW_PASSWORD, PASSWORD, register, sign_in, submit_sign_in
+from tests.e2e.ui import ACCOUNT_URL, LOGIN_URL, NEW_PASSWORD, PASSWORD, register, sign_in, sign_out, submit_sign_in
 from tests.mailbox import Mailbox, SmtpServer, free_port
 
 pytestmark = pytest.mark.e2e
 
 SESSION_LIMIT = 2
+CHALLENGE_URL = re.compile(r"/mfa/challenge$")
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +138,40 @@ def test_a_new_browser_on_a_new_network_gets_the_new_sign_in_email(new_context, 
     travelling.goto(mail.link("/account/sessions"))
     expect(travelling.get_by_role("heading", name="Sessions")).to_be_visible()
     assert [m.subject for m in mailbox.to(email)].count("New sign-in to your account") == 1
+
+
+def test_a_trusted_browser_skips_the_challenge_but_not_step_up_until_forgotten(
+    new_context, conveniences_server: LiveServer
+) -> None:
+    email = f"trust-{datetime.now().timestamp():.0f}-{free_port()}@example.com"
+    page = new_context().new_page()
+    register(page, email)
+    totp = add_totp(conveniences_server, email)
+    submit_sign_in(page, email, PASSWORD)
+    expect(page).to_have_url(CHALLENGE_URL)
+    challenge = page.locator("#challenge-totp")
+    challenge.get_by_label("Trust this browser for 30 days").check()
+    challenge.get_by_label("6-digit code").fill(totp.at(datetime.now(UTC) - timedelta(seconds=30)))
+    challenge.get_by_role("button", name="Verify").click()
+    expect(page).to_have_url(ACCOUNT_URL)
+    sign_out(page)
+
+    sign_in(page, email)  # the password alone: this browser is trusted
+
+    # A sensitive change still wants the factor, and a step-up offers no trust to tick.
+    page.goto("/account/password")
+    expect(page).to_have_url(CHALLENGE_URL)
+    expect(page.get_by_label("Trust this browser for 30 days")).to_have_count(0)
+    page.get_by_label("6-digit code").fill(totp.now())
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name="Change your password")).to_be_visible()
+
+    page.goto("/mfa/")
+    expect(page.locator("#trusted-browsers")).to_contain_text("1 trusted browser")
+    page.locator("#trusted-browsers").get_by_role("link", name="Forget all").click()
+    page.get_by_role("button", name="Forget all trusted browsers").click()
+    expect(page.get_by_role("status").filter(has_text="Every trusted browser was forgotten")).to_be_visible()
+    sign_out(page)
+
+    submit_sign_in(page, email, PASSWORD)
+    expect(page).to_have_url(CHALLENGE_URL)
