@@ -140,6 +140,10 @@ def admin_pages(page: Page, server: LiveServer) -> Iterator[str]:
     ]:
         open_first(page, list_path, selector)
         yield name
+    page.goto("/admin/clients/new")
+    page.get_by_role("button", name="Create client").click()
+    expect(page.locator("#client-errors")).to_be_visible()
+    yield "console-new-client-refused"
     page.goto("/mfa/")
     page.locator("#factor-recovery").get_by_role("button", name="Create recovery codes").click()
     expect(page.get_by_role("list", name="Your new recovery codes")).to_be_visible()

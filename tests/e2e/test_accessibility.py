@@ -46,15 +46,24 @@ def violations(page: Page) -> list[str]:
     ]
 
 
+# In-page links (an error summary's links to its fields) whose target is missing.
+BROKEN_FRAGMENT_LINKS = """[...document.querySelectorAll('a[href^="#"]')]
+    .map(link => decodeURIComponent(link.getAttribute('href').slice(1)))
+    .filter(id => id && !document.getElementById(id))"""
+
+
 def sideways_overflow(page: Page) -> int:
     """How far the page itself scrolls sideways; a table scrolling in its own box doesn't count."""
     return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
 
 
 def check_page(page: Page, name: str, width: int, problems: list[str]) -> None:
-    """axe's verdict, one autofocus at most, and at a phone width no sideways scrolling at 320 px."""
+    """axe's verdict, in-page links that land, one autofocus at most, and at a phone width no sideways scrolling at 320 px."""
     page.wait_for_load_state()
     problems += [f"{name} at {width} px: {line}" for line in violations(page)]
+    broken = page.evaluate(BROKEN_FRAGMENT_LINKS)
+    if broken:
+        problems.append(f"{name}: links to #{', #'.join(broken)}, which is not on the page")
     autofocused = page.locator("[autofocus]").count()
     if autofocused > 1:
         problems.append(f"{name}: {autofocused} fields carry autofocus")
