@@ -15,6 +15,7 @@ it died never meets it gone, and an operator looking into something that has jus
   while its tokens live is what the code-replay revocation would need if that ever changed.
 - Sign-in sessions: revoked, or past their idle or absolute timeout (the longer ones when kept signed in).
 - Browsers and networks a person signed in from (the new-sign-in email): unused for 180 days.
+- Trusted browsers (they skip the second factor at sign-in): once their ``expires_at`` has passed.
 - Audit events and the per-minute machine-token counts (the audit trail of client credentials) only with
   IDP_AUDIT_RETENTION_DAYS: older than that many days. Without it the trail is kept forever.
 Signing keys are never deleted here: a retired key simply stops being published (app/core/keys.py).
@@ -45,6 +46,7 @@ from app.models import (
     RevokedAccessToken,
     SeenDevice,
     SmsCode,
+    TrustedBrowser,
     UsedClientAssertion,
     UserSession,
     WebAuthnChallenge,
@@ -80,6 +82,7 @@ def dead_rows(config: Mapping, now: datetime) -> DeadRows:
             or_(UserSession.revoked_at < cutoff, _past_limits(config, policy, cutoff)),
         ),
         ("seen_devices", SeenDevice.__table__, SeenDevice.last_seen_at < cutoff - SEEN_DEVICE_RETENTION),
+        ("trusted_browsers", TrustedBrowser.__table__, TrustedBrowser.expires_at < cutoff),
     ]
     retention_start = audit_retention_start(config, now)
     if retention_start is not None:

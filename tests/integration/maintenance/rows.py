@@ -21,6 +21,7 @@ from app.models import (
     RevokedAccessToken,
     SeenDevice,
     SmsCode,
+    TrustedBrowser,
     UsedClientAssertion,
     User,
     UserSession,
@@ -150,3 +151,7 @@ def key_of(row) -> tuple:
 
 def seen_device(user: User, last_seen_at: datetime) -> SeenDevice:
     return SeenDevice(user_id=user.id, device_digest=unique(), network="203.0.113.0/24", last_seen_at=last_seen_at)
+
+
+def trusted_browser(user: User, expires_at: datetime) -> TrustedBrowser:
+    return TrustedBrowser(user_id=user.id, token_digest=unique(), expires_at=expires_at)

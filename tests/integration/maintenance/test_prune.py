@@ -75,6 +75,7 @@ def world(app, create_user) -> World:
     _add_sessions(world, app.config["SESSION_IDLE_TIMEOUT"], app.config["SESSION_ABSOLUTE_TIMEOUT"])
     # A browser and network last used 180 days ago (the retention) expire then, plus the grace.
     world.add_expiring("seen_devices", lambda at: rows.seen_device(user, at - SEEN_DEVICE_RETENTION))
+    world.add_expiring("trusted_browsers", lambda at: rows.trusted_browser(user, at))
     db.session.commit()
     return world
 
