@@ -94,6 +94,9 @@ class Config:
         self.ENV_NAME = _env("ENV", "development")
         self.ISSUER = (_env("ISSUER", "http://localhost:5000") or "").rstrip("/")
         self.SERVICE_NAME = _env("SERVICE_NAME", "Identity")
+        # Branding on every page and email, checked at start-up (app/web/branding.py): logo file, accent #rrggbb, links.
+        for name in ("BRAND_LOGO", "BRAND_COLOR", "BRAND_PRIVACY_URL", "BRAND_TERMS_URL", "BRAND_HELP_URL"):
+            setattr(self, name, _env(name))
         instance_dir = Path(_env("INSTANCE_DIR", str(INSTANCE_DIR)))
         self.INSTANCE_DIR = str(instance_dir)
         self.SECRET_KEY = _env("SECRET_KEY") or self._generated_secret(instance_dir)

@@ -8,6 +8,7 @@ from flask import Flask, current_app
 
 from app.core.audit import describe_event
 from app.core.providers import configured_providers
+from app.web.branding import brand_globals, init_branding
 
 
 def _template_globals() -> dict[str, object]:
@@ -17,6 +18,7 @@ def _template_globals() -> dict[str, object]:
         "registration_open": config["REGISTRATION_OPEN"],
         # The account navigation offers "Linked accounts" only where there is something to link.
         "social_sign_in_offered": bool(configured_providers()),
+        **brand_globals(),
     }
 
 
@@ -25,6 +27,7 @@ def _format_time(value: datetime | None) -> str:
 
 
 def init_templating(app: Flask) -> None:
+    init_branding(app)  # first: a wrong IDP_BRAND_* setting stops start-up here
     app.context_processor(_template_globals)
     app.add_template_filter(_format_time, "datetime")
     app.add_template_filter(describe_event, "event_label")
