@@ -1,4 +1,4 @@
-"""The connected apps page: which apps may use the account, and disconnecting one."""
+"""The connected apps page: which apps may use the account, and disconnecting one (asked on a page of its own first)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from flask_login import current_user, login_required
 
 from app.account import apps as service
 from app.account import bp
+from app.account.forms import ConfirmedForm
 from app.extensions import db
-from app.web.forms import ConfirmForm
 from app.web.headers import allow_client_logos
 from app.web.views import request_origin, see_other
 
@@ -20,15 +20,27 @@ def apps():
     return allow_client_logos(make_response(page))
 
 
+def _connected_or_404(client_id: str):
+    client = service.find_connected_client(current_user.user, client_id)
+    if client is None:
+        abort(404)  # unknown, or not connected to this account: alike
+    return client
+
+
+@bp.get("/apps/<client_id>/revoke")
+@login_required
+def confirm_revoke_app(client_id: str):
+    client = _connected_or_404(client_id)
+    return render_template("account/confirm_revoke_app.html", client=client, form=ConfirmedForm.to_send())
+
+
 @bp.post("/apps/<client_id>/revoke")
 @login_required
 def revoke_app(client_id: str):
-    if not ConfirmForm().validate_on_submit():
+    if not ConfirmedForm().validate_on_submit():
         abort(400)
     user = current_user.user
-    client = service.find_connected_client(user, client_id)
-    if client is None:
-        abort(404)  # unknown, or not connected to this account: alike
+    client = _connected_or_404(client_id)
     name = client.name
     service.disconnect_app(user, client, origin=request_origin())
     db.session.commit()

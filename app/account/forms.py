@@ -8,8 +8,8 @@ import zoneinfo
 from functools import lru_cache
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms import EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
 from app.web.forms import PASSWORD_FIELD_MAX, email_field
 
@@ -130,3 +130,18 @@ class PasswordChangeForm(FlaskForm):
         if not needs_current:
             # Signed in with a passkey: the fresh second factor vouches for the person instead.
             del self.current_password
+
+
+class ConfirmedForm(FlaskForm):
+    """A destructive action's form: the CSRF token and `confirm`, which only its confirmation page sends.
+
+    A bare POST (an old page, a stray script) is refused with 400 and changes nothing.
+    """
+
+    # No default: a default would stand in for a field missing from the POST.
+    confirm = HiddenField(validators=[AnyOf(["1"], message="Confirm on the confirmation page.")])
+
+    @classmethod
+    def to_send(cls) -> ConfirmedForm:
+        """The form a confirmation page renders: the confirmation filled in."""
+        return cls(formdata=None, confirm="1")

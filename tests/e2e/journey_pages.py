@@ -86,6 +86,7 @@ ACCOUNT_PAGES = [
     ("account-profile", "/account/profile"),
     ("account-password", "/account/password"),
     ("account-sessions", "/account/sessions"),
+    ("account-end-other-sessions", "/account/sessions/end-others"),
     ("account-apps", "/account/apps"),
     ("account-history", "/account/history"),
     ("account-export", "/account/export"),

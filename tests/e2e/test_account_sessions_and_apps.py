@@ -54,7 +54,14 @@ def test_end_another_browsers_session_and_that_browser_is_signed_out(new_context
     expect(other.locator(".session-device")).to_have_text(re.compile(r"^\S*Chrome \d+ on Linux"))
     expect(other.locator(".session-ip")).to_have_text("127.0.0.1")
 
-    other.get_by_role("button", name=re.compile(r"^End session of ")).click()
+    other.get_by_role("link", name=re.compile(r"^End session of ")).click()
+    # Asked first, on a page naming the device; Cancel goes back and changes nothing.
+    expect(laptop.get_by_role("heading", name="End this session?")).to_be_visible()
+    expect(laptop.locator("#confirm-what")).to_contain_text("on Linux from 127.0.0.1")
+    laptop.get_by_role("link", name="Cancel").click()
+    expect(sessions).to_have_count(2)
+    other.get_by_role("link", name=re.compile(r"^End session of ")).click()
+    laptop.get_by_role("button", name="End session").click()
 
     expect(laptop).to_have_url(re.compile(r"/account/sessions$"))
     expect(laptop.get_by_role("status").filter(has_text="That session has ended")).to_be_visible()
@@ -93,7 +100,9 @@ def test_a_connected_app_is_listed_and_revoking_it_kills_its_refresh_token(page:
         expect(entry.locator(f'[data-scope="{scope}"]')).to_have_text(describe_scope(scope))
     expect(entry.locator(".app-tokens")).to_contain_text("1 active refresh token, last issued")
 
-    entry.get_by_role("button", name="Revoke access for E2E Photo Printer").click()
+    entry.get_by_role("link", name="Revoke access for E2E Photo Printer").click()
+    expect(page.get_by_role("heading", name="Revoke access for E2E Photo Printer?")).to_be_visible()
+    page.get_by_role("button", name="Revoke access").click()
 
     expect(page.get_by_role("status").filter(has_text="E2E Photo Printer no longer has access")).to_be_visible()
     expect(page.locator("#no-apps")).to_be_visible()

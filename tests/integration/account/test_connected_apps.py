@@ -55,11 +55,15 @@ def listed(client: FlaskClient) -> dict[str, str]:
     response = client.get("/account/apps")
     assert response.status_code == 200
     body = response.get_data(as_text=True)
-    return dict(re.findall(r'<li class="factor connected-app" id="app-([^"]+)">(.*?)</form>', body, re.DOTALL))
+    return dict(re.findall(r'<li class="factor connected-app" id="app-([^"]+)">(.*?)>Revoke access</a>', body, re.DOTALL))
 
 
-def revoke(client: FlaskClient, client_id: str, *, with_csrf: bool = True):
-    data = {"csrf_token": csrf_from(client.get("/account/apps").get_data(as_text=True))} if with_csrf else {}
+def revoke(client: FlaskClient, client_id: str, *, with_csrf: bool = True, confirmed: bool = True):
+    """The confirmation page's POST; `confirmed=False` leaves out the field only that page's form sends."""
+    # The apps page itself has no form (its buttons lead to the confirmation page): the token of the sessions page.
+    data = {"csrf_token": csrf_from(client.get("/account/sessions").get_data(as_text=True))} if with_csrf else {}
+    if confirmed:
+        data["confirm"] = "1"
     return client.post(f"/account/apps/{client_id}/revoke", data=data)
 
 
@@ -262,16 +266,38 @@ def test_an_unknown_client_is_404(rp, ada, client_id):
     assert "oauth.consent_revoked" not in audit_types()
 
 
-def test_without_the_csrf_token_nothing_is_revoked(rp, ada, printer):
+@pytest.mark.parametrize("missing", ["csrf_token", "confirm"])
+def test_without_the_csrf_token_or_the_confirmation_nothing_is_revoked(rp, ada, printer, missing):
     client, secret = printer
     tokens = rp.tokens(client, secret, ada)
 
-    response = revoke(rp.http, client.client_id, with_csrf=False)
+    response = revoke(rp.http, client.client_id, with_csrf=missing != "csrf_token", confirmed=missing != "confirm")
 
     assert response.status_code == 400
     assert consent_of(ada, client) is not None
     assert refresh_error(rp, client, secret, tokens["refresh_token"]) is None
     assert "oauth.consent_revoked" not in audit_types()
+
+
+def test_the_confirmation_page_names_the_app_and_posts_the_confirmation(rp, ada, printer):
+    client, secret = printer
+    rp.tokens(client, secret, ada)
+    assert f'href="/account/apps/{client.client_id}/revoke"' in rp.http.get("/account/apps").get_data(as_text=True)
+
+    page = rp.http.get(f"/account/apps/{client.client_id}/revoke")
+
+    assert page.status_code == 200
+    text = html.unescape(page.get_data(as_text=True))
+    assert "<h1>Revoke access for Photo Printer?</h1>" in text
+    assert 'name="confirm" type="hidden" value="1"' in text and 'class="button danger"' in text
+    assert 'href="/account/apps">Cancel</a>' in text
+    assert consent_of(ada, client) is not None  # asking changes nothing
+
+
+def test_the_confirmation_page_of_an_app_not_connected_is_404(rp, ada):
+    rp.auth.login(ada.email)
+
+    assert rp.http.get("/account/apps/no-such-client/revoke").status_code == 404
 
 
 def test_revoking_twice_is_404_the_second_time(rp, ada, printer):

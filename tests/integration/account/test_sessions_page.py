@@ -76,14 +76,20 @@ def page_token(client: FlaskClient) -> str:
     return csrf_from(client.get("/account/sessions").get_data(as_text=True))
 
 
-def end(client: FlaskClient, session_id: str, *, with_csrf: bool = True):
+def confirmation(client: FlaskClient, *, with_csrf: bool, confirmed: bool) -> dict:
+    """What a confirmation page's form posts; `confirmed=False` leaves out the field only that form sends."""
     data = {"csrf_token": page_token(client)} if with_csrf else {}
-    return client.post(f"/account/sessions/{session_id}/end", data=data)
+    if confirmed:
+        data["confirm"] = "1"
+    return data
 
 
-def end_others(client: FlaskClient, *, with_csrf: bool = True):
-    data = {"csrf_token": page_token(client)} if with_csrf else {}
-    return client.post("/account/sessions/end-others", data=data)
+def end(client: FlaskClient, session_id: str, *, with_csrf: bool = True, confirmed: bool = True):
+    return client.post(f"/account/sessions/{session_id}/end", data=confirmation(client, with_csrf=with_csrf, confirmed=confirmed))
+
+
+def end_others(client: FlaskClient, *, with_csrf: bool = True, confirmed: bool = True):
+    return client.post("/account/sessions/end-others", data=confirmation(client, with_csrf=with_csrf, confirmed=confirmed))
 
 
 def ended_events() -> list[AuditEvent]:
@@ -356,23 +362,67 @@ def test_an_expired_session_cannot_be_ended_either(app, ada):
     assert reload(target).revoked_at is None
 
 
-def test_without_the_csrf_token_nothing_is_ended(app, ada):
+@pytest.mark.parametrize("missing", ["csrf_token", "confirm"])
+def test_without_the_csrf_token_or_the_confirmation_nothing_is_ended(app, ada, missing):
     here = signed_in(app, ada)
     there = signed_in(app, ada, SAFARI_IPHONE)
     before = audit_types()
+    sent = {"with_csrf": missing != "csrf_token", "confirmed": missing != "confirm"}
 
-    assert end(here, session_of(there).id, with_csrf=False).status_code == 400
-    assert end_others(here, with_csrf=False).status_code == 400
+    assert end(here, session_of(there).id, **sent).status_code == 400
+    assert end(here, session_of(here).id, **sent).status_code == 400
+    assert end_others(here, **sent).status_code == 400
 
     assert is_signed_in(there) and is_signed_in(here)
     assert audit_types() == before
+
+
+def test_ending_another_session_is_asked_on_a_page_naming_it(app, ada):
+    here = signed_in(app, ada)
+    there = signed_in(app, ada, SAFARI_IPHONE)
+    target = session_of(there).id
+    assert f'href="/account/sessions/{target}/end"' in here.get("/account/sessions").get_data(as_text=True)
+
+    page = here.get(f"/account/sessions/{target}/end")
+
+    assert page.status_code == 200
+    text = html.unescape(page.get_data(as_text=True))
+    assert "<h1>End this session?</h1>" in text and describe_device(SAFARI_IPHONE).browser in text
+    assert 'name="confirm" type="hidden" value="1"' in text and 'class="button danger"' in text
+    assert 'href="/account/sessions">Cancel</a>' in text
+    assert is_signed_in(there)  # asking changes nothing
+
+
+def test_ending_all_others_is_asked_on_a_page_counting_them(app, ada):
+    here = signed_in(app, ada)
+    others = [signed_in(app, ada, SAFARI_IPHONE), signed_in(app, ada, CHROME_ANDROID)]
+
+    page = here.get("/account/sessions/end-others")
+
+    assert page.status_code == 200
+    text = " ".join(html.unescape(page.get_data(as_text=True)).split())
+    assert "All 2 other browsers signed in to your account will be signed out" in text
+    assert 'name="confirm" type="hidden" value="1"' in text
+    assert all(is_signed_in(other) for other in others)
+
+
+def test_this_browsers_own_session_and_other_peoples_have_no_confirmation_page(app, ada, grace):
+    here = signed_in(app, ada)
+    someone_else = signed_in(app, grace)
+
+    own = here.get(f"/account/sessions/{session_of(here).id}/end")
+    foreign = here.get(f"/account/sessions/{session_of(someone_else).id}/end")
+
+    assert own.status_code == 303 and own.headers["Location"] == "/account/sessions"
+    assert foreign.status_code == 404
 
 
 def test_a_csrf_token_from_another_browser_is_refused(app, ada):
     here = signed_in(app, ada)
     there = signed_in(app, ada, SAFARI_IPHONE)
 
-    response = here.post(f"/account/sessions/{session_of(there).id}/end", data={"csrf_token": page_token(there)})
+    data = {"csrf_token": page_token(there), "confirm": "1"}
+    response = here.post(f"/account/sessions/{session_of(there).id}/end", data=data)
 
     assert response.status_code == 400
     assert is_signed_in(there)
@@ -382,7 +432,7 @@ def test_signed_out_browsers_cannot_end_sessions(app, ada, test_client):
     there = signed_in(app, ada)
     token = csrf_from(test_client.get("/login").get_data(as_text=True))
 
-    response = test_client.post(f"/account/sessions/{session_of(there).id}/end", data={"csrf_token": token})
+    response = test_client.post(f"/account/sessions/{session_of(there).id}/end", data={"csrf_token": token, "confirm": "1"})
 
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
     assert is_signed_in(there)
