@@ -5,6 +5,11 @@
  * data-webauthn="register" adds a key (data-passkey="1": a passkey), "authenticate" answers the
  * challenge after the password, "passkey" signs in without one. The server answers JSON:
  * {redirect} on success, {error[, redirect]} otherwise.
+ *
+ * A passkey button with data-autofill="1" also offers the passkeys in the browser's autofill of the
+ * field marked autocomplete="... webauthn" (conditional mediation): the same options and verify
+ * endpoints, a request left pending until the person picks a passkey. Browsers allow one request at
+ * a time, so the button aborts the pending one first and starts a new one once it is done.
  */
 "use strict";
 
@@ -76,21 +81,63 @@
     });
   }
 
-  async function authenticate(button) {
-    const options = await post(button.dataset.optionsUrl, button.dataset.csrf, {});
-    const credential = await navigator.credentials.get({
-      publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options),
-    });
+  function requestOptions(options) {
+    return { publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) };
+  }
+
+  function sendAssertion(button, credential) {
     return post(button.dataset.verifyUrl, button.dataset.csrf, {
       credential: credential.toJSON(),
       next: button.dataset.next || "",
     });
   }
 
+  async function authenticate(button) {
+    const options = await post(button.dataset.optionsUrl, button.dataset.csrf, {});
+    const credential = await navigator.credentials.get(requestOptions(options));
+    return sendAssertion(button, credential);
+  }
+
   function show(box, text) {
     if (!box) return;
     box.textContent = text;
     box.hidden = false;
+  }
+
+  // The autofill's pending request, while there is one.
+  let pendingAutofill = null;
+
+  function stopAutofill() {
+    if (pendingAutofill) pendingAutofill.abort();
+    pendingAutofill = null;
+  }
+
+  async function startAutofill(button, errorBox) {
+    if (button.dataset.autofill !== "1" || typeof PublicKeyCredential.isConditionalMediationAvailable !== "function") return;
+    if (!(await PublicKeyCredential.isConditionalMediationAvailable())) return;
+    stopAutofill();
+    const controller = new AbortController();
+    pendingAutofill = controller;
+    let credential;
+    try {
+      const options = await post(button.dataset.optionsUrl, button.dataset.csrf, {});
+      credential = await navigator.credentials.get({ ...requestOptions(options), mediation: "conditional", signal: controller.signal });
+    } catch (error) {
+      // Aborted for the button, or no autofill after all (a rate limit, a browser quirk): the button still works.
+      if (pendingAutofill === controller) pendingAutofill = null;
+      return;
+    }
+    pendingAutofill = null;
+    try {
+      window.location.assign((await sendAssertion(button, credential)).redirect);
+    } catch (error) {
+      if (error instanceof CeremonyError && error.redirect) {
+        window.location.assign(error.redirect);
+        return;
+      }
+      show(errorBox, describe(error));
+      startAutofill(button, errorBox); // the person chose: they may choose another passkey
+    }
   }
 
   function bind(button) {
@@ -104,6 +151,7 @@
       return;
     }
     button.addEventListener("click", async function () {
+      stopAutofill();
       if (errorBox) errorBox.hidden = true;
       button.disabled = true;
       button.setAttribute("aria-busy", "true");
@@ -118,8 +166,10 @@
         show(errorBox, describe(error));
         button.disabled = false;
         button.removeAttribute("aria-busy");
+        startAutofill(button, errorBox);
       }
     });
+    startAutofill(button, errorBox);
   }
 
   document.querySelectorAll("button[data-webauthn]").forEach(bind);

@@ -78,14 +78,19 @@ def add_key(page: Page, button: str, name: str) -> None:
     expect(section.locator(".credential-name", has_text=name)).to_be_visible()
 
 
-def test_a_security_key_is_the_second_factor_after_the_password(page: Page, live_server: LiveServer, mailbox: Mailbox) -> None:
-    refused = watch_csp(page)
-    cdp, authenticator_id = virtual_authenticator(page, passkey=False)
+def new_person_with_key(page: Page, button: str, name: str) -> tuple[CDPSession, str, str]:
+    """A new person, signed in, who added one key with `button`: (DevTools session, authenticator id, email)."""
+    cdp, authenticator_id = virtual_authenticator(page, passkey=button == "Add a passkey")
     email = new_email()
     register(page, email)
     sign_in(page, email)
+    add_key(page, button, name)
+    return cdp, authenticator_id, email
 
-    add_key(page, "Add a security key", "Blue key")
+
+def test_a_security_key_is_the_second_factor_after_the_password(page: Page, live_server: LiveServer, mailbox: Mailbox) -> None:
+    refused = watch_csp(page)
+    cdp, authenticator_id, email = new_person_with_key(page, "Add a security key", "Blue key")
     section = page.locator("#factor-webauthn")
     expect(section.get_by_text("not used yet")).to_be_visible()
     expect(section.locator(".badge", has_text="security key")).to_be_visible()
@@ -137,12 +142,10 @@ def test_a_passkey_signs_in_from_the_sign_in_page_without_a_password(
     page: Page, live_server: LiveServer, mailbox: Mailbox
 ) -> None:
     refused = watch_csp(page)
-    cdp, authenticator_id = virtual_authenticator(page, passkey=True)
-    email = new_email()
-    register(page, email)
-    sign_in(page, email)
-
-    add_key(page, "Add a passkey", "This laptop")
+    # The button, as in a browser that can't offer passkeys in the autofill (test_passkey_autofill.py has
+    # that): a virtual authenticator would answer the sign-in page's autofill request before any click.
+    page.add_init_script("PublicKeyCredential.isConditionalMediationAvailable = async () => false;")
+    cdp, authenticator_id, email = new_person_with_key(page, "Add a passkey", "This laptop")
     expect(page.locator("#factor-webauthn .badge", has_text="passkey")).to_be_visible()
     mailbox.wait_for(email, "passkey was added")
     [credential] = stored_credentials(cdp, authenticator_id)

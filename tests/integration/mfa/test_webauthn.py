@@ -601,6 +601,28 @@ def test_a_passkey_signs_in_without_a_password(new_person, ada):
     assert person.client.get("/account/").status_code == 200
 
 
+def test_the_sign_in_page_offers_passkeys_in_the_email_fields_autofill(person):
+    login_page = person.open("/login")
+
+    assert 'autocomplete="username webauthn"' in login_page
+    assert 'data-autofill="1"' in login_page  # static/webauthn.js starts the conditional request
+
+
+def test_an_autofill_request_the_button_replaced_can_no_longer_sign_in(person, ada):
+    """The autofill's options and the button's share this browser's one passkey challenge: the newest wins."""
+    enrolled(person, ada, passkey=True)
+    person.open("/login")
+    autofill = person.post(PASSKEY_OPTIONS, {}).get_json()
+    button = person.post(PASSKEY_OPTIONS, {}).get_json()
+
+    late = person.post(PASSKEY_VERIFY, {"credential": person.key.get(autofill)})
+    again = person.post(PASSKEY_VERIFY, {"credential": person.key.get(button)})
+
+    assert autofill["challenge"] != button["challenge"]
+    assert late.status_code == 401 and again.status_code == 401  # the button's challenge went with the refusal
+    assert live_sessions(ada) == []
+
+
 @pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example/", 42])
 def test_passkey_sign_in_ignores_an_unsafe_next(person, ada, next_url):
     enrolled(person, ada, passkey=True)
