@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
+from app.admin.sorting import Sort, SortableColumns
 from app.core.audit import EVENT_LABELS
 from app.core.paging import Page, page_offset
 from app.extensions import db
@@ -91,6 +92,12 @@ def _filtered(audit_filter: AuditFilter) -> Select:
     return query
 
 
+# The page lists newest first; "time" ascending reads the trail in the order it happened.
+AUDIT_SORTS = SortableColumns(
+    {"time": AuditEvent.created_at}, default=Sort("time", descending=True), newest_first=frozenset({"time"})
+)
+
+
 def _newest_first(query: Select) -> Select:
     return query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
 
@@ -99,14 +106,14 @@ def _rows(results: Iterable[Any]) -> list[AuditRow]:
     return [AuditRow(event, actor, subject) for event, actor, subject in results]
 
 
-def audit_page(audit_filter: AuditFilter, page: int) -> Page[AuditRow] | None:
-    """Page ``page`` (1-based) of the matching events, newest first; None when there is no such page."""
+def audit_page(audit_filter: AuditFilter, page: int, sort: Sort = AUDIT_SORTS.default) -> Page[AuditRow] | None:
+    """Page ``page`` (1-based) of the matching events in ``sort``'s order; None when there is no such page."""
     base = _filtered(audit_filter)
     total = db.session.scalar(select(func.count()).select_from(base.subquery()))
     offset = page_offset(total, page, PAGE_SIZE)
     if offset is None:
         return None
-    results = db.session.execute(_newest_first(base).offset(offset).limit(PAGE_SIZE))
+    results = db.session.execute(AUDIT_SORTS.apply(base, sort, AuditEvent.id).offset(offset).limit(PAGE_SIZE))
     return Page(_rows(results), page, PAGE_SIZE, total)
 
 

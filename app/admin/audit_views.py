@@ -11,6 +11,7 @@ from wtforms.validators import Email, IPAddress, Length, Optional, Regexp
 from app.admin import audit_log as service
 from app.admin import bp
 from app.admin.dashboard_views import page_number
+from app.admin.sorting import sort_context
 from app.core.audit import describe_event
 from app.models.base import utcnow
 
@@ -67,13 +68,15 @@ def _filter_form() -> AuditFilterForm:
 @bp.get("/audit")
 def audit():
     form = _filter_form()
-    page = service.audit_page(form.to_filter(), page_number(request.args.get("page")))
+    sort = service.AUDIT_SORTS.parse(request.args.get("sort"))
+    page = service.audit_page(form.to_filter(), page_number(request.args.get("page")), sort)
     if page is None:
         abort(404)
     # Only the filter's own fields ride along to the other pages: any other name (next=, label=) would
     # collide with the pager macro's arguments, a 500 that the property tests found.
     query = {key: value for key, value in request.args.items() if key in form._fields and value}
-    return render_template("admin/audit.html", form=form, page=page, query=query)
+    context = sort_context(service.AUDIT_SORTS, sort)
+    return render_template("admin/audit.html", form=form, page=page, query=query, **context)
 
 
 @bp.get("/audit/export.<fmt>")

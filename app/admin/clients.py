@@ -7,8 +7,9 @@ client from the per-process cache, so a rotated secret or a disabled client stop
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from app.admin.sorting import Sort, SortableColumns
 from app.core.audit import Origin, record_event
 from app.core.client_cache import client_cache
 from app.core.clients import CLIENT_SECRET_PREFIX, ClientSpec, ClientSpecError, create_client, validate_spec
@@ -34,8 +35,15 @@ EDITABLE = (
 )
 
 
-def list_clients() -> list[OAuthClient]:
-    return list(db.session.scalars(select(OAuthClient).order_by(OAuthClient.created_at.desc(), OAuthClient.id.desc())))
+CLIENT_SORTS = SortableColumns(
+    {"name": func.lower(OAuthClient.name), "created": OAuthClient.created_at},
+    default=Sort("created", descending=True),
+    newest_first=frozenset({"created"}),
+)
+
+
+def list_clients(sort: Sort = CLIENT_SORTS.default) -> list[OAuthClient]:
+    return list(db.session.scalars(CLIENT_SORTS.apply(select(OAuthClient), sort, OAuthClient.id)))
 
 
 def find_client(client_id: str) -> OAuthClient | None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, render_template, url_for
+from flask import abort, flash, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from app.admin import bp
 from app.admin import clients as service
 from app.admin.client_forms import ClientCreateForm, ClientEditForm, settings_of
+from app.admin.sorting import sort_context
 from app.core.clients import ClientSpecError
 from app.extensions import db
 from app.models import OAuthClient
@@ -44,7 +45,9 @@ def _secret_page(client: OAuthClient, secret: str | None, heading: str):
 
 @bp.get("/clients")
 def clients():
-    return render_template("admin/clients.html", clients=service.list_clients())
+    sort = service.CLIENT_SORTS.parse(request.args.get("sort"))
+    context = sort_context(service.CLIENT_SORTS, sort)
+    return render_template("admin/clients.html", clients=service.list_clients(sort), **context)
 
 
 @bp.route("/clients/new", methods=["GET", "POST"])

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from app.admin.sorting import Sort, SortableColumns
 from app.core.accounts import find_user_by_email, normalize_email
 from app.core.audit import Origin, record_event
 from app.core.deletion import is_last_admin
@@ -48,6 +49,18 @@ FILTERS = {"disabled": "Disabled", "locked": "Locked", "unverified": "Unverified
 
 LAST_ADMIN = "This is the last enabled administrator. Make another account an administrator first."
 ACCOUNT_EXISTS = "An account with that email address already exists."
+# A person's latest sign-in, from the audit trail (the one place that keeps it; sessions end and are pruned).
+LAST_SIGN_IN = (
+    select(func.max(AuditEvent.created_at))
+    .where(AuditEvent.subject_user_id == User.id, AuditEvent.event_type == "auth.login")
+    .correlate(User)
+    .scalar_subquery()
+)
+USER_SORTS = SortableColumns(
+    {"email": func.lower(User.email), "created": User.created_at, "last_sign_in": LAST_SIGN_IN},
+    default=Sort("created", descending=True),
+    newest_first=frozenset({"created", "last_sign_in"}),
+)
 
 
 class ActionRefused(Exception):
@@ -62,6 +75,7 @@ class UserRow:
     user: User
     has_mfa: bool
     is_locked: bool
+    last_sign_in: datetime | None
 
 
 def _filtered(query: Select, search: str, filters: set[str], now: datetime) -> Select:
@@ -81,16 +95,19 @@ def _filtered(query: Select, search: str, filters: set[str], now: datetime) -> S
     return query
 
 
-def search_users(search: str, filters: set[str], page: int, now: datetime | None = None) -> Page[UserRow] | None:
-    """One page of matching people, newest first; None when the page does not exist (page 1 always does)."""
+def search_users(
+    search: str, filters: set[str], page: int, now: datetime | None = None, sort: Sort = USER_SORTS.default
+) -> Page[UserRow] | None:
+    """One page of matching people in ``sort``'s order; None when the page does not exist (page 1 always does)."""
     now = now or utcnow()
     total = db.session.scalar(_filtered(select(func.count(User.id)), search.strip(), filters, now)) or 0
     offset = page_offset(total, page, PAGE_SIZE)
     if offset is None:
         return None
-    query = _filtered(select(User, any_factor_enrolled().label("has_mfa")), search.strip(), filters, now)
-    rows = db.session.execute(query.order_by(User.created_at.desc(), User.id.desc()).limit(PAGE_SIZE).offset(offset))
-    return Page([UserRow(user, bool(has_mfa), user.is_locked(now)) for user, has_mfa in rows], page, PAGE_SIZE, total)
+    query = _filtered(select(User, any_factor_enrolled().label("has_mfa"), LAST_SIGN_IN), search.strip(), filters, now)
+    rows = db.session.execute(USER_SORTS.apply(query, sort, User.id).limit(PAGE_SIZE).offset(offset))
+    entries = [UserRow(user, bool(has_mfa), user.is_locked(now), last) for user, has_mfa, last in rows]
+    return Page(entries, page, PAGE_SIZE, total)
 
 
 # --- One person ---

@@ -13,6 +13,7 @@ from wtforms.validators import AnyOf, Length, ValidationError
 
 from app.admin import bp
 from app.admin import users as service
+from app.admin.sorting import sort_context
 from app.core import rbac
 from app.core.providers import find_provider
 from app.extensions import db
@@ -93,10 +94,12 @@ def _page_number() -> int:
 def users():
     search = request.args.get("q", "")[:254]
     filters = set(request.args.getlist("filter")) & service.FILTERS.keys()
-    page = service.search_users(search, filters, _page_number())
+    sort = service.USER_SORTS.parse(request.args.get("sort"))
+    page = service.search_users(search, filters, _page_number(), sort=sort)
     if page is None:
         abort(404)
-    return render_template("admin/users.html", page=page, search=search, filters=filters, choices=service.FILTERS)
+    context = sort_context(service.USER_SORTS, sort)
+    return render_template("admin/users.html", page=page, search=search, filters=filters, choices=service.FILTERS, **context)
 
 
 def _render_user(user: User, error: str | None = None, status: int = 200):
