@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from app.admin import bp
 from app.admin import clients as service
 from app.admin.client_forms import ClientCreateForm, ClientEditForm, settings_of
+from app.admin.confirmation import ConfirmActionForm
 from app.admin.sorting import sort_context
 from app.core.clients import ClientSpecError
 from app.extensions import db
@@ -99,16 +100,18 @@ def client_edit(client_id: str):
 
 
 def _confirm_page(client: OAuthClient, action: str):
+    """The page that asks first; a POST that skipped it (no confirmed=yes) gets it back with a 400 and changes nothing."""
     title, explanation = ACTIONS[action]
-    return render_template(
-        "admin/client_confirm.html", client=client, action=action, title=title, explanation=explanation, form=ConfirmForm()
+    page = render_template(
+        "admin/client_confirm.html", client=client, action=action, title=title, explanation=explanation, form=ConfirmActionForm()
     )
+    return page, 400 if request.method == "POST" else 200
 
 
 @bp.route("/clients/<client_id>/rotate-secret", methods=["GET", "POST"])
 def client_rotate_secret(client_id: str):
     found = _client_or_404(client_id)
-    if not ConfirmForm().validate_on_submit():
+    if not ConfirmActionForm().validate_on_submit():
         return _confirm_page(found, "rotate")
     try:
         secret = service.rotate_secret(found, actor=current_user.user, origin=request_origin())
@@ -123,7 +126,7 @@ def client_rotate_secret(client_id: str):
 @bp.route("/clients/<client_id>/disable", methods=["GET", "POST"])
 def client_disable(client_id: str):
     found = _client_or_404(client_id)
-    if not ConfirmForm().validate_on_submit():
+    if not ConfirmActionForm().validate_on_submit():
         return _confirm_page(found, "disable")
     service.disable_client(found, actor=current_user.user, origin=request_origin())
     db.session.commit()
@@ -147,7 +150,7 @@ def client_enable(client_id: str):
 @bp.route("/clients/<client_id>/delete", methods=["GET", "POST"])
 def client_delete(client_id: str):
     found = _client_or_404(client_id)
-    if not ConfirmForm().validate_on_submit():
+    if not ConfirmActionForm().validate_on_submit():
         return _confirm_page(found, "delete")
     name, removed_id = found.name, found.client_id
     service.delete_client(found, actor=current_user.user, origin=request_origin())

@@ -10,6 +10,7 @@ from wtforms.validators import Email, Length, Optional
 
 from app.admin import bp
 from app.admin import dashboard as service
+from app.admin.confirmation import ConfirmActionForm
 from app.admin.svg_chart import Line, daily_line_chart
 from app.core.sessions import SessionPolicy
 from app.extensions import db
@@ -85,7 +86,7 @@ def end_session(session_id: str):
     return see_other(url_for("admin.sessions"))
 
 
-def _keys_page(form: ConfirmForm, *, confirming: bool) -> str:
+def _keys_page(form: ConfirmForm | ConfirmActionForm, *, confirming: bool) -> str:
     entries = service.signing_keys()
     return render_template(
         "admin/keys.html",
@@ -105,11 +106,11 @@ def keys():
 @bp.route("/keys/rotate", methods=["GET", "POST"])
 def rotate_keys():
     """GET: what rotation does, and the button. POST: rotate (CSRF-bound)."""
-    form = ConfirmForm()
+    form = ConfirmActionForm()
     if request.method == "GET":
         return _keys_page(form, confirming=True)
     if not form.validate_on_submit():
-        abort(400)
+        abort(400)  # a POST without the confirm page's confirmed=yes
     service.rotate_signing_keys(current_user.user, origin=request_origin())
     db.session.commit()
     flash(KEYS_ROTATED, "success")

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from flask import abort, render_template
+from flask import abort, render_template, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from app.admin.confirmation import ConfirmActionForm
 from app.admin.rbac_forms import NamedForm, PersonForm
 from app.core import rbac as service
 from app.core.accounts import find_user_by_email
 from app.extensions import db
 from app.models import User
 from app.models.rbac import CustomScope, Group, Role
-from app.web.forms import ConfirmForm
 from app.web.views import request_origin
 
 NO_SUCH_PERSON = "No account uses that email address."
@@ -50,8 +50,10 @@ def person_from(form: PersonForm) -> User | None:
 
 
 def confirm(title: str, text: str, cancel: str):
-    if not ConfirmForm().validate_on_submit():
-        return render_template("admin/rbac_confirm.html", form=ConfirmForm(), title=title, text=text, cancel=cancel)
+    """The confirm page, or None once its button was pressed; a POST that skipped the page gets it back with a 400."""
+    if not ConfirmActionForm().validate_on_submit():
+        page = render_template("admin/rbac_confirm.html", form=ConfirmActionForm(), title=title, text=text, cancel=cancel)
+        return page, 400 if request.method == "POST" else 200
     return None
 
 

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from flask import abort, flash, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectField, StringField
-from wtforms.validators import AnyOf, Length, ValidationError
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.validators import Length, ValidationError
 
 from app.admin import bp
 from app.admin import users as service
+from app.admin.confirmation import ConfirmActionForm
 from app.admin.sorting import sort_context
 from app.core import rbac
 from app.core.providers import find_provider
@@ -31,12 +32,6 @@ class InviteUserForm(EmailMixin, FlaskForm):
     def validate_display_name(self, field) -> None:
         if any(ord(ch) < 32 for ch in field.data or ""):
             raise ValidationError("Use letters, spaces and punctuation only.")
-
-
-class ConfirmActionForm(FlaskForm):
-    """The confirm page's button: a destructive action needs it, so a bare POST changes nothing."""
-
-    confirmed = HiddenField(validators=[AnyOf(["yes"])])  # no default: a missing field must fail
 
 
 @dataclass(frozen=True)
@@ -102,9 +97,24 @@ def users():
     return render_template("admin/users.html", page=page, search=search, filters=filters, choices=service.FILTERS, **context)
 
 
+# The user's page groups the actions by what they touch, the destructive ones (each with a confirm page) last.
+ACTION_GROUPS = (
+    ("account", "Account", ("enable", "verify-email")),
+    ("security", "Sign-in", ("unlock", "send-reset")),
+    ("danger", "Ends access (asks first)", ("disable", "reset-mfa", "end-sessions", "revoke-tokens")),
+)
+
+
 def _render_user(user: User, error: str | None = None, status: int = 200):
     detail = service.user_detail(user, current=current_user.session)
-    page = render_template("admin/user.html", detail=detail, actions=ACTIONS, error=error, role_form=_give_role_form(user))
+    page = render_template(
+        "admin/user.html",
+        detail=detail,
+        actions=ACTIONS,
+        action_groups=ACTION_GROUPS,
+        error=error,
+        role_form=_give_role_form(user),
+    )
     return page, status
 
 

@@ -64,7 +64,8 @@ def published_kids(client) -> set[str]:
 
 def rotate(client, *, with_csrf: bool = True):
     confirm = client.get("/admin/keys/rotate").get_data(as_text=True)
-    return client.post("/admin/keys/rotate", data={"csrf_token": csrf_from(confirm)} if with_csrf else {})
+    data = {"confirmed": "yes"}  # the confirm page's button
+    return client.post("/admin/keys/rotate", data={**data, "csrf_token": csrf_from(confirm)} if with_csrf else data)
 
 
 # Authorization

@@ -47,6 +47,10 @@ def confidential(create_oauth_client):
     )
 
 
+# The confirm page's button: without it a destructive POST only gets the page back (app/admin/confirmation.py).
+CONFIRMED = {"confirmed": "yes"}
+
+
 def post_form(console: FlaskClient, path: str, data: dict, page: str | None = None):
     token = csrf_from(console.get(page or path).get_data(as_text=True))
     return console.post(path, data={**data, "csrf_token": token})
@@ -304,7 +308,7 @@ def test_rotating_the_secret_stops_the_old_one_at_once(app, console, admin, conf
     path = f"/admin/clients/{client.client_id}/rotate-secret"
     assert "Rotate the secret" in console.get(path).get_data(as_text=True)
 
-    response = post_form(console, path, {})
+    response = post_form(console, path, CONFIRMED)
 
     assert response.status_code == 200 and "no-store" in response.headers["Cache-Control"]
     new = SECRET_ON_PAGE.search(response.get_data(as_text=True)).group(1)
@@ -319,7 +323,7 @@ def test_rotating_the_secret_stops_the_old_one_at_once(app, console, admin, conf
 def test_a_public_client_has_no_secret_to_rotate(console, create_oauth_client):
     client, _ = create_oauth_client(is_confidential=False, token_endpoint_auth_method="none")
 
-    response = post_form(console, f"/admin/clients/{client.client_id}/rotate-secret", {})
+    response = post_form(console, f"/admin/clients/{client.client_id}/rotate-secret", CONFIRMED)
 
     assert response.status_code == 400
     assert client_row(client.client_id).client_secret_digest is None
@@ -336,7 +340,7 @@ def test_disabling_a_client_revokes_its_tokens_and_refuses_its_refresh_token(
     path = f"/admin/clients/{client.client_id}/disable"
     assert "every token it holds is revoked" in console.get(path).get_data(as_text=True)
 
-    assert post_form(console, path, {}).status_code == 303
+    assert post_form(console, path, CONFIRMED).status_code == 303
 
     row = client_row(client.client_id)
     assert row.is_disabled
@@ -371,7 +375,7 @@ def test_deleting_asks_first_then_removes_the_client_and_its_tokens(app, console
     assert confirm.status_code == 200 and "can&#39;t be undone" in confirm.get_data(as_text=True)
     assert client_row(client.client_id) is not None  # asking changed nothing
 
-    response = post_form(console, path, {})
+    response = post_form(console, path, CONFIRMED)
 
     assert response.status_code == 303 and response.headers["Location"].endswith("/admin/clients")
     assert client_row(client_id) is None

@@ -42,6 +42,10 @@ def group(admin):
     return made
 
 
+# The confirm page's button: without it a destructive POST only gets the page back (app/admin/confirmation.py).
+CONFIRMED = {"confirmed": "yes"}
+
+
 def post(console: FlaskClient, path: str, data: dict | None = None, *, page: str = "/admin/roles", prefix: str = ""):
     token = csrf_from(console.get(page).get_data(as_text=True))
     return console.post(path, data={**(data or {}), f"{prefix}csrf_token": token})
@@ -211,7 +215,7 @@ def test_deleting_a_role_asks_for_confirmation_first(console, role):
     assert confirm.status_code == 200 and "Delete role" in confirm.get_data(as_text=True)
     assert fresh(Role, role.id) is not None
 
-    response = post(console, f"/admin/roles/{role.id}/delete", page=f"/admin/roles/{role.id}/delete")
+    response = post(console, f"/admin/roles/{role.id}/delete", CONFIRMED, page=f"/admin/roles/{role.id}/delete")
 
     assert response.status_code == 303 and fresh(Role, role.id) is None
     assert events("admin.role_deleted")[0].details == {"role": "billing:read"}
@@ -306,7 +310,7 @@ def test_an_admin_renames_and_deletes_a_group_after_confirming(console, group):
     assert fresh(Group, group.id).name == "accounting"
     assert console.get(f"{page}/delete").status_code == 200 and fresh(Group, group.id) is not None
 
-    assert post(console, f"{page}/delete", page=f"{page}/delete").status_code == 303
+    assert post(console, f"{page}/delete", CONFIRMED, page=f"{page}/delete").status_code == 303
     assert fresh(Group, group.id) is None and events("admin.group_deleted")
 
 
@@ -320,7 +324,7 @@ def test_an_admin_makes_someone_an_administrator_and_removes_it_again(console, a
 
     page = f"/admin/admins/{ada.id}/revoke"
     assert console.get(page).status_code == 200 and fresh(User, ada.id).is_admin
-    assert post(console, page, page=page).status_code == 303
+    assert post(console, page, CONFIRMED, page=page).status_code == 303
     assert not fresh(User, ada.id).is_admin
     assert [e.subject_user_id for e in events("admin.admin_granted") + events("admin.admin_revoked")] == [ada.id, ada.id]
 
@@ -329,7 +333,7 @@ def test_the_last_admin_keeps_the_admin_role(console, admin, create_user):
     create_user(email="gone@example.com", is_admin=True, is_disabled=True)  # a disabled admin can't open the console
     page = f"/admin/admins/{admin.id}/revoke"
 
-    response = post(console, page, page=page)
+    response = post(console, page, CONFIRMED, page=page)
 
     assert response.status_code == 400 and "last administrator" in response.get_data(as_text=True)
     assert fresh(User, admin.id).is_admin and not events("admin.admin_revoked")
@@ -347,7 +351,7 @@ def test_an_admin_defines_a_custom_scope_that_consent_pages_describe(console, ad
     scope = db.session.scalar(select(CustomScope))
     page = f"/admin/scopes/{scope.id}/delete"
     assert console.get(page).status_code == 200
-    assert post(console, page, page=page).status_code == 303
+    assert post(console, page, CONFIRMED, page=page).status_code == 303
     assert describe_scope("invoices:read") == "Access “invoices:read”" and events("admin.scope_deleted")
 
 
