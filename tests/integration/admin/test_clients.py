@@ -388,3 +388,25 @@ def test_deleting_asks_first_then_removes_the_client_and_its_tokens(app, console
 @pytest.fixture
 def first_party(create_oauth_client):
     return create_oauth_client(name="First Party", is_first_party=True)
+
+
+def test_the_client_form_is_grouped_into_sections_with_tick_boxes_before_their_labels(console, confidential):
+    client, _ = confidential
+    for path in ("/admin/clients/new", f"/admin/clients/{client.client_id}"):
+        html = console.get(path).get_data(as_text=True)
+        sections = dict(
+            re.findall(r'<fieldset class="form-section" id="section-\w+">\s*<legend>([^<]+)</legend>(.*?)</fieldset>', html, re.S)
+        )
+        assert list(sections) == ["Basics", "Redirect and logout URIs", "Grants and scopes", "Authentication", "Advanced"]
+        expected = {
+            "Basics": ["name", "logo_uri", "tos_uri", "policy_uri"],
+            "Redirect and logout URIs": ["redirect_uris", "post_logout_redirect_uris"],
+            "Grants and scopes": ["grant_types", "scope", "roles_claim"],
+            "Authentication": ["token_endpoint_auth_method", "jwks"],
+            "Advanced": ["is_native", "is_first_party"],
+        }
+        for legend, names in expected.items():
+            for name in names:
+                assert f'name="{name}"' in sections[legend], (legend, name)
+        for name in ("roles_claim", "is_native", "is_first_party"):
+            assert re.search(rf'<div class="field checkbox">\s*<input[^>]*name="{name}"[^>]*>\s*<label for="{name}">', html)
