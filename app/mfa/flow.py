@@ -7,7 +7,9 @@ and the way back to where the person was going (app.web.next_url).
 
 from __future__ import annotations
 
-from flask import flash, request, url_for
+import time
+
+from flask import flash, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -16,6 +18,7 @@ from app.core.sign_in import proved_meanwhile, record_failed_factor, record_seco
 from app.core.trusted_browsers import trust_browser
 from app.extensions import db
 from app.metrics import MFA_CHALLENGES, count
+from app.mfa.recovery import first_set_due
 from app.models import SignInStage, User, UserSession
 from app.web.browser_session import attach_to_browser, pending_session
 from app.web.next_url import peek_next, remember_next, take_next
@@ -44,6 +47,23 @@ def enrolment_subject() -> tuple[User, UserSession] | None:
     return None
 
 
+# What the person asked for before a step-up or an enrolment, to finish once they are through, bound to their
+# session row: {"action": ..., "session": id, ...}. It outlives the new browser state of a passed factor, like
+# the way back does. Only app/mfa/recovery_views.py sets one today: recovery codes to create and show.
+PENDING_ACTION_KEY = "mfa_pending_action"
+
+
+def ask_for_recovery_codes(user_session: UserSession, *, enrolled: bool, then: str | None = None) -> Response:
+    """Send the person to their new recovery codes (created on that page, shown once), then on to `then`.
+
+    `enrolled`: a factor was proven by its enrolment just now, which stands in for the fresh proof.
+    """
+    pending = {"action": "recovery_codes", "session": user_session.id, "enrolled": enrolled, "at": int(time.time())}
+    session[PENDING_ACTION_KEY] = pending
+    remember_next(then)
+    return see_other(url_for("mfa.new_recovery_codes"))
+
+
 ALREADY_PROVED = "This sign-in was already verified, perhaps in another tab. Continue there, or sign in again."
 
 
@@ -52,9 +72,11 @@ def complete_challenge(user_session: UserSession, kind: str) -> Response:
     signing_in = user_session.pending is not None  # else a signed-in session stepping up
     cookie_value = record_second_factor(user_session, [AMR[kind]], origin=request_origin())
     count(MFA_CHALLENGES, factor=kind, result="success")
-    next_url = peek_next()
-    attach_to_browser(user_session.user, user_session, cookie_value)  # clears Flask's session: keep next
+    next_url, pending_action = peek_next(), session.get(PENDING_ACTION_KEY)
+    attach_to_browser(user_session.user, user_session, cookie_value)  # clears Flask's session: keep these
     remember_next(next_url)
+    if pending_action is not None:
+        session[PENDING_ACTION_KEY] = pending_action
     if signing_in:
         after_sign_in(user_session)
         if request.form.get("trust_browser"):  # ticked on the challenge page: skip the challenge here next time
@@ -65,7 +87,8 @@ def complete_challenge(user_session: UserSession, kind: str) -> Response:
 
 def finish_enrolment(user_session: UserSession, kind: str, enrolled_message: str) -> Response:
     """A factor was just confirmed (the caller added it): a must-enrol session is now signed in by it;
-    a signed-in person goes back to the security page. Commits, then mails the notice."""
+    a signed-in person goes back to the security page. The first factor leads through the person's new
+    recovery codes first. Commits, then mails the notice."""
     if user_session.pending == SignInStage.ENROL:
         response = complete_challenge(user_session, kind)  # commits, with the enrolment
     else:
@@ -73,7 +96,14 @@ def finish_enrolment(user_session: UserSession, kind: str, enrolled_message: str
         flash(enrolled_message, "success")
         response = see_other(url_for("mfa.security"))
     send_factor_notice(user_session.user, kind, "added")
-    return response
+    return after_enrolment(user_session, response.location)
+
+
+def after_enrolment(user_session: UserSession, then: str) -> Response:
+    """Where a committed enrolment leads: the first factor's new recovery codes, then `then`; else `then`."""
+    if first_set_due(user_session.user):
+        return ask_for_recovery_codes(user_session, enrolled=True, then=then)
+    return see_other(then)
 
 
 def fail_challenge(user: User, kind: str, user_session: UserSession | None = None) -> bool:

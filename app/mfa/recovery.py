@@ -13,7 +13,7 @@ import secrets
 from sqlalchemy import delete, func, select, update
 
 from app.core.audit import Origin, record_event
-from app.core.factors import has_mfa
+from app.core.factors import enrolled_factor_kinds, has_mfa
 from app.extensions import db
 from app.models import RecoveryCode, User
 from app.models.base import utcnow
@@ -100,6 +100,16 @@ def has_recovery_codes(user: User) -> bool:
     """Whether the challenge should offer a recovery code (at least one unused)."""
     query = select(RecoveryCode.id).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)).limit(1)
     return db.session.scalar(query) is not None
+
+
+def first_set_due(user: User) -> bool:
+    """Just after an enrolment: whether it gave the person their first second factor, so their first codes are due.
+
+    One kind of factor and never a code (deleted codes count as none: removing the last factor drops them).
+    """
+    if len(enrolled_factor_kinds(user)) != 1:
+        return False
+    return db.session.scalar(select(RecoveryCode.id).where(RecoveryCode.user_id == user.id).limit(1)) is None
 
 
 def delete_recovery_codes(user: User) -> int:

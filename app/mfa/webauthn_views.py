@@ -19,7 +19,7 @@ from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import webauthn as service
 from app.mfa import webauthn_sign_in as proof
-from app.mfa.flow import challenge_subject, complete_challenge, enrolment_subject, fail_challenge
+from app.mfa.flow import after_enrolment, challenge_subject, complete_challenge, enrolment_subject, fail_challenge
 from app.mfa.views import render_security
 from app.models import SignInStage, User
 from app.models.mfa import ChallengePurpose
@@ -120,10 +120,12 @@ def webauthn_register_verify():
     db.session.commit()
     send_factor_notice(user, kind, "added")
     if user_session.pending == SignInStage.ENROL:
-        return jsonify(redirect=complete_challenge(user_session, kind).location)
-    use = "sign in with it, no password needed" if credential.is_passkey else "use it after your password when you sign in"
-    flash(f"“{credential.name}” was added. You can {use}.", "success")
-    return jsonify(redirect=url_for("mfa.security"))
+        then = complete_challenge(user_session, kind).location
+    else:
+        use = "sign in with it, no password needed" if credential.is_passkey else "use it after your password when you sign in"
+        flash(f"“{credential.name}” was added. You can {use}.", "success")
+        then = url_for("mfa.security")
+    return jsonify(redirect=after_enrolment(user_session, then).location)
 
 
 # --- second factor after the password (challenge page) ----------------------------------------

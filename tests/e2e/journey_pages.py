@@ -51,7 +51,8 @@ def signed_out_pages(page: Page, mailbox: Mailbox) -> Iterator[str]:
 
 
 def second_factor_pages(page: Page, server: LiveServer) -> Iterator[str]:
-    """Setting up a phone, then an authenticator app (the QR code); then someone else's challenge."""
+    """Setting up a phone, then an authenticator app (the QR code, then the first recovery codes); then someone
+    else's challenge."""
     email = new_email()
     register(page, email)
     sign_in(page, email)
@@ -59,6 +60,13 @@ def second_factor_pages(page: Page, server: LiveServer) -> Iterator[str]:
     page.locator("#factor-totp").get_by_role("button", name="Set up an authenticator app").click()
     expect(page.locator("#totp-qr")).to_be_visible()
     yield "security-totp-setup"  # with the phone still half-way too: one autofocus all the same
+    totp_section = page.locator("#factor-totp")
+    totp_section.get_by_label("6-digit code").fill(
+        pyotp.TOTP(totp_section.locator("#totp-secret").inner_text().replace(" ", "")).now()
+    )
+    totp_section.get_by_role("button", name="Confirm and turn on").click()
+    expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
+    yield "first-recovery-codes"  # the first factor's codes, on their own page
     sign_out(page)
     email = new_email()
     register(page, email)

@@ -9,7 +9,17 @@ import pyotp
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
-from tests.e2e.ui import ACCOUNT_URL, PASSWORD, new_email, register, sign_in, sign_out, submit_sign_in
+from tests.e2e.ui import (
+    ACCOUNT_URL,
+    PASSWORD,
+    leave_new_recovery_codes,
+    new_email,
+    register,
+    set_up_authenticator_app,
+    sign_in,
+    sign_out,
+    submit_sign_in,
+)
 from tests.mailbox import Mailbox
 
 pytestmark = pytest.mark.e2e
@@ -40,8 +50,9 @@ def test_set_up_an_authenticator_app_and_sign_in_with_its_codes(page: Page, mail
     expect(code_field).to_have_attribute("autocomplete", "one-time-code")
     code_field.fill(totp.now())
     totp_section.get_by_role("button", name="Confirm and turn on").click()
-    expect(page).to_have_url(SECURITY_URL)
     expect(page.get_by_role("status").filter(has_text="Your authenticator app is set up")).to_be_visible()
+    leave_new_recovery_codes(page)  # the first factor: its recovery codes come first
+    expect(page).to_have_url(SECURITY_URL)
     expect(totp_section.get_by_role("button", name="Remove authenticator app")).to_be_visible()
     assert "authenticator app was added" in mailbox.wait_for(email, "authenticator app was added").subject
 
@@ -70,12 +81,8 @@ def test_a_wrong_code_keeps_the_challenge(page: Page) -> None:
     email = new_email()
     register(page, email)
     sign_in(page, email)
-    page.goto("/mfa/")
-    totp_section = page.locator("#factor-totp")
-    totp_section.get_by_role("button", name="Set up an authenticator app").click()
-    totp = pyotp.TOTP(totp_section.locator("#totp-secret").inner_text().replace(" ", ""))
-    totp_section.get_by_label("6-digit code").fill(totp.now())
-    totp_section.get_by_role("button", name="Confirm and turn on").click()
+    totp = set_up_authenticator_app(page)
+    leave_new_recovery_codes(page)
     expect(page).to_have_url(SECURITY_URL)
     sign_out(page)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 
+import pyotp
 from playwright.sync_api import Page, expect
 
 from app.web.messages import message
@@ -68,6 +69,30 @@ def expect_signed_out(page: Page) -> None:
     expect(page.get_by_role("banner").get_by_role("link", name="Sign in")).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
     expect(page.locator("#account-email")).to_have_count(0)
+
+
+NEW_CODES_URL = re.compile(r"/mfa/recovery/new$")
+
+
+def set_up_authenticator_app(page: Page) -> pyotp.TOTP:
+    """Set up an authenticator app on the security page and confirm it with its first code; the app's TOTP."""
+    page.goto("/mfa/")
+    section = page.locator("#factor-totp")
+    section.get_by_role("button", name="Set up an authenticator app").click()
+    totp = pyotp.TOTP(section.locator("#totp-secret").inner_text().replace(" ", ""))
+    section.get_by_label("6-digit code").fill(totp.now())
+    section.get_by_role("button", name="Confirm and turn on").click()
+    return totp
+
+
+def leave_new_recovery_codes(page: Page) -> list[str]:
+    """The first factor leads to its recovery codes (shown once): read them, then go on with "I've saved them"."""
+    expect(page).to_have_url(NEW_CODES_URL)
+    shown = page.get_by_role("list", name="Your new recovery codes").get_by_role("listitem")
+    expect(shown).to_have_count(10)
+    codes = [text.strip() for text in shown.all_inner_texts()]
+    page.get_by_role("link", name="I've saved them").click()
+    return codes
 
 
 def flash(page: Page, key: str):

@@ -18,6 +18,7 @@ from app.models import AuditEvent, RecoveryCode, User, UserSession
 from app.models.base import utcnow
 from app.security import token_digest
 from tests.conftest import audit_types, csrf_from
+from tests.integration.mfa.conftest import NEW_CODES_URL, first_codes_then
 
 EMAIL = "ada@example.com"
 SHOWN = re.compile(r"<code>([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4})</code>")
@@ -247,21 +248,59 @@ def test_regenerating_invalidates_the_old_codes(ada, auth):
     assert unused(ada) == 9
 
 
-def test_regenerating_without_fresh_authentication_goes_to_the_challenge(app, ada, auth):
-    old = seed_codes(ada)
-    sign_in_with_code(auth, old[0])
+def make_stale(app, user: User) -> None:
     stale = utcnow() - timedelta(seconds=app.config["FRESH_AUTH_SECONDS"] + 60)
-    db.session.execute(update(UserSession).where(UserSession.id == live_session(ada).id).values(auth_time=stale))
+    db.session.execute(update(UserSession).where(UserSession.id == live_session(user).id).values(auth_time=stale))
     db.session.commit()
 
-    response = generate(auth.client)
 
-    assert response.status_code == 302 and response.headers["Location"].endswith("/mfa/challenge")
+def step_up_asked(client) -> None:
+    """The button was pressed without a recent proof: its page sends the person to the challenge first."""
+    response = generate(client)
+    assert response.status_code == 303 and response.headers["Location"] == NEW_CODES_URL
+    challenge = client.get(NEW_CODES_URL)
+    assert challenge.status_code == 302 and challenge.headers["Location"].endswith("/mfa/challenge")
+
+
+def test_regenerating_without_fresh_authentication_creates_the_codes_after_the_challenge(app, ada, auth, mailbox):
+    old = seed_codes(ada)
+    sign_in_with_code(auth, old[0])
+    make_stale(app, ada)
+
+    step_up_asked(auth.client)
+
     assert unused(ada) == 9 and audit_types(ada).count("mfa.recovery_codes_generated") == 1
-    # Passing the challenge again returns to the security page, where the button now works.
+    mailbox.clear()
+    # Passing the challenge returns to what the person asked for, and does it: the new set, shown once.
     back = use_code(auth.client, old[1])
-    assert back.headers["Location"].endswith("/mfa/")
-    assert len(codes_on(generate(auth.client).get_data(as_text=True))) == 10
+    assert back.status_code == 303 and back.headers["Location"] == NEW_CODES_URL
+    first_codes_then(auth.client, "/mfa/")
+    assert unused(ada) == 10 and audit_types(ada).count("mfa.recovery_codes_generated") == 2
+    assert codes_on(auth.client.get("/mfa/").get_data(as_text=True)) == []
+    mailbox.wait_for(EMAIL, "recovery codes")
+
+
+def test_the_new_codes_page_creates_nothing_unless_this_session_asked_for_it(app, ada, auth, create_user):
+    old = seed_codes(ada)
+    sign_in_with_code(auth, old[0])
+
+    direct = auth.client.get(NEW_CODES_URL)  # a bookmark, a link from elsewhere: nothing asked for
+
+    assert direct.status_code == 303 and direct.headers["Location"] == "/mfa/"
+    assert unused(ada) == 9 and audit_types(ada).count("mfa.recovery_codes_generated") == 1
+
+
+def test_a_request_for_codes_left_pending_too_long_lapses(app, ada, auth):
+    old = seed_codes(ada)
+    sign_in_with_code(auth, old[0])
+    make_stale(app, ada)
+    step_up_asked(auth.client)
+    app.config["FRESH_AUTH_SECONDS"] = -1  # the request is older than the window now
+
+    use_code(auth.client, old[1])
+
+    assert auth.client.get(NEW_CODES_URL).headers["Location"] == "/mfa/"
+    assert unused(ada) == 8 and audit_types(ada).count("mfa.recovery_codes_generated") == 1
 
 
 def test_a_password_only_session_must_pass_the_factor_before_creating_codes(create_user, with_totp, auth):
@@ -269,9 +308,8 @@ def test_a_password_only_session_must_pass_the_factor_before_creating_codes(crea
     auth.login(EMAIL)  # no factor yet: signed in with the password alone
     with_totp(user)
 
-    response = generate(auth.client)
+    step_up_asked(auth.client)
 
-    assert response.status_code == 302 and response.headers["Location"].endswith("/mfa/challenge")
     assert unused(user) == 0
 
 

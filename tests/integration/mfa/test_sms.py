@@ -18,6 +18,7 @@ from app.extensions import db
 from app.models import AuditEvent, PhoneFactor, SmsCode, UserSession
 from app.models.base import utcnow
 from tests.conftest import audit_types, csrf_from
+from tests.integration.mfa.conftest import NEW_CODES_URL, first_codes_then
 from tests.integration.mfa.sms_gateway import SmsGateway
 
 PHONE = "+447700900123"
@@ -161,7 +162,7 @@ def test_the_texted_code_verifies_the_number_audits_and_mails(ada, auth, gateway
 
     response = confirm_enrolment(auth.client, gateway.last_code(PHONE))
 
-    assert response.status_code == 303 and response.headers["Location"].endswith("/mfa/")
+    assert response.status_code == 303 and response.headers["Location"] == NEW_CODES_URL  # the first factor: codes
     assert phone_of(ada).verified_at is not None and has_mfa(ada)
     assert audit_types(ada)[-2:] == ["mfa.sms_sent", "mfa.enrolled"]
     enrolled_event = db.session.scalars(select(AuditEvent).where(AuditEvent.event_type == "mfa.enrolled")).one()
@@ -169,6 +170,7 @@ def test_the_texted_code_verifies_the_number_audits_and_mails(ada, auth, gateway
     mailbox.wait_for("ada@example.com", "phone number for text-message codes was added")
     page = auth.client.get("/mfa/").get_data(as_text=True)
     assert "Your phone number is verified" in page and "Sign-in codes can be texted to •••• 0123" in page
+    first_codes_then(auth.client, "/mfa/")  # then where it was going
 
 
 @pytest.mark.parametrize("number", ["07700 900123", "+44 7700", "+44 7700 900123 ext 9", "", "+1234567890123456"])
@@ -302,11 +304,12 @@ def test_someone_who_must_enrol_is_signed_in_by_the_first_code(app, create_user,
     start_enrolment(auth.client)
     response = confirm_enrolment(auth.client, gateway.last_code(PHONE))
 
-    assert response.status_code == 303 and response.headers["Location"].endswith("/account/")
+    assert response.status_code == 303 and response.headers["Location"] == NEW_CODES_URL  # the first factor: codes
     user_session = live_session(user)
     assert user_session.pending is None and {"sms", "mfa"} <= set(user_session.amr)
     assert auth.client.get("/account/").status_code == 200
     mailbox.wait_for("ada@example.com", "phone number for text-message codes was added")
+    first_codes_then(auth.client, "/account/")  # then where it was going
 
 
 # Signing in with a texted code

@@ -16,6 +16,7 @@ from app.mfa.totp import QR_TITLE
 from app.models import AuditEvent, TotpFactor, UserSession
 from app.models.base import utcnow
 from tests.conftest import audit_types, csrf_from
+from tests.integration.mfa.conftest import NEW_CODES_URL, first_codes_then
 
 SECRET_PATTERN = re.compile(r'id="totp-secret">([A-Z2-7 ]+)<')
 
@@ -149,7 +150,7 @@ def test_the_right_code_turns_the_app_on_audits_and_mails(ada, auth, mailbox):
 
     response = confirm(auth.client, html, f" {code[:3]} {code[3:]} ")
 
-    assert response.status_code == 303 and response.headers["Location"].endswith("/mfa/")
+    assert response.status_code == 303 and response.headers["Location"] == NEW_CODES_URL  # the first factor: codes
     factor = factor_of(ada)
     assert factor.confirmed_at is not None and factor.last_used_step is not None
     assert has_mfa(ada)
@@ -159,6 +160,7 @@ def test_the_right_code_turns_the_app_on_audits_and_mails(ada, auth, mailbox):
     assert secret_from(html) not in mail.text
     page = auth.client.get("/mfa/").get_data(as_text=True)
     assert "Your authenticator app is set up" in page and "Remove authenticator app" in page
+    first_codes_then(auth.client, "/mfa/")  # then where it was going
 
 
 def test_starting_again_replaces_the_unconfirmed_secret(ada, auth):
@@ -222,12 +224,13 @@ def test_an_admin_who_must_enrol_is_signed_in_by_the_first_code(create_user, aut
     html = start_setup(auth.client)
     response = confirm(auth.client, html, pyotp.TOTP(secret_from(html)).now())
 
-    assert response.status_code == 303 and response.headers["Location"].endswith("/account/")
+    assert response.status_code == 303 and response.headers["Location"] == NEW_CODES_URL  # the first factor: codes
     user_session = live_session(admin)
     assert user_session.pending is None and {"otp", "mfa"} <= set(user_session.amr)
     assert auth.client.get("/account/").status_code == 200
     assert "mfa.enrolled" in audit_types(admin) and "auth.login" in audit_types(admin)
     mailbox.wait_for("root@example.com", "authenticator app was added")
+    first_codes_then(auth.client, "/account/")  # then where it was going
 
 
 # Signing in with a code

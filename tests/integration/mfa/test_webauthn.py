@@ -21,6 +21,7 @@ from app.mfa.webauthn import ERRORS, relying_party
 from app.models import AuditEvent, User, UserSession, WebAuthnChallenge, WebAuthnCredential
 from app.models.base import utcnow
 from tests.conftest import AuthActions, audit_types, csrf_from
+from tests.integration.mfa.conftest import NEW_CODES_URL, first_codes_then
 from tests.integration.mfa.soft_authenticator import SoftAuthenticator
 
 REGISTER_OPTIONS = "/mfa/webauthn/register/options"
@@ -127,7 +128,7 @@ def test_a_security_key_is_registered_listed_audited_and_announced(person, ada, 
 
     response = person.register(name="  Blue   key ")
 
-    assert response.status_code == 200 and response.get_json() == {"redirect": "/mfa/"}
+    assert response.status_code == 200 and response.get_json() == {"redirect": NEW_CODES_URL}  # the first factor: codes
     [credential] = credentials_of(ada)
     assert credential.name == "Blue key" and not credential.is_passkey
     assert credential.credential_id == person.key.credentials[0].id and credential.transports == ["usb"]
@@ -137,6 +138,7 @@ def test_a_security_key_is_registered_listed_audited_and_announced(person, ada, 
     assert "A security key was added" in mailbox.wait_for("ada@example.com", "security key").subject
     page = person.open("/mfa/")
     assert "Blue key" in page and "not used yet" in page and "security key</span>" in page
+    first_codes_then(person.client, "/mfa/")  # then where it was going
 
 
 def test_a_key_without_a_name_is_named_after_the_day(person, ada):
@@ -323,10 +325,11 @@ def test_an_admin_who_must_enrol_is_signed_in_by_their_first_key(person, create_
 
     response = person.register()
 
-    assert response.status_code == 200 and response.get_json() == {"redirect": "/account/"}
+    assert response.status_code == 200 and response.get_json() == {"redirect": NEW_CODES_URL}  # the first factor: codes
     [signed_in] = live_sessions(admin)
     assert signed_in.pending is None and signed_in.amr == ["pwd", "hwk", "mfa"]
     assert person.client.get("/account/").status_code == 200
+    first_codes_then(person.client, "/account/")  # then where it was going
 
 
 # --- the second factor after the password -----------------------------------------------------
