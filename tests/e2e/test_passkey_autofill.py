@@ -41,3 +41,12 @@ def test_the_email_field_offers_passkeys_and_choosing_one_signs_in(page: Page, l
     expect(page.get_by_role("banner").get_by_role("link", name=email)).to_be_visible()
     assert latest_amr(live_server, email) == ["hwk", "user", "mfa"]
     assert refused == []
+
+
+def test_a_browser_without_webauthn_sees_no_passkey_button(page: Page, live_server: LiveServer) -> None:
+    """The script hides the button where passkeys can't work; the hidden attribute must beat .button's display."""
+    page.add_init_script("delete window.PublicKeyCredential")
+    page.goto("/login")
+
+    expect(page.locator("#passkey-button")).to_be_hidden()
+    expect(page.get_by_label("Email")).to_be_visible()  # the password form still works
