@@ -27,8 +27,11 @@ COPY app ./app
 COPY templates ./templates
 COPY static ./static
 COPY migrations ./migrations
+COPY translations ./translations
 COPY wsgi.py gunicorn.conf.py ./
-RUN mkdir -p instance && chown idp:idp instance
+# The message catalogues are compiled here, as by .ci/setup-env: the repository holds only the .po sources.
+RUN pybabel compile --directory translations \
+    && mkdir -p instance && chown idp:idp instance
 
 USER 10001:10001
 EXPOSE 8000

@@ -1,5 +1,6 @@
 """Unbound extension objects, bound to the app in ``create_app``."""
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -17,3 +18,5 @@ csrf = CSRFProtect()
 # and endpoint registries are lists, so one shared object would collect duplicates from every app.
 # Storage comes from RATELIMIT_STORAGE_URI: memory:// on one machine, Redis when IDP_REDIS_URL is set.
 limiter = Limiter(key_func=client_ip)
+# Languages and time zones; the selectors are app/web/i18n.py's.
+babel = Babel()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Flask, current_app
 
 from app.core.audit import describe_event
 from app.core.providers import configured_providers
 from app.web.branding import brand_globals, init_branding
+from app.web.i18n import init_i18n
 
 
 def _template_globals() -> dict[str, object]:
@@ -22,12 +21,8 @@ def _template_globals() -> dict[str, object]:
     }
 
 
-def _format_time(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
-
-
 def init_templating(app: Flask) -> None:
-    init_branding(app)  # first: a wrong IDP_BRAND_* setting stops start-up here
+    init_branding(app)  # first: a wrong IDP_BRAND_* or IDP_DEFAULT_LANGUAGE setting stops start-up here
+    init_i18n(app)
     app.context_processor(_template_globals)
-    app.add_template_filter(_format_time, "datetime")
     app.add_template_filter(describe_event, "event_label")

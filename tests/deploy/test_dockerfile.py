@@ -70,7 +70,7 @@ def test_the_start_command_prepares_under_a_lock_then_runs_gunicorn_with_its_con
 
 def test_every_file_the_server_needs_is_copied_into_the_image():
     copied = {source for rest in arguments("COPY") for source in rest.split()[:-1]}
-    needed = {"requirements.txt", "app", "templates", "static", "migrations", "wsgi.py", "gunicorn.conf.py"}
+    needed = {"requirements.txt", "app", "templates", "static", "migrations", "translations", "wsgi.py", "gunicorn.conf.py"}
     assert needed <= copied, needed - copied
     for source in copied:
         assert (PROJECT_ROOT / source).exists(), source
