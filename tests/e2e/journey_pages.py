@@ -9,6 +9,7 @@ yields a page's name once that page is showing, so a check can run on it.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pyotp
@@ -115,6 +116,14 @@ CONSOLE_PAGES = [
     ("console-rotate-keys", "/admin/keys/rotate"),
 ]
 
+# One item of each console list, reached by its first link: (page name, list, link selector).
+CONSOLE_ITEMS = [
+    ("console-user", "/admin/users", "a[href*='/admin/users/']:not([href$='/new']):not([href$='/users/'])"),
+    ("console-client", "/admin/clients", "a[href*='/admin/clients/']:not([href$='/new'])"),
+    ("console-role", "/admin/roles", "a[href*='/admin/roles/']"),
+    ("console-group", "/admin/roles", "a[href*='/admin/groups/']"),
+]
+
 
 def seed_console(server: LiveServer) -> None:
     """A role, a group and a client, so their own pages and the lists have rows."""
@@ -134,19 +143,14 @@ def open_first(page: Page, list_path: str, selector: str) -> None:
 
 def admin_pages(page: Page, server: LiveServer) -> Iterator[str]:
     """Account, security (with the factor sections, then the new recovery codes), console, consent, device."""
-    sign_in_admin(page, server)
+    email, totp = sign_in_admin(page, server)
     seed_console(server)
     for name, path in ACCOUNT_PAGES + CONSOLE_PAGES:
         response = page.goto(path)
         if response is not None and response.status == 404:
             continue  # an optional page this server does not offer (linked accounts without social sign-in)
         yield name
-    for name, list_path, selector in [
-        ("console-user", "/admin/users", "a[href*='/admin/users/']:not([href$='/new']):not([href$='/users/'])"),
-        ("console-client", "/admin/clients", "a[href*='/admin/clients/']:not([href$='/new'])"),
-        ("console-role", "/admin/roles", "a[href*='/admin/roles/']"),
-        ("console-group", "/admin/roles", "a[href*='/admin/groups/']"),
-    ]:
+    for name, list_path, selector in CONSOLE_ITEMS:
         open_first(page, list_path, selector)
         yield name
     page.goto("/admin/clients/new")
@@ -157,6 +161,7 @@ def admin_pages(page: Page, server: LiveServer) -> Iterator[str]:
     page.locator("#factor-recovery").get_by_role("button", name="Create recovery codes").click()
     expect(page.get_by_role("list", name="Your new recovery codes")).to_be_visible()
     yield "recovery-codes"
+    yield from end_session_confirm_page(page, server, email, totp)
     yield from consent_and_device_pages(page, server)
 
 
@@ -180,5 +185,26 @@ def consent_and_device_pages(page: Page, server: LiveServer) -> Iterator[str]:
     rp.start_at_rp(page, url)
     expect(page.get_by_role("heading", name=re.compile(r"^Allow .+ to use your account\?$"))).to_be_visible()
     yield "consent"
+    with page.expect_request(rp.callback_pattern(redirect_uri)):
+        page.locator("#approve").click()
+    page.goto("/account/apps")
+    page.locator("main a[href$='/revoke']").first.click()
+    expect(page.locator("main form[action$='/revoke']")).to_be_visible()
+    yield "account-revoke-app-confirm"
     page.goto("/device")
     yield "device-verification"
+
+
+def end_session_confirm_page(page: Page, server: LiveServer, email: str, totp: pyotp.TOTP) -> Iterator[str]:
+    """The confirmation before ending one session: the same administrator signed in from a second browser."""
+    other = page.context.browser.new_context(base_url=server.url).new_page()
+    submit_sign_in(other, email, PASSWORD)
+    # The next step's code: the one the first sign-in used is spent (no replay within its window).
+    other.locator("#challenge-totp").get_by_label("6-digit code").fill(totp.at(time.time() + totp.interval))
+    other.locator("#challenge-totp").get_by_role("button", name="Verify").click()
+    expect(other).to_have_url(ACCOUNT_URL)
+    other.context.close()
+    page.goto("/account/sessions")
+    page.locator("main a[href$='/end']").first.click()
+    expect(page.locator("main form[action$='/end']")).to_be_visible()
+    yield "account-end-session-confirm"
