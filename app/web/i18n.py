@@ -107,7 +107,19 @@ def format_time(value: datetime | None, zone_name: str | None = None) -> str:
     hour = babel_time(moment, "short", tzinfo=zone, locale=locale)
     # No seconds: the locale's date-time pattern ("{1}, {0}") around a short time.
     joined = get_datetime_format("medium", locale=locale).replace("{1}", day).replace("{0}", hour)
-    return f"{joined} {babel_datetime(moment, 'zzz', tzinfo=zone, locale=locale)}"
+    return f"{joined} {_zone_label(moment, zone, locale)}"
+
+
+def _zone_label(moment: datetime, zone, locale) -> str:
+    """The zone's abbreviation where the language has one (EST, MEZ), else its offset from UTC (UTC+9, UTC+5:30)."""
+    offset = moment.astimezone(zone).utcoffset()
+    if not offset:
+        return "UTC"
+    label = babel_datetime(moment, "z", tzinfo=zone, locale=locale)
+    if label[:1] not in "+-":
+        return label
+    hours, minutes = label[1:3].lstrip("0") or "0", label[3:5]
+    return f"UTC{label[0]}{hours}{'' if minutes == '00' else ':' + minutes}"
 
 
 def _zone(name: str | None):
