@@ -94,9 +94,7 @@ class Config:
         self.ENV_NAME = _env("ENV", "development")
         self.ISSUER = (_env("ISSUER", "http://localhost:5000") or "").rstrip("/")
         self.SERVICE_NAME = _env("SERVICE_NAME", "Identity")
-        # The pages' language when neither the person nor their browser names one offered (app/core/languages.py).
-        self.DEFAULT_LANGUAGE = (_env("DEFAULT_LANGUAGE", "en") or "en").lower()
-        self.BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "translations")
+        self.DEFAULT_LANGUAGE = (_env("DEFAULT_LANGUAGE", "en") or "en").lower()  # en, de or fr: docs/translations.md
         # Branding on every page and email, checked at start-up (app/web/branding.py): logo file, accent #rrggbb, links.
         for name in ("BRAND_LOGO", "BRAND_COLOR", "BRAND_PRIVACY_URL", "BRAND_TERMS_URL", "BRAND_HELP_URL"):
             setattr(self, name, _env(name))

@@ -20,6 +20,7 @@ from flask.wrappers import Response
 from flask_babel import get_locale, get_timezone
 from flask_login import current_user
 
+from app.config import PROJECT_ROOT
 from app.core.languages import LANGUAGES, default_language, first_offered, offered_language
 from app.extensions import babel
 from app.settings import ConfigError
@@ -151,6 +152,7 @@ def _language_globals() -> dict[str, object]:
 def init_i18n(app: Flask) -> None:
     if app.config["DEFAULT_LANGUAGE"] not in LANGUAGES:
         raise ConfigError(f"IDP_DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}")
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(PROJECT_ROOT / "translations")
     babel.init_app(app, locale_selector=select_language, timezone_selector=select_time_zone)
     # {% trans %} blocks collapse their whitespace, as `pybabel extract` does with babel.cfg's trimmed option.
     app.jinja_env.policies["ext.i18n.trimmed"] = True
