@@ -1,12 +1,19 @@
 // Show-password toggle: a button beside each password field that shows what was typed, and hides it again.
 // Added by this script only, so with JavaScript off the form is unchanged (and still works).
 // The name says what a press does ("Show password" / "Hide password"); aria-pressed says the state.
+// Those names come translated from the script tag's data-show-label / data-hide-label (templates/base.html).
 (function () {
   "use strict";
 
+  var script = document.currentScript;
+  var labels = {
+    show: (script && script.dataset.showLabel) || "Show password",
+    hide: (script && script.dataset.hideLabel) || "Hide password",
+  };
+
   function setShown(input, button, shown) {
     input.type = shown ? "text" : "password";
-    button.textContent = shown ? "Hide password" : "Show password";
+    button.textContent = shown ? labels.hide : labels.show;
     button.setAttribute("aria-pressed", shown ? "true" : "false");
   }
 

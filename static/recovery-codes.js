@@ -11,6 +11,8 @@
   const done = document.getElementById("recovery-codes-done");
   const status = document.getElementById("recovery-codes-copied");
   if (!list || !done || !status) return;
+  // The page's language: the template puts each text on the status element (a script can't translate).
+  const text = (name, english) => status.dataset[name] || english;
 
   function codes() {
     return Array.from(list.querySelectorAll("code"), (code) => code.textContent.trim()).join("\n") + "\n";
@@ -28,16 +30,16 @@
   }
 
   if (navigator.clipboard && typeof navigator.clipboard.writeText === "function") {
-    addButton("recovery-codes-copy", "Copy", async function () {
+    addButton("recovery-codes-copy", text("copyLabel", "Copy"), async function () {
       try {
         await navigator.clipboard.writeText(codes());
-        status.textContent = "Copied. Paste them somewhere safe.";
+        status.textContent = text("copied", "Copied. Paste them somewhere safe.");
       } catch (error) {
-        status.textContent = "Your browser did not allow copying. Select the codes and copy them instead.";
+        status.textContent = text("copyFailed", "Your browser did not allow copying. Select the codes and copy them instead.");
       }
     });
   }
   if (typeof window.print === "function") {
-    addButton("recovery-codes-print", "Print", function () { window.print(); });
+    addButton("recovery-codes-print", text("printLabel", "Print"), function () { window.print(); });
   }
 })();

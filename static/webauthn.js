@@ -4,7 +4,7 @@
  * the options and verify endpoints, the CSRF token (sent as X-CSRFToken), where to show errors.
  * data-webauthn="register" adds a key (data-passkey="1": a passkey), "authenticate" answers the
  * challenge after the password, "passkey" signs in without one. The server answers JSON:
- * {redirect} on success, {error[, redirect]} otherwise.
+ * {redirect} on success, {error[, redirect]} otherwise (the error already in the page's language).
  *
  * A passkey button with data-autofill="1" also offers the passkeys in the browser's autofill of the
  * field marked autocomplete="... webauthn" (conditional mediation): the same options and verify
@@ -14,13 +14,16 @@
 "use strict";
 
 (function () {
+  // The page's language: templates/_macros/webauthn.html puts the texts on this script's tag
+  // (data-msg-*); the English ones stand in when a tag carries none.
+  const given = (document.currentScript && document.currentScript.dataset) || {};
   const MESSAGES = {
-    unsupported: "This browser can't use security keys or passkeys. Try an up-to-date browser.",
-    cancelled: "Nothing was used: the request was cancelled or timed out. Try again when you're ready.",
-    duplicate: "That security key or passkey is already registered to your account.",
-    expired: "This page has expired. Reload it and try again.",
-    limited: "Too many attempts. Wait a little and try again.",
-    failed: "Something went wrong. Reload the page and try again.",
+    unsupported: given.msgUnsupported || "This browser can't use security keys or passkeys. Try an up-to-date browser.",
+    cancelled: given.msgCancelled || "Nothing was used: the request was cancelled or timed out. Try again when you're ready.",
+    duplicate: given.msgDuplicate || "That security key or passkey is already registered to your account.",
+    expired: given.msgExpired || "This page has expired. Reload it and try again.",
+    limited: given.msgLimited || "Too many attempts. Wait a little and try again.",
+    failed: given.msgFailed || "Something went wrong. Reload the page and try again.",
   };
 
   class CeremonyError extends Error {

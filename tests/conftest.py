@@ -10,10 +10,12 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
 from sqlalchemy import delete, event, select
@@ -24,6 +26,7 @@ from app.extensions import db, limiter
 from app.models import AuditEvent, User
 from app.models.base import utcnow
 from app.security import hash_password
+from app.web.i18n import format_time
 from tests import run_database
 from tests.mailbox import Mailbox, SmtpServer
 
@@ -262,3 +265,9 @@ def statements_recorded(*verbs: str) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
+
+
+def shown_time(app: Flask, value: datetime) -> str:
+    """A time as a page shows it to someone with no profile language or zone: English, UTC, the zone named."""
+    with app.test_request_context(), force_locale("en"):
+        return format_time(value)

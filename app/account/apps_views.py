@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, make_response, render_template, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from app.account import apps as service
@@ -44,5 +45,7 @@ def revoke_app(client_id: str):
     name = client.name
     service.disconnect_app(user, client, origin=request_origin())
     db.session.commit()
-    flash(f"{name} no longer has access to your account. It must ask you again before it can use it.", "success")
+    flash(
+        gettext("%(app)s no longer has access to your account. It must ask you again before it can use it.", app=name), "success"
+    )
     return see_other(url_for("account.apps"))

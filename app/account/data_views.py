@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from app.account import bp
 from app.account import export as export_service
 from app.core import deletion as deletion_service
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.models import User
 from app.web.browser_session import detach_from_browser
@@ -25,7 +26,7 @@ from app.web.views import request_origin
 
 class DeleteAccountForm(FlaskForm):
     confirm_email = StringField(
-        "Type your email address to confirm",
+        lazy_gettext("Type your email address to confirm"),
         validators=[
             DataRequired(deletion_service.WRONG_CONFIRMATION),
             Length(max=254, message=deletion_service.WRONG_CONFIRMATION),

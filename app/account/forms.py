@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
+from app.core.text import lazy_gettext
 from app.web.forms import PASSWORD_FIELD_MAX, email_field
 
 NAME_MAX = 100
@@ -25,12 +26,17 @@ _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 # Entries of the tz database that are not places a person lives in.
 _NOT_ZONES = {"Factory", "localtime", "posixrules"}
 
-NAME_INVALID = "Use letters, spaces and punctuation only."
-LOCALE_INVALID = "Use a language tag such as en, en-GB, pt-BR or zh-Hant-TW."
-ZONE_INVALID = "Choose a time zone from the list, such as Europe/Paris."
-SAME_EMAIL = "That is already your email address."
-PASSWORD_CURRENT_MISSING = "Enter your current password."
-PASSWORD_NEW_MISSING = "Choose a new password."
+# Lazy: translated when shown, in the person's language (str() them for string operations).
+NAME_INVALID = lazy_gettext("Use letters, spaces and punctuation only.")
+LOCALE_INVALID = lazy_gettext("Use a language tag such as en, en-GB, pt-BR or zh-Hant-TW.")
+LOCALE_HINT = lazy_gettext(
+    "A language tag such as en, en-GB, pt-BR or zh-Hant-TW. Pages here are shown in English, German (Deutsch) "
+    "or French (Français) when your language is one of those, and in English otherwise."
+)
+ZONE_INVALID = lazy_gettext("Choose a time zone from the list, such as Europe/Paris.")
+SAME_EMAIL = lazy_gettext("That is already your email address.")
+PASSWORD_CURRENT_MISSING = lazy_gettext("Enter your current password.")
+PASSWORD_NEW_MISSING = lazy_gettext("Choose a new password.")
 
 
 def _strip(value: str | None) -> str | None:
@@ -62,27 +68,28 @@ def _check_name(_form: FlaskForm, field: StringField) -> None:
             raise ValidationError(NAME_INVALID)
 
 
-def _name_field(label: str, autocomplete: str) -> StringField:
+def _name_field(label: object, autocomplete: str) -> StringField:
     return StringField(
         label,
         filters=[_strip],
-        validators=[Length(max=NAME_MAX, message=f"Use at most {NAME_MAX} characters."), _check_name],
+        validators=[Length(max=NAME_MAX, message=lazy_gettext("Use at most %(num)d characters.", num=NAME_MAX)), _check_name],
         render_kw={"autocomplete": autocomplete},
     )
 
 
 class ProfileEditForm(FlaskForm):
-    display_name = _name_field("Display name", "nickname")
-    given_name = _name_field("Given name", "given-name")
-    family_name = _name_field("Family name", "family-name")
+    display_name = _name_field(lazy_gettext("Display name"), "nickname")
+    given_name = _name_field(lazy_gettext("Given name"), "given-name")
+    family_name = _name_field(lazy_gettext("Family name"), "family-name")
     locale = StringField(
-        "Language and region (optional)",
+        lazy_gettext("Language and region (optional)"),
+        description=LOCALE_HINT,
         filters=[_strip],
         validators=[Length(max=LOCALE_MAX, message=LOCALE_INVALID)],
         render_kw={"autocapitalize": "none", "spellcheck": "false", "placeholder": "en-GB"},
     )
     zoneinfo = StringField(
-        "Time zone (optional)",
+        lazy_gettext("Time zone (optional)"),
         filters=[_strip],
         validators=[Length(max=64, message=ZONE_INVALID)],
         render_kw={"autocapitalize": "none", "spellcheck": "false", "placeholder": "Europe/Paris", "list": "zoneinfo-options"},
@@ -102,7 +109,9 @@ class ProfileEditForm(FlaskForm):
 
 
 class EmailChangeForm(FlaskForm):
-    new_email = email_field("New email address", required="Enter the new email address.", autocomplete="email")
+    new_email = email_field(
+        lazy_gettext("New email address"), required=lazy_gettext("Enter the new email address."), autocomplete="email"
+    )
 
     def __init__(self, *args, current_email: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -115,12 +124,12 @@ class EmailChangeForm(FlaskForm):
 
 class PasswordChangeForm(FlaskForm):
     current_password = PasswordField(
-        "Current password",
+        lazy_gettext("Current password"),
         validators=[DataRequired(PASSWORD_CURRENT_MISSING), Length(max=PASSWORD_FIELD_MAX)],
         render_kw={"autocomplete": "current-password"},
     )
     new_password = PasswordField(
-        "New password",
+        lazy_gettext("New password"),
         validators=[DataRequired(PASSWORD_NEW_MISSING), Length(max=PASSWORD_FIELD_MAX)],
         render_kw={"autocomplete": "new-password"},
     )
@@ -139,7 +148,7 @@ class ConfirmedForm(FlaskForm):
     """
 
     # No default: a default would stand in for a field missing from the POST.
-    confirm = HiddenField(validators=[AnyOf(["1"], message="Confirm on the confirmation page.")])
+    confirm = HiddenField(validators=[AnyOf(["1"], message=lazy_gettext("Confirm on the confirmation page."))])
 
     @classmethod
     def to_send(cls) -> ConfirmedForm:

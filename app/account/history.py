@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from app.core import live_sessions as sessions
 from app.core.audit import describe_event
 from app.core.paging import Page, page_offset
 from app.core.providers import find_provider
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.models import AuditEvent, OAuthClient, User
 
@@ -18,11 +20,11 @@ PAGE_SIZE = 25
 
 # Factor kinds as people know them; an unknown kind is simply not mentioned.
 _FACTOR_NAMES = {
-    "totp": "authenticator app",
-    "webauthn": "security key",
-    "passkey": "passkey",
-    "sms": "text message",
-    "recovery": "recovery codes",
+    "totp": lazy_gettext("Factor: authenticator app"),
+    "webauthn": lazy_gettext("Factor: security key"),
+    "passkey": lazy_gettext("Factor: passkey"),
+    "sms": lazy_gettext("Factor: text message"),
+    "recovery": lazy_gettext("Factor: recovery codes"),
 }
 
 
@@ -38,12 +40,11 @@ class HistoryEntry:
 def describe_device(user_agent: str | None) -> str:
     """ "Firefox 128 on Linux": the sessions page's parser (ua-parser), in one short phrase."""
     device = sessions.describe_device(user_agent or "")
-    known = [
-        part
-        for part, unknown in ((device.browser, sessions.UNKNOWN_BROWSER), (device.system, sessions.UNKNOWN_SYSTEM))
-        if part != unknown
-    ]
-    return " on ".join(known) or "Unknown device"
+    browser = None if device.browser == sessions.UNKNOWN_BROWSER else device.browser
+    system = None if device.system == sessions.UNKNOWN_SYSTEM else device.system
+    if browser and system:
+        return device.label
+    return str(browser or system or gettext("Unknown device"))
 
 
 def history_page(user: User, page: int) -> Page[HistoryEntry] | None:
@@ -94,11 +95,11 @@ def _safe_detail(details: dict, client_names: dict[str, str]) -> str | None:
     """
     client_name = client_names.get(details.get("client_id"))
     if client_name:
-        return f"App: {client_name}"
+        return gettext("App: %(app)s", app=client_name)
     factor = _FACTOR_NAMES.get(details.get("kind") or details.get("factor"))
     if factor:
-        return f"Factor: {factor}"
+        return str(factor)
     provider = find_provider(details.get("provider") or "")
     if provider is not None:
-        return f"Through: {provider.display_name}"
+        return gettext("Through: %(provider)s", provider=provider.display_name)
     return None

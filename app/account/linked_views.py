@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from flask import abort, flash, render_template, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from app.account import bp
 from app.core import federation
 from app.core.providers import configured_providers, find_provider
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.web.forms import ConfirmForm
 from app.web.fresh_auth import fresh_auth_required
@@ -15,7 +17,9 @@ from app.web.notices import send_sign_in_method_notice
 from app.web.social import JourneyIntent, begin_journey
 from app.web.views import request_origin, see_other
 
-LAST_WAY_IN = "This is the only way you can sign in. Set a password or link another account first, so that you can still get in."
+LAST_WAY_IN = lazy_gettext(
+    "This is the only way you can sign in. Set a password or link another account first, so that you can still get in."
+)
 
 
 @bp.get("/linked")
@@ -24,7 +28,7 @@ def linked():
     return _render()
 
 
-def _render(error: str | None = None, status: int = 200):
+def _render(error: object | None = None, status: int = 200):
     user = current_user.user
     links = federation.links_of(user)
     page = render_template(
@@ -68,5 +72,12 @@ def unlink(link_id: int):
     provider = find_provider(link.provider)
     name = provider.display_name if provider else link.provider
     send_sign_in_method_notice(user, name, "unlinked")
-    flash(f"Your {name} account {link.username or link.email} is unlinked and can no longer sign you in.", "success")
+    flash(
+        gettext(
+            "Your %(provider)s account %(account)s is unlinked and can no longer sign you in.",
+            provider=name,
+            account=link.username or link.email,
+        ),
+        "success",
+    )
     return see_other(url_for("account.linked"))

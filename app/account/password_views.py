@@ -9,14 +9,15 @@ from app.account import bp
 from app.account.forms import PasswordChangeForm
 from app.account.password import CurrentPasswordRefused, change_password, needs_current_password
 from app.core.accounts import PasswordRejected, password_rules
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.web.fresh_auth import fresh_auth_required
 from app.web.notices import send_password_changed
 from app.web.views import request_origin, see_other
 
-WRONG_CURRENT = "That is not your current password. Nothing was changed."
-LOCKED = "Too many wrong passwords. Wait a few minutes, then try again. Nothing was changed."
-CHANGED = "Your password is changed. Every other session was signed out."
+WRONG_CURRENT = lazy_gettext("That is not your current password. Nothing was changed.")
+LOCKED = lazy_gettext("Too many wrong passwords. Wait a few minutes, then try again. Nothing was changed.")
+CHANGED = lazy_gettext("Your password is changed. Every other session was signed out.")
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -40,7 +41,7 @@ def password():
         return _render(form, needs_current, 400)
     db.session.commit()
     send_password_changed(user, this_device_kept=True)
-    flash(CHANGED, "success")
+    flash(str(CHANGED), "success")
     return see_other(url_for("account.password"))
 
 

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from app.account import bp
 from app.account import profile as service
 from app.account.forms import EmailChangeForm, ProfileEditForm, time_zones
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.models import User
 from app.web.forms import ConfirmForm
@@ -15,12 +16,12 @@ from app.web.fresh_auth import fresh_auth_required
 from app.web.notices import send_email_change_link, send_email_change_notice
 from app.web.views import request_origin, see_other
 
-SAVED = "Your profile is saved."
-UNCHANGED = "Nothing to save: your profile was already like this."
-EMAIL_UNAVAILABLE = "That address can't be used. Choose another one."
-LINK_SENT = "We sent a link to {email}. Your address changes when you open it (within an hour)."
-LINK_INVALID = "That link is invalid, used or expired. Ask for the change again on your profile page."
-EMAIL_CHANGED = "Your email address is now {email}."
+SAVED = lazy_gettext("Your profile is saved.")
+UNCHANGED = lazy_gettext("Nothing to save: your profile was already like this.")
+EMAIL_UNAVAILABLE = lazy_gettext("That address can't be used. Choose another one.")
+LINK_SENT = lazy_gettext("We sent a link to %(email)s. Your address changes when you open it (within an hour).")
+EMAIL_CHANGED = lazy_gettext("Your email address is now %(email)s.")
+LINK_INVALID = lazy_gettext("That link is invalid, used or expired. Ask for the change again on your profile page.")
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -33,7 +34,7 @@ def profile():
     values = {name: getattr(form, name).data or "" for name in service.PROFILE_FIELDS}
     changed = service.update_profile(user, values, origin=request_origin())
     db.session.commit()
-    flash(SAVED if changed else UNCHANGED, "success" if changed else "info")
+    flash(str(SAVED if changed else UNCHANGED), "success" if changed else "info")
     return see_other(url_for("account.profile"))
 
 
@@ -54,7 +55,7 @@ def change_email():
     db.session.commit()
     send_email_change_link(user, new_email, token)
     send_email_change_notice(user, user.email, new_email, done=False)
-    flash(LINK_SENT.format(email=new_email), "info")
+    flash(LINK_SENT % {"email": new_email}, "info")
     return see_other(url_for("account.profile"))
 
 
@@ -81,11 +82,11 @@ def confirm_email_change(token: str):
         return _link_invalid()
     db.session.commit()
     send_email_change_notice(changed.user, changed.old_email, changed.user.email, done=True)
-    flash(EMAIL_CHANGED.format(email=changed.user.email), "success")
+    flash(EMAIL_CHANGED % {"email": changed.user.email}, "success")
     return see_other(url_for("account.profile"))
 
 
-def _link_invalid(text: str = LINK_INVALID):
+def _link_invalid(text: object = LINK_INVALID):
     return render_template("account/confirm_email_change.html", error=text), 400
 
 

@@ -7,6 +7,7 @@ confirmation the POST needs; the current browser's "Sign out on this device" nee
 from __future__ import annotations
 
 from flask import abort, flash, render_template, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 
 from app.account import bp
@@ -17,9 +18,6 @@ from app.extensions import db
 from app.web.browser_session import detach_from_browser
 from app.web.messages import message
 from app.web.views import request_origin, see_other
-
-ENDED = "That session has ended; the browser that used it is signed out."
-ENDED_OTHERS = {0: "There were no other sessions to end.", 1: "Your other session has ended."}
 
 
 @bp.get("/sessions")
@@ -59,7 +57,7 @@ def end_session(session_id: str):
         detach_from_browser()
         flash(message("logout"), "info")
         return see_other(url_for("auth.login"))
-    flash(ENDED, "success")
+    flash(gettext("That session has ended; the browser that used it is signed out."), "success")
     return see_other(url_for("account.sessions"))
 
 
@@ -77,5 +75,8 @@ def end_other_sessions():
         abort(400)
     ended = service.end_other_sessions(current_user.user, current=current_user.session, origin=request_origin())
     db.session.commit()
-    flash(ENDED_OTHERS.get(ended, f"Your {ended} other sessions have ended."), "success")
+    if ended == 0:
+        flash(gettext("There were no other sessions to end."), "success")
+    else:
+        flash(ngettext("Your other session has ended.", "Your %(num)d other sessions have ended.", ended), "success")
     return see_other(url_for("account.sessions"))

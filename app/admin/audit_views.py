@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, render_template, request, stream_with_context
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import DateField, SelectField, StringField
@@ -13,6 +14,7 @@ from app.admin import bp
 from app.admin.dashboard_views import page_number
 from app.admin.sorting import sort_context
 from app.core.audit import describe_event
+from app.core.text import lazy_gettext
 from app.models.base import utcnow
 
 _EMAIL = [Optional(), Length(max=254), Email(check_deliverability=False)]
@@ -25,23 +27,23 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    event_type = SelectField("Event", validators=[Optional()], validate_choice=True)
-    actor = StringField("Actor (email)", validators=_EMAIL)
-    subject = StringField("Subject (email)", validators=_EMAIL)
-    client = StringField("Client ID", validators=[Optional(), Length(max=128), Regexp(r"^[\x21-\x7e]+$")])
-    ip = StringField("IP address", validators=[Optional(), IPAddress(ipv4=True, ipv6=True)])
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    event_type = SelectField(lazy_gettext("Event"), validators=[Optional()], validate_choice=True)
+    actor = StringField(lazy_gettext("Actor (email)"), validators=_EMAIL)
+    subject = StringField(lazy_gettext("Subject (email)"), validators=_EMAIL)
+    client = StringField(lazy_gettext("Client ID"), validators=[Optional(), Length(max=128), Regexp(r"^[\x21-\x7e]+$")])
+    ip = StringField(lazy_gettext("IP address"), validators=[Optional(), IPAddress(ipv4=True, ipv6=True)])
+    date_from = DateField(lazy_gettext("From"), validators=[Optional()])
+    date_to = DateField(lazy_gettext("To"), validators=[Optional()])
 
     def __init__(self, *args, event_types: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.event_type.choices = [("", "Any event")] + [(t, f"{describe_event(t)} ({t})") for t in event_types]
+        self.event_type.choices = [("", gettext("Any event"))] + [(t, f"{describe_event(t)} ({t})") for t in event_types]
 
     def validate(self, extra_validators=None) -> bool:
         if not super().validate(extra_validators):
             return False
         if self.date_from.data and self.date_to.data and self.date_from.data > self.date_to.data:
-            self.date_to.errors.append("The end date is before the start date.")
+            self.date_to.errors.append(gettext("The end date is before the start date."))
             return False
         return True
 

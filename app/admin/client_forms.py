@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
+from flask_babel import gettext, ngettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -15,22 +16,23 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.core.clients import ClientSpec
 from app.core.protocol import AUTH_METHODS, GRANT_TYPES
 from app.core.scopes import scope_token_pattern
+from app.core.text import lazy_gettext
 from app.models import OAuthClient
 from app.web.json_input import loads_guarded
 
 MAX_URIS = 10
 _SCOPE_TOKEN = scope_token_pattern(100)
 GRANT_LABELS = {
-    "authorization_code": "Authorization code (people sign in)",
-    "refresh_token": "Refresh token (stay connected)",
-    "client_credentials": "Client credentials (the app acts for itself)",
-    "urn:ietf:params:oauth:grant-type:device_code": "Device code (TVs and command-line tools)",
+    "authorization_code": lazy_gettext("Authorization code (people sign in)"),
+    "refresh_token": lazy_gettext("Refresh token (stay connected)"),
+    "client_credentials": lazy_gettext("Client credentials (the app acts for itself)"),
+    "urn:ietf:params:oauth:grant-type:device_code": lazy_gettext("Device code (TVs and command-line tools)"),
 }
 AUTH_METHOD_LABELS = {
-    "client_secret_basic": "client_secret_basic (secret in the Authorization header)",
-    "client_secret_post": "client_secret_post (secret in the request body)",
-    "private_key_jwt": "private_key_jwt (assertion signed with the app's key)",
-    "none": "none (public client, PKCE only)",
+    "client_secret_basic": lazy_gettext("client_secret_basic (secret in the Authorization header)"),
+    "client_secret_post": lazy_gettext("client_secret_post (secret in the request body)"),
+    "private_key_jwt": lazy_gettext("private_key_jwt (assertion signed with the app's key)"),
+    "none": lazy_gettext("none (public client, PKCE only)"),
 }
 
 
@@ -45,12 +47,12 @@ def lines(text: str | None) -> list[str]:
 
 def _uri_lines(_form: FlaskForm, field: TextAreaField) -> None:
     if len(lines(field.data)) > MAX_URIS:
-        raise ValidationError(f"At most {MAX_URIS} URIs.")
+        raise ValidationError(ngettext("At most %(num)d URI.", "At most %(num)d URIs.", MAX_URIS))
 
 
 def _scopes(_form: FlaskForm, field: StringField) -> None:
     if not all(_SCOPE_TOKEN.match(token) for token in (field.data or "").split()):
-        raise ValidationError('Scopes are separated by spaces and use printable characters other than " and \\.')
+        raise ValidationError(gettext('Scopes are separated by spaces and use printable characters other than " and \\.'))
 
 
 def _jwks(form: FlaskForm, field: TextAreaField) -> None:
@@ -59,7 +61,7 @@ def _jwks(form: FlaskForm, field: TextAreaField) -> None:
     try:
         form.parsed_jwks = loads_guarded(field.data)  # depth-checked: deep nesting is a form error, not a 500
     except ValueError as exc:
-        raise ValidationError("Paste the public keys as a JSON Web Key Set.") from exc
+        raise ValidationError(gettext("Paste the public keys as a JSON Web Key Set.")) from exc
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -70,29 +72,31 @@ class MultiCheckboxField(SelectMultipleField):
 class _ClientSettingsForm(FlaskForm):
     """The fields a client's page can edit; creation adds the client type."""
 
-    name = StringField("Name", filters=[_strip], validators=[DataRequired("Give the app a name."), Length(max=100)])
-    redirect_uris = TextAreaField("Redirect URIs (one per line)", validators=[Length(max=6000), _uri_lines])
+    name = StringField(
+        lazy_gettext("Name"), filters=[_strip], validators=[DataRequired(lazy_gettext("Give the app a name.")), Length(max=100)]
+    )
+    redirect_uris = TextAreaField(lazy_gettext("Redirect URIs (one per line)"), validators=[Length(max=6000), _uri_lines])
     post_logout_redirect_uris = TextAreaField(
-        "Post-logout redirect URIs (one per line)", validators=[Length(max=6000), _uri_lines]
+        lazy_gettext("Post-logout redirect URIs (one per line)"), validators=[Length(max=6000), _uri_lines]
     )
     grant_types = MultiCheckboxField(
-        "Grant types",
+        lazy_gettext("Grant types"),
         choices=[SelectChoice(g, GRANT_LABELS[g]) for g in GRANT_TYPES],
-        validators=[DataRequired("Choose a grant type.")],
+        validators=[DataRequired(lazy_gettext("Choose a grant type."))],
     )
-    scope = StringField("Scopes (space-separated)", filters=[_strip], validators=[Length(max=1000), _scopes])
+    scope = StringField(lazy_gettext("Scopes (space-separated)"), filters=[_strip], validators=[Length(max=1000), _scopes])
     token_endpoint_auth_method = SelectField(
-        "Token endpoint authentication", choices=[SelectChoice(m, AUTH_METHOD_LABELS[m]) for m in AUTH_METHODS]
+        lazy_gettext("Token endpoint authentication"), choices=[SelectChoice(m, AUTH_METHOD_LABELS[m]) for m in AUTH_METHODS]
     )
     jwks = TextAreaField(
-        "Public keys (JWK Set, for private_key_jwt only)", filters=[_strip], validators=[Length(max=20000), _jwks]
+        lazy_gettext("Public keys (JWK Set, for private_key_jwt only)"), filters=[_strip], validators=[Length(max=20000), _jwks]
     )
-    is_native = BooleanField("Native app (allows private-use schemes such as com.example.app:/callback)")
-    is_first_party = BooleanField("First-party (skips the consent page)")
-    roles_claim = BooleanField("Send roles and groups claims when the app asks for the roles scope")
-    logo_uri = StringField("Logo URL", filters=[_strip], validators=[Optional(), Length(max=500)])
-    tos_uri = StringField("Terms of service URL", filters=[_strip], validators=[Optional(), Length(max=500)])
-    policy_uri = StringField("Privacy policy URL", filters=[_strip], validators=[Optional(), Length(max=500)])
+    is_native = BooleanField(lazy_gettext("Native app (allows private-use schemes such as com.example.app:/callback)"))
+    is_first_party = BooleanField(lazy_gettext("First-party (skips the consent page)"))
+    roles_claim = BooleanField(lazy_gettext("Send roles and groups claims when the app asks for the roles scope"))
+    logo_uri = StringField(lazy_gettext("Logo URL"), filters=[_strip], validators=[Optional(), Length(max=500)])
+    tos_uri = StringField(lazy_gettext("Terms of service URL"), filters=[_strip], validators=[Optional(), Length(max=500)])
+    policy_uri = StringField(lazy_gettext("Privacy policy URL"), filters=[_strip], validators=[Optional(), Length(max=500)])
 
     parsed_jwks: dict | None = None
 
@@ -117,10 +121,10 @@ class _ClientSettingsForm(FlaskForm):
 
 class ClientCreateForm(_ClientSettingsForm):
     client_type = RadioField(
-        "Client type",
+        lazy_gettext("Client type"),
         choices=[
-            SelectChoice("confidential", "Confidential (a server that keeps a secret)"),
-            SelectChoice("public", "Public (browser or native app)"),
+            SelectChoice("confidential", lazy_gettext("Confidential (a server that keeps a secret)")),
+            SelectChoice("public", lazy_gettext("Public (browser or native app)")),
         ],
         default="confidential",
     )

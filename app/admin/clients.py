@@ -7,6 +7,9 @@ client from the per-process cache, so a rotated secret or a disabled client stop
 
 from __future__ import annotations
 
+import re
+
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from app.admin.sorting import Sort, SortableColumns
@@ -14,6 +17,7 @@ from app.core.audit import Origin, record_event
 from app.core.client_cache import client_cache
 from app.core.clients import CLIENT_SECRET_PREFIX, ClientSpec, ClientSpecError, create_client, validate_spec
 from app.core.revocation import delete_client_and_grants, revoke_client_tokens
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.models import OAuthClient, User
 from app.security import new_token, token_digest
@@ -33,6 +37,44 @@ EDITABLE = (
     "jwks",
     "roles_claim",
 )
+
+
+# The registration rules' refusals (app/core/clients.py) stay English there: dynamic registration returns them as
+# RFC 7591 error_description, read by developers. The console shows them in the operator's language.
+_RULE_MESSAGES = {
+    "redirect_uris must be absolute URIs without spaces.": lazy_gettext("redirect_uris must be absolute URIs without spaces."),
+    "redirect_uris must not contain a fragment.": lazy_gettext("redirect_uris must not contain a fragment."),
+    "redirect_uris must not contain user information.": lazy_gettext("redirect_uris must not contain user information."),
+    "redirect_uris must use https (http only for loopback).": lazy_gettext(
+        "redirect_uris must use https (http only for loopback)."
+    ),
+    "client_name is required (at most 100 characters).": lazy_gettext("client_name is required (at most 100 characters)."),
+    "client_credentials needs a confidential client.": lazy_gettext("client_credentials needs a confidential client."),
+    "authorization_code needs at least one redirect URI.": lazy_gettext("authorization_code needs at least one redirect URI."),
+    "a confidential client authenticates: token_endpoint_auth_method can't be none.": lazy_gettext(
+        "a confidential client authenticates: token_endpoint_auth_method can't be none."
+    ),
+    "a public client has no secret: token_endpoint_auth_method must be none.": lazy_gettext(
+        "a public client has no secret: token_endpoint_auth_method must be none."
+    ),
+    "logo_uri, tos_uri and policy_uri must be https URLs.": lazy_gettext("logo_uri, tos_uri and policy_uri must be https URLs."),
+    "private_key_jwt needs jwks with 1 to 10 public keys.": lazy_gettext("private_key_jwt needs jwks with 1 to 10 public keys."),
+    "jwks may hold only RSA, EC or OKP public keys.": lazy_gettext("jwks may hold only RSA, EC or OKP public keys."),
+    "jwks must not contain private key material.": lazy_gettext("jwks must not contain private key material."),
+    "jwks could not be read as a JWK Set.": lazy_gettext("jwks could not be read as a JWK Set."),
+}
+_SCHEME_REFUSED = re.compile(r"^the (?P<scheme>[a-z]+): scheme is not allowed\.$")
+
+
+def refusal_text(error: ClientSpecError) -> str:
+    """A registration rule's refusal as the console shows it: translated when it is one of the known rules."""
+    text = str(error)
+    if text in _RULE_MESSAGES:
+        return str(_RULE_MESSAGES[text])
+    scheme = _SCHEME_REFUSED.match(text)
+    if scheme:
+        return gettext("The %(scheme)s: scheme is not allowed.", scheme=scheme["scheme"])
+    return text
 
 
 CLIENT_SORTS = SortableColumns(
@@ -79,7 +121,7 @@ def update_client(client: OAuthClient, spec: ClientSpec, *, roles_claim: bool, a
     """Replace the editable settings after the registration checks; returns the names of what changed."""
     if spec.is_confidential != client.is_confidential:
         # As in RFC 7592 updates: switching kind would strand or invent a secret; register a new client.
-        raise ClientSpecError("A client can't switch between public and confidential; create a new one.")
+        raise ClientSpecError(lazy_gettext("A client can't switch between public and confidential; create a new one."))
     validate_spec(spec)
     values = {
         "name": spec.name,
@@ -108,7 +150,7 @@ def update_client(client: OAuthClient, spec: ClientSpec, *, roles_claim: bool, a
 def rotate_secret(client: OAuthClient, *, actor: User, origin: Origin) -> str:
     """A new secret replaces the old one at once (only its digest is kept); returned to be shown once."""
     if not uses_secret(client):
-        raise ClientSpecError("Only a confidential client that authenticates with a secret has one to rotate.")
+        raise ClientSpecError(lazy_gettext("Only a confidential client that authenticates with a secret has one to rotate."))
     secret = new_token(CLIENT_SECRET_PREFIX)
     client.client_secret_digest = token_digest(secret)
     record_event("admin.client_secret_rotated", origin=origin, actor=actor, client_id=client.client_id)

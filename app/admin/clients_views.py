@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -12,6 +13,7 @@ from app.admin.client_forms import ClientCreateForm, ClientEditForm, settings_of
 from app.admin.confirmation import ConfirmActionForm
 from app.admin.sorting import sort_context
 from app.core.clients import ClientSpecError
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.models import OAuthClient
 from app.web.forms import ConfirmForm
@@ -19,9 +21,18 @@ from app.web.views import request_origin, see_other
 
 # What each confirmed action does, for its confirmation page and the flash after it.
 ACTIONS = {
-    "rotate": ("Rotate the secret", "The current secret stops working now; the app needs the new one, shown once."),
-    "disable": ("Disable the client", "The app can no longer sign people in or get tokens, and every token it holds is revoked."),
-    "delete": ("Delete the client", "The app, its tokens and the consents people gave it are removed. This can't be undone."),
+    "rotate": (
+        lazy_gettext("Rotate the secret"),
+        lazy_gettext("The current secret stops working now; the app needs the new one, shown once."),
+    ),
+    "disable": (
+        lazy_gettext("Disable the client"),
+        lazy_gettext("The app can no longer sign people in or get tokens, and every token it holds is revoked."),
+    ),
+    "delete": (
+        lazy_gettext("Delete the client"),
+        lazy_gettext("The app, its tokens and the consents people gave it are removed. This can't be undone."),
+    ),
 }
 
 
@@ -35,7 +46,7 @@ def _client_or_404(client_id: str) -> OAuthClient:
 def _refused(form: FlaskForm, error: ClientSpecError) -> None:
     """A registration rule said no: nothing was written, and the page shows why."""
     db.session.rollback()
-    form.form_errors.append(str(error))
+    form.form_errors.append(service.refusal_text(error))
 
 
 def _secret_page(client: OAuthClient, secret: str | None, heading: str):
@@ -65,7 +76,7 @@ def client_new():
         _refused(form, error)
         return render_template("admin/client_new.html", form=form), 400
     db.session.commit()
-    return _secret_page(client, secret, "Client created")
+    return _secret_page(client, secret, gettext("Client created"))
 
 
 @bp.get("/clients/<client_id>")
@@ -93,7 +104,7 @@ def client_edit(client_id: str):
         else:
             db.session.commit()
             service.invalidate_cached(found.client_id)
-            flash("Saved." if changed else "Nothing changed.", "success")
+            flash(gettext("Saved.") if changed else gettext("Nothing changed."), "success")
             return see_other(url_for("admin.client", client_id=found.client_id))
     found = _client_or_404(client_id)  # reloaded: a refused edit must not show half-applied values
     return render_template("admin/client.html", client=found, form=form, uses_secret=service.uses_secret(found)), 400
@@ -101,7 +112,7 @@ def client_edit(client_id: str):
 
 def _confirm_page(client: OAuthClient, action: str):
     """The page that asks first; a POST that skipped it (no confirmed=yes) gets it back with a 400 and changes nothing."""
-    title, explanation = ACTIONS[action]
+    title, explanation = (str(text) for text in ACTIONS[action])
     page = render_template(
         "admin/client_confirm.html", client=client, action=action, title=title, explanation=explanation, form=ConfirmActionForm()
     )
@@ -117,10 +128,10 @@ def client_rotate_secret(client_id: str):
         secret = service.rotate_secret(found, actor=current_user.user, origin=request_origin())
     except ClientSpecError as error:
         db.session.rollback()
-        abort(400, str(error))
+        abort(400, service.refusal_text(error))
     db.session.commit()
     service.invalidate_cached(found.client_id)
-    return _secret_page(found, secret, "New secret")
+    return _secret_page(found, secret, gettext("New secret"))
 
 
 @bp.route("/clients/<client_id>/disable", methods=["GET", "POST"])
@@ -131,7 +142,7 @@ def client_disable(client_id: str):
     service.disable_client(found, actor=current_user.user, origin=request_origin())
     db.session.commit()
     service.invalidate_cached(found.client_id)
-    flash(f"{found.name} is disabled and its tokens are revoked.", "success")
+    flash(gettext("%(name)s is disabled and its tokens are revoked.", name=found.name), "success")
     return see_other(url_for("admin.client", client_id=found.client_id))
 
 
@@ -143,7 +154,7 @@ def client_enable(client_id: str):
     service.enable_client(found, actor=current_user.user, origin=request_origin())
     db.session.commit()
     service.invalidate_cached(found.client_id)
-    flash(f"{found.name} is enabled.", "success")
+    flash(gettext("%(name)s is enabled.", name=found.name), "success")
     return see_other(url_for("admin.client", client_id=found.client_id))
 
 
@@ -156,5 +167,5 @@ def client_delete(client_id: str):
     service.delete_client(found, actor=current_user.user, origin=request_origin())
     db.session.commit()
     service.invalidate_cached(removed_id)
-    flash(f"{name} was deleted; its tokens no longer work.", "success")
+    flash(gettext("%(name)s was deleted; its tokens no longer work.", name=name), "success")
     return see_other(url_for("admin.clients"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import Date, cast, func, select
 
 from app.admin.audit_log import day_start
@@ -102,8 +103,8 @@ def daily_counts(event_type: str, days: list[date]) -> list[int]:
 
 def sign_in_series(days: list[date]) -> list[DailySeries]:
     return [
-        DailySeries("Sign-ins", "auth.login", daily_counts("auth.login", days)),
-        DailySeries("Failed sign-ins", "auth.login_failed", daily_counts("auth.login_failed", days)),
+        DailySeries(gettext("Sign-ins"), "auth.login", daily_counts("auth.login", days)),
+        DailySeries(gettext("Failed sign-ins"), "auth.login_failed", daily_counts("auth.login_failed", days)),
     ]
 
 
@@ -186,13 +187,3 @@ def rotate_signing_keys(admin: User, *, origin: Origin) -> list[SigningKey]:
     db.session.flush()
     record_event("admin.keys_rotated", origin=origin, actor=admin, new_kids=[row.kid for row in created], retired_kids=retired)
     return created
-
-
-def describe_age(age: timedelta) -> str:
-    """ "3 days", "5 hours", "12 minutes": the largest whole unit."""
-    seconds = max(0, int(age.total_seconds()))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    return "less than a minute"

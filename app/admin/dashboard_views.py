@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
@@ -12,7 +13,9 @@ from app.admin import bp
 from app.admin import dashboard as service
 from app.admin.confirmation import ConfirmActionForm
 from app.admin.svg_chart import Line, daily_line_chart
+from app.core.durations import describe_age
 from app.core.sessions import SessionPolicy
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.web.browser_session import detach_from_browser
 from app.web.forms import ConfirmForm
@@ -20,8 +23,8 @@ from app.web.messages import message
 from app.web.numbers import bounded_int
 from app.web.views import request_origin, see_other
 
-SESSION_ENDED = "The session has ended: that browser is signed out and the app access it gave is revoked."
-KEYS_ROTATED = "New signing keys are active. The old ones stay published until the tokens they signed expire."
+SESSION_ENDED = lazy_gettext("The session has ended: that browser is signed out and the app access it gave is revoked.")
+KEYS_ROTATED = lazy_gettext("New signing keys are active. The old ones stay published until the tokens they signed expire.")
 
 
 class SessionFilterForm(FlaskForm):
@@ -30,7 +33,7 @@ class SessionFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    email = StringField("User's email", validators=[Optional(), Length(max=254), Email(check_deliverability=False)])
+    email = StringField(lazy_gettext("User's email"), validators=[Optional(), Length(max=254), Email(check_deliverability=False)])
 
 
 def _policy() -> SessionPolicy:
@@ -52,7 +55,7 @@ def dashboard():
     days = service.chart_days(service.today_utc())
     series = service.sign_in_series(days)
     chart = daily_line_chart(
-        "Sign-ins and failed sign-ins per day, last 30 days", days, [Line(s.label, s.values) for s in series]
+        gettext("Sign-ins and failed sign-ins per day, last 30 days"), days, [Line(s.label, s.values) for s in series]
     )
     counts = service.headline_counts(_policy())
     return render_template("admin/dashboard.html", counts=counts, days=days, series=series, chart=chart)
@@ -82,7 +85,7 @@ def end_session(session_id: str):
         detach_from_browser()  # the operator ended their own browser's session
         flash(message("logout"), "info")
         return see_other(url_for("auth.login"))
-    flash(SESSION_ENDED, "success")
+    flash(str(SESSION_ENDED), "success")
     return see_other(url_for("admin.sessions"))
 
 
@@ -91,7 +94,7 @@ def _keys_page(form: ConfirmForm | ConfirmActionForm, *, confirming: bool) -> st
     return render_template(
         "admin/keys.html",
         entries=entries,
-        describe_age=service.describe_age,
+        describe_age=describe_age,
         form=form,
         confirming=confirming,
         activation_minutes=max(1, current_app.config["KEY_ACTIVATION_SECONDS"] // 60),
@@ -113,5 +116,5 @@ def rotate_keys():
         abort(400)  # a POST without the confirm page's confirmed=yes
     service.rotate_signing_keys(current_user.user, origin=request_origin())
     db.session.commit()
-    flash(KEYS_ROTATED, "success")
+    flash(str(KEYS_ROTATED), "success")
     return see_other(url_for("admin.keys"))

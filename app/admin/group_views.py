@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, render_template, url_for
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 
 from app.admin import bp
@@ -26,7 +27,7 @@ def group_create():
             refused(form, error)
         else:
             db.session.commit()
-            flash(f"Group “{group.name}” created.", "success")
+            flash(gettext("Group “%(name)s” created.", name=group.name), "success")
             return see_other(url_for("admin.group", group_id=group.id))
     return roles_page(400, group_form=form)
 
@@ -54,7 +55,7 @@ def group_edit(group_id: int):
             refused(form, error)
         else:
             db.session.commit()
-            flash("Group saved.", "success")
+            flash(gettext("Group saved."), "success")
             return see_other(url_for("admin.group", group_id=group.id))
     return _group_page(load(Group, group_id), 400, form=form)
 
@@ -62,13 +63,13 @@ def group_edit(group_id: int):
 @bp.route("/groups/<int:group_id>/delete", methods=["GET", "POST"])
 def group_delete(group_id: int):
     group = load(Group, group_id)
-    text = f"Delete the group “{group.name}”? Its members lose the roles they held through it."
-    page = confirm("Delete group", text, url_for("admin.group", group_id=group.id))
+    text = gettext("Delete the group “%(name)s”? Its members lose the roles they held through it.", name=group.name)
+    page = confirm(gettext("Delete group"), text, url_for("admin.group", group_id=group.id))
     if page is not None:
         return page
     service.delete_group(group, **actor())
     db.session.commit()
-    flash(f"Group “{group.name}” deleted.", "success")
+    flash(gettext("Group “%(name)s” deleted.", name=group.name), "success")
     return see_other(url_for("admin.roles") + "#groups")
 
 
@@ -81,7 +82,7 @@ def group_member_add(group_id: int):
         return _group_page(group, 400, member_form=form)
     if service.add_member(group, user, **actor()):
         db.session.commit()
-        flash(f"{user.email} joined “{group.name}”.", "success")
+        flash(gettext("%(email)s joined “%(group)s”.", email=user.email, group=group.name), "success")
     return see_other(url_for("admin.group", group_id=group.id))
 
 
@@ -92,7 +93,7 @@ def group_member_remove(group_id: int, user_id: int):
         abort(400)
     if service.remove_member(group, user, **actor()):
         db.session.commit()
-        flash(f"{user.email} left “{group.name}”.", "success")
+        flash(gettext("%(email)s left “%(group)s”.", email=user.email, group=group.name), "success")
     return see_other(url_for("admin.group", group_id=group.id))
 
 
@@ -105,7 +106,7 @@ def group_role_add(group_id: int):
     role = load(Role, form.role_id.data)
     if service.add_group_role(group, role, **actor()):
         db.session.commit()
-        flash(f"Members of “{group.name}” now have the role “{role.name}”.", "success")
+        flash(gettext("Members of “%(group)s” now have the role “%(role)s”.", group=group.name, role=role.name), "success")
     return see_other(url_for("admin.group", group_id=group.id))
 
 
@@ -116,5 +117,5 @@ def group_role_remove(group_id: int, role_id: int):
         abort(400)
     if service.remove_group_role(group, role, **actor()):
         db.session.commit()
-        flash(f"“{group.name}” no longer grants the role “{role.name}”.", "success")
+        flash(gettext("“%(group)s” no longer grants the role “%(role)s”.", group=group.name, role=role.name), "success")
     return see_other(url_for("admin.group", group_id=group.id))

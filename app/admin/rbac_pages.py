@@ -12,12 +12,13 @@ from app.admin.confirmation import ConfirmActionForm
 from app.admin.rbac_forms import NamedForm, PersonForm
 from app.core import rbac as service
 from app.core.accounts import find_user_by_email
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.models import User
 from app.models.rbac import CustomScope, Group, Role
 from app.web.views import request_origin
 
-NO_SUCH_PERSON = "No account uses that email address."
+NO_SUCH_PERSON = lazy_gettext("No account uses that email address.")
 
 
 Model = TypeVar("Model", Role, Group, CustomScope, User)
@@ -45,7 +46,7 @@ def person_from(form: PersonForm) -> User | None:
         return None
     user = find_user_by_email(form.email.data)
     if user is None:
-        form.email.errors = [NO_SUCH_PERSON]
+        form.email.errors = [str(NO_SUCH_PERSON)]
     return user
 
 

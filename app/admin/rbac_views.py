@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, render_template, url_for
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 
 from app.admin import bp
@@ -33,7 +34,7 @@ def role_create():
             refused(form, error)
         else:
             db.session.commit()
-            flash(f"Role “{role.name}” created.", "success")
+            flash(gettext("Role “%(name)s” created.", name=role.name), "success")
             return see_other(url_for("admin.role", role_id=role.id))
     return roles_page(400, role_form=form)
 
@@ -48,7 +49,7 @@ def scope_create():
             refused(form, error)
         else:
             db.session.commit()
-            flash(f"Scope “{scope.name}” created; add it to a client's scopes to use it.", "success")
+            flash(gettext("Scope “%(name)s” created; add it to a client's scopes to use it.", name=scope.name), "success")
             return see_other(url_for("admin.roles") + "#scopes")
     return roles_page(400, scope_form=form)
 
@@ -56,13 +57,16 @@ def scope_create():
 @bp.route("/scopes/<int:scope_id>/delete", methods=["GET", "POST"])
 def scope_delete(scope_id: int):
     scope = load(CustomScope, scope_id)
-    text = f"Delete the scope “{scope.name}”? Clients keep it in their lists, but consent pages lose its description."
-    page = confirm("Delete scope", text, url_for("admin.roles") + "#scopes")
+    text = gettext(
+        "Delete the scope “%(name)s”? Clients keep it in their lists, but consent pages lose its description.",
+        name=scope.name,
+    )
+    page = confirm(gettext("Delete scope"), text, url_for("admin.roles") + "#scopes")
     if page is not None:
         return page
     service.delete_scope(scope, **actor())
     db.session.commit()
-    flash(f"Scope “{scope.name}” deleted.", "success")
+    flash(gettext("Scope “%(name)s” deleted.", name=scope.name), "success")
     return see_other(url_for("admin.roles") + "#scopes")
 
 
@@ -77,14 +81,21 @@ def admin_grant():
         return roles_page(400, admin_form=form)
     if service.grant_admin(user, **actor()):
         db.session.commit()
-        flash(f"{user.email} is now an administrator. They need a second factor to open the console.", "success")
+        flash(
+            gettext("%(email)s is now an administrator. They need a second factor to open the console.", email=user.email),
+            "success",
+        )
     return see_other(url_for("admin.roles") + "#admins")
 
 
 @bp.route("/admins/<int:user_id>/revoke", methods=["GET", "POST"])
 def admin_revoke(user_id: int):
     user = load(User, user_id)
-    page = confirm("Remove administrator", f"Remove the admin role from {user.email}?", url_for("admin.roles"))
+    page = confirm(
+        gettext("Remove administrator"),
+        gettext("Remove the admin role from %(email)s?", email=user.email),
+        url_for("admin.roles"),
+    )
     if page is not None:
         return page
     try:
@@ -95,7 +106,7 @@ def admin_revoke(user_id: int):
         form.email.errors = [str(error)]
         return roles_page(400, admin_form=form)
     db.session.commit()
-    flash(f"{user.email} is no longer an administrator.", "success")
+    flash(gettext("%(email)s is no longer an administrator.", email=user.email), "success")
     return see_other(url_for("admin.roles") + "#admins")
 
 
@@ -124,7 +135,7 @@ def role_edit(role_id: int):
             refused(form, error)
         else:
             db.session.commit()
-            flash("Role saved.", "success")
+            flash(gettext("Role saved."), "success")
             return see_other(url_for("admin.role", role_id=role.id))
     return _role_page(load(Role, role_id), 400, form=form)
 
@@ -132,13 +143,13 @@ def role_edit(role_id: int):
 @bp.route("/roles/<int:role_id>/delete", methods=["GET", "POST"])
 def role_delete(role_id: int):
     role = load(Role, role_id)
-    text = f"Delete the role “{role.name}”? Everyone holding it, directly or through a group, loses it."
-    page = confirm("Delete role", text, url_for("admin.role", role_id=role.id))
+    text = gettext("Delete the role “%(name)s”? Everyone holding it, directly or through a group, loses it.", name=role.name)
+    page = confirm(gettext("Delete role"), text, url_for("admin.role", role_id=role.id))
     if page is not None:
         return page
     service.delete_role(role, **actor())
     db.session.commit()
-    flash(f"Role “{role.name}” deleted.", "success")
+    flash(gettext("Role “%(name)s” deleted.", name=role.name), "success")
     return see_other(url_for("admin.roles"))
 
 
@@ -151,7 +162,7 @@ def role_assign(role_id: int):
         return _role_page(role, 400, person_form=form)
     if service.assign_role(role, user, **actor()):
         db.session.commit()
-        flash(f"{user.email} now has the role “{role.name}”.", "success")
+        flash(gettext("%(email)s now has the role “%(role)s”.", email=user.email, role=role.name), "success")
     return see_other(url_for("admin.role", role_id=role.id))
 
 
@@ -162,7 +173,7 @@ def role_unassign(role_id: int, user_id: int):
         abort(400)
     if service.unassign_role(role, user, **actor()):
         db.session.commit()
-        flash(f"{user.email} no longer has the role “{role.name}” directly.", "success")
+        flash(gettext("%(email)s no longer has the role “%(role)s” directly.", email=user.email, role=role.name), "success")
     return see_other(url_for("admin.role", role_id=role.id))
 
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from babel.dates import format_date
+from flask_babel import get_locale
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 720, 260
@@ -58,7 +60,7 @@ def _day_labels(days: Sequence[date]) -> list[str]:
         anchor = "end" if index == len(days) - 1 and index else "middle"  # the last one stays inside the box
         parts.append(
             f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="{anchor}" font-size="11" fill="#4b5563">'
-            f"{day.strftime('%b %d')}</text>"
+            f"{escape(format_date(day, 'MMM d', locale=get_locale()))}</text>"
         )
     return parts
 

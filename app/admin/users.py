@@ -24,6 +24,7 @@ from app.core.live_sessions import ActiveSession, active_sessions
 from app.core.paging import Page, page_offset
 from app.core.revocation import revoke_user_tokens
 from app.core.sessions import revoke_user_sessions
+from app.core.text import lazy_gettext
 from app.core.trusted_browsers import forget_trusted_browsers
 from app.extensions import db
 from app.models import (
@@ -45,10 +46,15 @@ from app.models.base import utcnow
 PAGE_SIZE = 25
 RECENT_EVENTS = 20
 # The list's filters, keyed as they appear in the query string.
-FILTERS = {"disabled": "Disabled", "locked": "Locked", "unverified": "Unverified", "no_mfa": "Without MFA"}
+FILTERS = {
+    "disabled": lazy_gettext("Disabled"),
+    "locked": lazy_gettext("Locked"),
+    "unverified": lazy_gettext("Unverified"),
+    "no_mfa": lazy_gettext("Without MFA"),
+}
 
-LAST_ADMIN = "This is the last enabled administrator. Make another account an administrator first."
-ACCOUNT_EXISTS = "An account with that email address already exists."
+LAST_ADMIN = lazy_gettext("This is the last enabled administrator. Make another account an administrator first.")
+ACCOUNT_EXISTS = lazy_gettext("An account with that email address already exists.")
 # A person's latest sign-in, from the audit trail (the one place that keeps it; sessions end and are pruned).
 LAST_SIGN_IN = (
     select(func.max(AuditEvent.created_at))
@@ -211,7 +217,7 @@ def mark_email_verified(user: User, *, actor: User | None, origin: Origin, keep:
 def start_password_reset(user: User, *, actor: User | None, origin: Origin, keep: UserSession | None = None) -> str:
     """Issue a reset link (as the forgot-password page does); returns the token for the mail sent after commit."""
     if user.is_disabled:
-        raise ActionRefused("The account is disabled: enable it before sending a reset link.")
+        raise ActionRefused(lazy_gettext("The account is disabled: enable it before sending a reset link."))
     token = issue_email_token(user, EmailTokenPurpose.RESET)
     record_event("admin.password_reset_sent", origin=origin, actor=actor, subject=user)
     return token

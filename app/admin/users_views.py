@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import abort, flash, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
@@ -17,6 +18,7 @@ from app.admin.confirmation import ConfirmActionForm
 from app.admin.sorting import sort_context
 from app.core import rbac
 from app.core.providers import find_provider
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.models import Role, User
 from app.web.forms import ConfirmForm, EmailMixin
@@ -26,52 +28,62 @@ from app.web.views import request_origin, see_other
 
 
 class InviteUserForm(EmailMixin, FlaskForm):
-    display_name = StringField("Name (optional)", validators=[Length(max=100)])
-    is_admin = BooleanField("Administrator (can use this console)")
+    display_name = StringField(lazy_gettext("Name (optional)"), validators=[Length(max=100)])
+    is_admin = BooleanField(lazy_gettext("Administrator (can use this console)"))
 
     def validate_display_name(self, field) -> None:
         if any(ord(ch) < 32 for ch in field.data or ""):
-            raise ValidationError("Use letters, spaces and punctuation only.")
+            raise ValidationError(gettext("Use letters, spaces and punctuation only."))
 
 
 @dataclass(frozen=True)
 class Action:
-    label: str
+    """Texts are lazy translations, read in the operator's language when shown."""
+
+    label: object
     run: Callable[..., object]
-    done: str
+    done: object
     # Set for destructive actions: they go through a confirm page that says this.
-    warning: str | None = None
+    warning: object | None = None
 
 
 ACTIONS = {
     "disable": Action(
-        "Disable the account",
+        lazy_gettext("Disable the account"),
         service.disable_user,
-        "The account is disabled; its sessions and app access have ended.",
-        "The person is signed out everywhere, every app loses its access, and they cannot sign in until enabled.",
+        lazy_gettext("The account is disabled; its sessions and app access have ended."),
+        lazy_gettext("The person is signed out everywhere, every app loses its access, and they cannot sign in until enabled."),
     ),
-    "enable": Action("Enable the account", service.enable_user, "The account is enabled."),
-    "unlock": Action("Unlock sign-in", service.unlock_user, "Sign-in is unlocked."),
-    "verify-email": Action("Mark email verified", service.mark_email_verified, "The email address is marked verified."),
-    "send-reset": Action("Send a password reset link", service.start_password_reset, "A password reset link was sent."),
+    "enable": Action(lazy_gettext("Enable the account"), service.enable_user, lazy_gettext("The account is enabled.")),
+    "unlock": Action(lazy_gettext("Unlock sign-in"), service.unlock_user, lazy_gettext("Sign-in is unlocked.")),
+    "verify-email": Action(
+        lazy_gettext("Mark email verified"), service.mark_email_verified, lazy_gettext("The email address is marked verified.")
+    ),
+    "send-reset": Action(
+        lazy_gettext("Send a password reset link"),
+        service.start_password_reset,
+        lazy_gettext("A password reset link was sent."),
+    ),
     "reset-mfa": Action(
-        "Reset MFA",
+        lazy_gettext("Reset MFA"),
         service.reset_mfa,
-        "Every second factor and recovery code was removed, and the person's sessions ended.",
-        "Every authenticator app, security key, passkey, phone number and recovery code of this person is "
-        "deleted and their sessions end. Do this only once you are sure who asked.",
+        lazy_gettext("Every second factor and recovery code was removed, and the person's sessions ended."),
+        lazy_gettext(
+            "Every authenticator app, security key, passkey, phone number and recovery code of this person is "
+            "deleted and their sessions end. Do this only once you are sure who asked."
+        ),
     ),
     "end-sessions": Action(
-        "End all sessions",
+        lazy_gettext("End all sessions"),
         service.end_user_sessions,
-        "Every session of the account has ended.",
-        "Every browser signed in to this account is signed out.",
+        lazy_gettext("Every session of the account has ended."),
+        lazy_gettext("Every browser signed in to this account is signed out."),
     ),
     "revoke-tokens": Action(
-        "Revoke all app tokens",
+        lazy_gettext("Revoke all app tokens"),
         service.revoke_tokens,
-        "Every app's tokens for the account were revoked.",
-        "Every connected app loses its access to this account until the person signs in through it again.",
+        lazy_gettext("Every app's tokens for the account were revoked."),
+        lazy_gettext("Every connected app loses its access to this account until the person signs in through it again."),
     ),
 }
 
@@ -99,9 +111,9 @@ def users():
 
 # The user's page groups the actions by what they touch, the destructive ones (each with a confirm page) last.
 ACTION_GROUPS = (
-    ("account", "Account", ("enable", "verify-email")),
-    ("security", "Sign-in", ("unlock", "send-reset")),
-    ("danger", "Ends access (asks first)", ("disable", "reset-mfa", "end-sessions", "revoke-tokens")),
+    ("account", lazy_gettext("Account"), ("enable", "verify-email")),
+    ("security", lazy_gettext("Sign-in"), ("unlock", "send-reset")),
+    ("danger", lazy_gettext("Ends access (asks first)"), ("disable", "reset-mfa", "end-sessions", "revoke-tokens")),
 )
 
 
@@ -141,12 +153,12 @@ def user_action(user_id: int, action_name: str):
     db.session.commit()
     if action_name == "send-reset":
         send_password_reset(target, result)  # after the commit: the link must work when it arrives
-    flash(action.done, "success")
+    flash(str(action.done), "success")
     return see_other(url_for("admin.user", user_id=target.id))
 
 
 class GiveRoleForm(FlaskForm):
-    role_id = SelectField("Role", coerce=int)
+    role_id = SelectField(lazy_gettext("Role"), coerce=int)
 
 
 def _give_role_form(user: User) -> GiveRoleForm:
@@ -165,7 +177,7 @@ def user_role_add(user_id: int):
     role = db.session.get(Role, form.role_id.data) or abort(404)
     rbac.assign_role(role, target, actor=current_user.user, origin=request_origin())
     db.session.commit()
-    flash(f"{target.email} now has the role “{role.name}”.", "success")
+    flash(gettext("%(email)s now has the role “%(role)s”.", email=target.email, role=role.name), "success")
     return see_other(url_for("admin.user", user_id=target.id))
 
 
@@ -176,7 +188,7 @@ def user_role_remove(user_id: int, role_id: int):
         abort(400)
     if rbac.unassign_role(role, target, actor=current_user.user, origin=request_origin()):
         db.session.commit()
-        flash(f"{target.email} no longer has the role “{role.name}” directly.", "success")
+        flash(gettext("%(email)s no longer has the role “%(role)s” directly.", email=target.email, role=role.name), "success")
     return see_other(url_for("admin.user", user_id=target.id))
 
 
@@ -193,7 +205,11 @@ def user_unlink(user_id: int, link_id: int):
     name = provider.display_name if provider else link.provider
     send_sign_in_method_notice(target, name, "unlinked")
     flash(
-        f"The {name} account {link.username or link.email} is unlinked. If it was the only way in, send a password reset link.",
+        gettext(
+            "The %(provider)s account %(account)s is unlinked. If it was the only way in, send a password reset link.",
+            provider=name,
+            account=link.username or link.email,
+        ),
         "success",
     )
     return see_other(url_for("admin.user", user_id=target.id))
@@ -214,5 +230,5 @@ def user_new():
         return render_template("admin/user_new.html", form=form), 400
     db.session.commit()
     send_invitation(invited, token)  # the reset link lets them choose their first password
-    flash(f"{invited.email} was invited: they received a link to choose a password.", "success")
+    flash(gettext("%(email)s was invited: they received a link to choose a password.", email=invited.email), "success")
     return see_other(url_for("admin.user", user_id=invited.id))

@@ -2,35 +2,39 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from app.core.text import lazy_gettext
 from app.web.forms import PASSWORD_FIELD_MAX, EmailMixin
 
 
 class LoginForm(EmailMixin, FlaskForm):
     password = PasswordField(
-        "Password",
-        validators=[DataRequired("Enter your password."), Length(max=PASSWORD_FIELD_MAX)],
+        lazy_gettext("Password"),
+        validators=[DataRequired(lazy_gettext("Enter your password.")), Length(max=PASSWORD_FIELD_MAX)],
         render_kw={"autocomplete": "current-password"},
     )
     # Unticked by default: a longer session is the person's choice, on a browser they own (README "Sessions").
-    keep_signed_in = BooleanField("Keep me signed in")
+    keep_signed_in = BooleanField(lazy_gettext("Keep me signed in"))
     next = HiddenField()
 
 
 class RegisterForm(EmailMixin, FlaskForm):
-    display_name = StringField("Your name (optional)", validators=[Length(max=100)], render_kw={"autocomplete": "name"})
+    display_name = StringField(
+        lazy_gettext("Your name (optional)"), validators=[Length(max=100)], render_kw={"autocomplete": "name"}
+    )
     password = PasswordField(
-        "Password",
-        validators=[DataRequired("Choose a password."), Length(max=PASSWORD_FIELD_MAX)],
+        lazy_gettext("Password"),
+        validators=[DataRequired(lazy_gettext("Choose a password.")), Length(max=PASSWORD_FIELD_MAX)],
         render_kw={"autocomplete": "new-password"},
     )
 
     def validate_display_name(self, field) -> None:
         if any(ord(ch) < 32 for ch in field.data or ""):
-            raise ValidationError("Use letters, spaces and punctuation only.")
+            raise ValidationError(gettext("Use letters, spaces and punctuation only."))
 
 
 class ForgotPasswordForm(EmailMixin, FlaskForm):
@@ -39,8 +43,8 @@ class ForgotPasswordForm(EmailMixin, FlaskForm):
 
 class ResetPasswordForm(FlaskForm):
     password = PasswordField(
-        "New password",
-        validators=[DataRequired("Choose a new password."), Length(max=PASSWORD_FIELD_MAX)],
+        lazy_gettext("New password"),
+        validators=[DataRequired(lazy_gettext("Choose a new password.")), Length(max=PASSWORD_FIELD_MAX)],
         render_kw={"autocomplete": "new-password"},
     )
 

@@ -6,6 +6,7 @@ The journey itself (start, state, intent, the upstream round trip) is app.web.so
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
@@ -117,7 +118,7 @@ def social_link():
     provider = find_provider(pending.provider) if pending else None
     if pending is None or provider is None or not pending.is_usable_by(current_user.session):
         session.pop(PENDING_LINK_KEY, None)
-        flash("That link request has expired. Start again from your linked accounts.", "info")
+        flash(gettext("That link request has expired. Start again from your linked accounts."), "info")
         return redirect(url_for("account.linked"))
     form = ConfirmForm()
     if request.method == "GET" or not form.validate_on_submit():
@@ -125,7 +126,13 @@ def social_link():
         return page, 400 if request.method == "POST" else 200
     session.pop(PENDING_LINK_KEY, None)
     if request.form.get("decision") != "link":
-        flash(f"Nothing was linked. Your {provider.display_name} account can't be used to sign in here.", "info")
+        flash(
+            gettext(
+                "Nothing was linked. Your %(provider)s account can't be used to sign in here.",
+                provider=provider.display_name,
+            ),
+            "info",
+        )
         return see_other(url_for("account.linked"))
     identity = federation.UpstreamIdentity(pending.subject, pending.email, True, pending.username)
     return _link_confirmed(provider, identity)
@@ -142,6 +149,11 @@ def _link_confirmed(provider: Provider, identity):
     db.session.commit()
     send_sign_in_method_notice(user, provider.display_name, "linked")
     flash(
-        f"Your {provider.display_name} account {link.username or link.email} is linked. You can sign in with it now.", "success"
+        gettext(
+            "Your %(provider)s account %(account)s is linked. You can sign in with it now.",
+            provider=provider.display_name,
+            account=link.username or link.email,
+        ),
+        "success",
     )
     return see_other(url_for("account.linked"))

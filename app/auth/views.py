@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from app.auth import bp
@@ -124,7 +125,9 @@ def logout():
 @limiter.limit(configured("LIMIT_REGISTER_ACCOUNT"), key_func=_account_key, methods=["POST"], deduct_when=_mail_sent)
 def register():
     if not current_app.config["REGISTRATION_OPEN"]:
-        page = render_template("auth/check_email.html", heading="Registration is closed", text=message("registration_closed"))
+        page = render_template(
+            "auth/check_email.html", heading=gettext("Registration is closed"), text=message("registration_closed")
+        )
         return page, 403
     form = RegisterForm()
     if not form.validate_on_submit():
@@ -144,7 +147,7 @@ def register():
         db.session.commit()
         send_verification(user, token)
     # The same page whether or not the address was free: registration reveals no accounts.
-    return render_template("auth/check_email.html", heading="Check your email", text=message("register_success"))
+    return render_template("auth/check_email.html", heading=gettext("Check your email"), text=message("register_success"))
 
 
 @bp.get("/verify-email/<token>")
@@ -195,7 +198,7 @@ def forgot_password():
     db.session.commit()
     if issued is not None:
         send_password_reset(*issued)
-    return render_template("auth/check_email.html", heading="Check your email", text=message("reset_requested"))
+    return render_template("auth/check_email.html", heading=gettext("Check your email"), text=message("reset_requested"))
 
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])

@@ -13,14 +13,16 @@ from sqlalchemy import delete, select, update
 from app.core.audit import Origin, record_event
 from app.core.factors import delete_all_factors
 from app.core.revocation import revoke_user_tokens
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.models import AuditEvent, User
 from app.security import new_public_id
 
-LAST_ADMIN = (
+# Lazy: shown to the person in their language when the page is rendered.
+LAST_ADMIN = lazy_gettext(
     "You are the only administrator. Make another account an administrator first, so that someone can still run this service."
 )
-WRONG_CONFIRMATION = "Type your email address exactly as shown to confirm."
+WRONG_CONFIRMATION = lazy_gettext("Type your email address exactly as shown to confirm.")
 
 # Detail keys that may name or locate the person (e.g. a masked phone number); dropped when anonymising.
 _PERSONAL_WORDS = {"email", "phone", "name", "address", "ip", "agent"}

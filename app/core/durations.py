@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from flask_babel import ngettext
+
 _DURATION = re.compile(r"([1-9][0-9]{0,5})([dhms])")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
@@ -18,10 +20,12 @@ def parse_duration(text: str) -> timedelta:
 
 
 def describe_age(age: timedelta) -> str:
-    """The largest whole unit: "12 days", "1 hour", "40 seconds"."""
+    """The largest whole unit, in the current language: "12 days", "1 hour", "40 seconds"."""
     seconds = max(int(age.total_seconds()), 0)
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} second{'s' if seconds != 1 else ''}"
+    if seconds >= 86400:
+        return ngettext("%(num)d day", "%(num)d days", seconds // 86400)
+    if seconds >= 3600:
+        return ngettext("%(num)d hour", "%(num)d hours", seconds // 3600)
+    if seconds >= 60:
+        return ngettext("%(num)d minute", "%(num)d minutes", seconds // 60)
+    return ngettext("%(num)d second", "%(num)d seconds", seconds)

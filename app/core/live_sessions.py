@@ -7,17 +7,20 @@ from datetime import datetime, timedelta
 
 import ua_parser
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app.core.audit import Origin, record_event
 from app.core.revocation import revoke_user_tokens
 from app.core.sessions import SessionPolicy, revoke_session, revoke_user_sessions
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.models import User, UserSession
 from app.models.base import utcnow
 
-UNKNOWN_BROWSER = "Unknown browser"
-UNKNOWN_SYSTEM = "Unknown system"
+# Lazy: read in the language of whoever sees them (compare them as text; str() for string operations).
+UNKNOWN_BROWSER = lazy_gettext("Unknown browser")
+UNKNOWN_SYSTEM = lazy_gettext("Unknown system")
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,11 @@ class Device:
 
     browser: str
     system: str
+
+    @property
+    def label(self) -> str:
+        """ "Firefox 128 on Linux", in the reader's language."""
+        return gettext("%(browser)s on %(system)s", browser=self.browser, system=self.system)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from app.core.audit import Origin, record_event
 from app.core.scopes import SCOPE_DESCRIPTIONS, scope_token_pattern
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.models import User
 from app.models.rbac import CustomScope, Group, Role, group_members, group_roles, user_roles
@@ -23,15 +24,18 @@ DESCRIPTION_MAX = 200
 _NAME = re.compile(r"^[a-z0-9_.:-]{1,64}$")
 _SCOPE_TOKEN = scope_token_pattern(NAME_MAX)
 
-NAME_INVALID = "Use 1 to 64 lowercase letters, digits, or - _ . : only."
-SCOPE_INVALID = 'Use 1 to 64 visible characters without spaces, quotes (") or backslashes.'
-DESCRIPTION_TOO_LONG = f"Keep the description under {DESCRIPTION_MAX} characters."
+NAME_INVALID = lazy_gettext("Use 1 to 64 lowercase letters, digits, or - _ . : only.")
+SCOPE_INVALID = lazy_gettext('Use 1 to 64 visible characters without spaces, quotes (") or backslashes.')
+DESCRIPTION_TOO_LONG = lazy_gettext("Keep the description under %(max)d characters.", max=DESCRIPTION_MAX)
 
 
 class RbacError(ValueError):
-    """A refused change; `field` names the form field the message belongs to."""
+    """A refused change; `field` names the form field the message belongs to.
 
-    def __init__(self, message: str, field: str = "name") -> None:
+    The message is a lazy translation, read for the console page in the operator's language (``str(error)``).
+    """
+
+    def __init__(self, message: object, field: str = "name") -> None:
         super().__init__(message)
         self.field = field
 
@@ -111,13 +115,13 @@ def _ensure_unique(model: type[Role] | type[Group] | type[CustomScope], name: st
     if exclude_id is not None:
         query = query.where(model.id != exclude_id)
     if db.session.scalar(query) is not None:
-        raise RbacError(f"“{name}” is already taken.")
+        raise RbacError(lazy_gettext("“%(name)s” is already taken.", name=name))
 
 
 def _checked_role_name(name: str, exclude_id: int | None = None) -> str:
     name = _checked_name(name)
     if name == ADMIN_ROLE:
-        raise RbacError("“admin” is the built-in administrator role; choose another name.")
+        raise RbacError(lazy_gettext("“admin” is the built-in administrator role; choose another name."))
     _ensure_unique(Role, name, exclude_id)
     return name
 
@@ -190,7 +194,7 @@ def revoke_admin(user: User, *, actor: User | None, origin: Origin) -> bool:
         return False
     others = select(func.count()).where(User.is_admin.is_(True), User.is_disabled.is_(False), User.id != user.id)
     if not db.session.scalar(others):
-        raise RbacError("This is the last administrator: make someone else an administrator first.", "email")
+        raise RbacError(lazy_gettext("This is the last administrator: make someone else an administrator first."), "email")
     user.is_admin = False
     record_event("admin.admin_revoked", origin=origin, actor=actor, subject=user)
     db.session.flush()
@@ -268,11 +272,13 @@ def create_scope(name: str, description: str, *, actor: User | None, origin: Ori
     """A scope for the operator's APIs; the description is what consent pages show for it."""
     name = _checked_name(name, _SCOPE_TOKEN, SCOPE_INVALID)
     if name in SCOPE_DESCRIPTIONS:
-        raise RbacError(f"“{name}” is a built-in scope.")
+        raise RbacError(lazy_gettext("“%(name)s” is a built-in scope.", name=name))
     _ensure_unique(CustomScope, name)
     description = _checked_description(description)
     if not description:
-        raise RbacError("Describe what the scope lets an app do; people read it on the consent page.", "description")
+        raise RbacError(
+            lazy_gettext("Describe what the scope lets an app do; people read it on the consent page."), "description"
+        )
     scope = CustomScope(name=name, description=description)
     db.session.add(scope)
     db.session.flush()

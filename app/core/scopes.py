@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext
 from sqlalchemy import select
 
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.models import CustomScope
 
@@ -30,12 +32,12 @@ def is_valid_scope(scope: str) -> bool:
 
 # OpenID scopes release claims about the person; "offline_access" is how an app asks to stay connected.
 SCOPE_DESCRIPTIONS = {
-    "openid": "Confirm who you are (your account identifier)",
-    "profile": "See your name, language and time zone",
-    "email": "See your email address and whether it is confirmed",
-    "offline_access": "Stay connected when you are not using it",
+    "openid": lazy_gettext("Confirm who you are (your account identifier)"),
+    "profile": lazy_gettext("See your name, language and time zone"),
+    "email": lazy_gettext("See your email address and whether it is confirmed"),
+    "offline_access": lazy_gettext("Stay connected when you are not using it"),
     # Released only to clients the operator enabled for it (OAuthClient.roles_claim).
-    "roles": "See your roles and groups",
+    "roles": lazy_gettext("See your roles and groups"),
 }
 
 
@@ -47,5 +49,5 @@ def custom_scope_description(name: str) -> str | None:
 def describe_scope(scope: str) -> str:
     """The built-in wording, else the operator's description of a custom scope, else a generic line."""
     if scope in SCOPE_DESCRIPTIONS:
-        return SCOPE_DESCRIPTIONS[scope]
-    return custom_scope_description(scope) or f"Access “{scope}”"
+        return str(SCOPE_DESCRIPTIONS[scope])
+    return custom_scope_description(scope) or gettext("Access “%(scope)s”", scope=scope)

@@ -18,12 +18,13 @@ from sqlalchemy import select
 from app.core.audit import Origin, record_event
 from app.core.factors import RESTRICTED_KINDS, enrolled_factor_kinds
 from app.core.lockout import record_failed_attempt
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.models import SignInStage, User, UserSession
 from app.models.base import utcnow
 from app.security import new_token, token_digest
 
-KEEP_ONE = "Your account must keep a second factor. Add another one before removing this one."
+KEEP_ONE = lazy_gettext("Your account must keep a second factor. Add another one before removing this one.")
 
 
 def mfa_required(user: User) -> bool:

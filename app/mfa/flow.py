@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from app.core.factors import AMR, has_mfa
 from app.core.sign_in import proved_meanwhile, record_failed_factor, record_second_factor
+from app.core.text import lazy_gettext
 from app.core.trusted_browsers import trust_browser
 from app.extensions import db
 from app.metrics import MFA_CHALLENGES, count
@@ -64,7 +65,7 @@ def ask_for_recovery_codes(user_session: UserSession, *, enrolled: bool, then: s
     return see_other(url_for("mfa.new_recovery_codes"))
 
 
-ALREADY_PROVED = "This sign-in was already verified, perhaps in another tab. Continue there, or sign in again."
+ALREADY_PROVED = lazy_gettext("This sign-in was already verified, perhaps in another tab. Continue there, or sign in again.")
 
 
 def complete_challenge(user_session: UserSession, kind: str) -> Response:
@@ -93,7 +94,7 @@ def finish_enrolment(user_session: UserSession, kind: str, enrolled_message: str
         response = complete_challenge(user_session, kind)  # commits, with the enrolment
     else:
         db.session.commit()
-        flash(enrolled_message, "success")
+        flash(str(enrolled_message), "success")
         response = see_other(url_for("mfa.security"))
     send_factor_notice(user_session.user, kind, "added")
     return after_enrolment(user_session, response.location)

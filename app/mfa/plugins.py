@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import exists, func, select
 
 from app.core.factors import FactorInfo, FactorPlugin
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.mfa import recovery, sms, totp, webauthn
 from app.models import PhoneFactor, RecoveryCode, SmsCode, TotpFactor, User, WebAuthnChallenge, WebAuthnCredential
@@ -36,12 +38,12 @@ def _totp_export(user: User) -> dict[str, Any]:
 
 def _totp_describe(user: User) -> list[FactorInfo]:
     rows = db.session.scalars(select(TotpFactor).where(TotpFactor.user_id == user.id, TotpFactor.confirmed_at.is_not(None)))
-    return [FactorInfo("Authenticator app", "", row.created_at, row.last_used_at) for row in rows]
+    return [FactorInfo(gettext("Authenticator app"), "", row.created_at, row.last_used_at) for row in rows]
 
 
 TOTP = FactorPlugin(
     kind="totp",
-    label="Authenticator app",
+    label=lazy_gettext("Authenticator app"),
     order=10,
     challenge_template="mfa/_totp_challenge.html",
     manage_template="mfa/_totp_manage.html",
@@ -75,14 +77,14 @@ def _webauthn_export(user: User) -> dict[str, Any]:
 def _webauthn_describe(user: User) -> list[FactorInfo]:
     query = select(WebAuthnCredential).where(WebAuthnCredential.user_id == user.id).order_by(WebAuthnCredential.id)
     return [
-        FactorInfo("Passkey" if row.is_passkey else "Security key", row.name, row.created_at, row.last_used_at)
+        FactorInfo(gettext("Passkey") if row.is_passkey else gettext("Security key"), row.name, row.created_at, row.last_used_at)
         for row in db.session.scalars(query)
     ]
 
 
 WEBAUTHN = FactorPlugin(
     kind="webauthn",
-    label="Security keys and passkeys",
+    label=lazy_gettext("Security keys and passkeys"),
     order=20,
     challenge_template="mfa/_webauthn_challenge.html",
     manage_template="mfa/_webauthn_manage.html",
@@ -111,12 +113,12 @@ def _sms_export(user: User) -> dict[str, Any]:
 
 def _sms_describe(user: User) -> list[FactorInfo]:
     rows = db.session.scalars(select(PhoneFactor).where(PhoneFactor.user_id == user.id, PhoneFactor.verified_at.is_not(None)))
-    return [FactorInfo("Text message", "", row.created_at, row.last_used_at) for row in rows]
+    return [FactorInfo(gettext("Text message"), "", row.created_at, row.last_used_at) for row in rows]
 
 
 SMS = FactorPlugin(
     kind="sms",
-    label="Text message",
+    label=lazy_gettext("Text message"),
     order=30,
     challenge_template="mfa/_sms_challenge.html",
     manage_template="mfa/_sms_manage.html",
@@ -135,7 +137,7 @@ def _recovery_export(user: User) -> dict[str, Any]:
 
 RECOVERY = FactorPlugin(
     kind="recovery",
-    label="Recovery codes",
+    label=lazy_gettext("Recovery codes"),
     order=90,
     challenge_template="mfa/_recovery_challenge.html",
     manage_template="mfa/_recovery_manage.html",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from flask import abort, current_app, flash, redirect, render_template, session, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -18,6 +19,7 @@ from wtforms.validators import DataRequired, Length
 
 from app.core.factors import has_mfa
 from app.core.sign_in import is_fresh
+from app.core.text import lazy_gettext
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import recovery as service
@@ -32,18 +34,17 @@ from app.web.notices import send_factor_notice
 from app.web.views import request_origin, see_other
 
 KIND = "recovery"
-WRONG_CODE = "That recovery code didn't work. It may be mistyped or already used; each code works once."
-NEEDS_FACTOR = "Set up a second factor first: recovery codes stand in for it when it's lost."
-FEW_LEFT = "You have {left} recovery code{s} left. Create a new set on the two-step verification page."
+WRONG_CODE = lazy_gettext("That recovery code didn't work. It may be mistyped or already used; each code works once.")
+NEEDS_FACTOR = lazy_gettext("Set up a second factor first: recovery codes stand in for it when it's lost.")
 
 
 class RecoveryCodeForm(FlaskForm):
     # Named for the factor: the challenge page holds every factor's form, and ids must stay unique.
     recovery_code = StringField(
-        "Recovery code",
+        lazy_gettext("Recovery code"),
         validators=[
-            DataRequired("Enter one of your recovery codes."),
-            Length(max=service.MAX_CODE_INPUT, message="That is longer than a recovery code."),
+            DataRequired(lazy_gettext("Enter one of your recovery codes.")),
+            Length(max=service.MAX_CODE_INPUT, message=lazy_gettext("That is longer than a recovery code.")),
         ],
     )
 
@@ -55,7 +56,11 @@ def _first_error(form: FlaskForm) -> str:
 def _download_text(user: User, codes: list[str]) -> str:
     """The text file a person can keep: what the codes are for, then one code a line."""
     name = current_app.config["SERVICE_NAME"]
-    header = [f"Recovery codes for {user.email} at {name}.", "Each code works once. Keep them somewhere safe.", ""]
+    header = [
+        gettext("Recovery codes for %(email)s at %(service)s.", email=user.email, service=name),
+        gettext("Each code works once. Keep them somewhere safe."),
+        "",
+    ]
     return "\n".join([*header, *codes, ""])
 
 
@@ -116,7 +121,7 @@ def _show_new_codes():
     user = current_user.user
     codes = _create_codes(user)
     if codes is None:
-        flash(NEEDS_FACTOR, "warning")
+        flash(str(NEEDS_FACTOR), "warning")
         return see_other(url_for("mfa.security"))
     then = take_next() if peek_next() else url_for("mfa.security")
     page = render_template(
@@ -140,5 +145,10 @@ def challenge_recovery(user: User, user_session: UserSession) -> Response | tupl
     response = complete_challenge(user_session, KIND)  # commits the spent code with the sign-in
     if remaining <= service.FEW_LEFT:
         # After completing: the upgrade starts a new Flask session, which would drop an earlier flash.
-        flash(FEW_LEFT.format(left=remaining, s="" if remaining == 1 else "s"), "warning")
+        few_left = ngettext(
+            "You have %(num)d recovery code left. Create a new set on the two-step verification page.",
+            "You have %(num)d recovery codes left. Create a new set on the two-step verification page.",
+            remaining,
+        )
+        flash(few_left, "warning")
     return response

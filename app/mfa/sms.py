@@ -20,6 +20,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext, ngettext
 from sqlalchemy import func, select, update
 
 from app.core.audit import Origin, record_event
@@ -90,7 +91,7 @@ def code_lifetime() -> timedelta:
 def lifetime_text() -> str:
     """ "5 minutes", as the texts and pages say it."""
     minutes = max(1, int(code_lifetime().total_seconds() // 60))
-    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+    return ngettext("%(num)d minute", "%(num)d minutes", minutes)
 
 
 def phone_factor(user: User) -> PhoneFactor | None:
@@ -126,8 +127,20 @@ def sends_in_last_hour(user: User) -> int:
 def message_text(code: str, purpose: SmsPurpose) -> str:
     """The code comes first (phones offer it for autofill) and never right after "code:" (see LogSmsSender)."""
     name = current_app.config["SERVICE_NAME"]
-    what = "sign-in code" if purpose == SmsPurpose.SIGNIN else "code to confirm this phone"
-    return f"{code} is your {name} {what}. It expires in {lifetime_text()}. Never share it with anyone."
+    lifetime = lifetime_text()
+    if purpose == SmsPurpose.SIGNIN:
+        return gettext(
+            "%(code)s is your %(service)s sign-in code. It expires in %(lifetime)s. Never share it with anyone.",
+            code=code,
+            service=name,
+            lifetime=lifetime,
+        )
+    return gettext(
+        "%(code)s is your %(service)s code to confirm this phone. It expires in %(lifetime)s. Never share it with anyone.",
+        code=code,
+        service=name,
+        lifetime=lifetime,
+    )
 
 
 def send_code(user: User, phone_e164: str, purpose: SmsPurpose, *, sender: SmsSender, origin: Origin) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from flask import abort, flash, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -15,6 +16,7 @@ from wtforms.validators import DataRequired, Regexp, ValidationError
 
 from app.core.sign_in import KEEP_ONE, may_remove
 from app.core.sms_senders import SmsSendError, mask_phone, sms_sender
+from app.core.text import lazy_gettext
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import sms as service
@@ -30,27 +32,28 @@ from app.web.views import request_origin, see_other
 log = logging.getLogger(__name__)
 
 KIND = "sms"
-BAD_PHONE = "Enter a mobile number starting with + and the country code, for example +44 7700 900123."
-WRONG_CODE = "That code didn't work. Enter the newest code we texted you; each code works once, for a few minutes."
-SENT = "We texted a code to {phone}. It works for the next {lifetime}."
-TOO_MANY_TEXTS = "We've already sent you several texts in the last hour. Wait a while before asking for another code."
-SEND_FAILED = "We couldn't send the text message just now. Please try again in a few minutes."
-RESTRICTED = (
+BAD_PHONE = lazy_gettext("Enter a mobile number starting with + and the country code, for example +44 7700 900123.")
+WRONG_CODE = lazy_gettext("That code didn't work. Enter the newest code we texted you; each code works once, for a few minutes.")
+TOO_MANY_TEXTS = lazy_gettext(
+    "We've already sent you several texts in the last hour. Wait a while before asking for another code."
+)
+SEND_FAILED = lazy_gettext("We couldn't send the text message just now. Please try again in a few minutes.")
+RESTRICTED = lazy_gettext(
     "Text messages can be intercepted, so an administrator's account needs an authenticator app or a "
     "security key. Set one of those up first; then you can add a phone as well."
 )
-SMS_OFF = "This service doesn't send text messages, so a phone number can't be added."
-ALREADY_ENROLLED = "A phone number is already set up. Remove it first to use a different one."
-NO_SETUP = "There is no phone number waiting for a code. Enter your number again."
-NO_PHONE = "There is no verified phone number on your account."
-ENROLLED = "Your phone number is verified. Signing in can now use a code sent by text message."
-REMOVED = "Your phone number was removed."
-CANCELLED = "The unverified phone number was removed."
-NOT_ENROLLED = "There is no phone number to remove."
+SMS_OFF = lazy_gettext("This service doesn't send text messages, so a phone number can't be added.")
+ALREADY_ENROLLED = lazy_gettext("A phone number is already set up. Remove it first to use a different one.")
+NO_SETUP = lazy_gettext("There is no phone number waiting for a code. Enter your number again.")
+NO_PHONE = lazy_gettext("There is no verified phone number on your account.")
+ENROLLED = lazy_gettext("Your phone number is verified. Signing in can now use a code sent by text message.")
+REMOVED = lazy_gettext("Your phone number was removed.")
+CANCELLED = lazy_gettext("The unverified phone number was removed.")
+NOT_ENROLLED = lazy_gettext("There is no phone number to remove.")
 
 
 class SmsPhoneForm(FlaskForm):
-    sms_phone = TelField("Mobile number", validators=[DataRequired(BAD_PHONE)])
+    sms_phone = TelField(lazy_gettext("Mobile number"), validators=[DataRequired(BAD_PHONE)])
 
     def validate_sms_phone(self, field: TelField) -> None:
         self.phone_e164 = service.normalize_phone(field.data)
@@ -61,11 +64,11 @@ class SmsPhoneForm(FlaskForm):
 class SmsCodeForm(FlaskForm):
     # Named for the factor: the challenge page holds every factor's form, and ids must stay unique.
     sms_code = StringField(
-        "Code from the text message",
+        lazy_gettext("Code from the text message"),
         filters=[without_spaces],
         validators=[
-            DataRequired("Enter the 6-digit code we texted you."),
-            Regexp(r"^[0-9]{6}$", message="The code is 6 digits (spaces are fine)."),
+            DataRequired(lazy_gettext("Enter the 6-digit code we texted you.")),
+            Regexp(r"^[0-9]{6}$", message=lazy_gettext("The code is 6 digits (spaces are fine).")),
         ],
     )
 
@@ -100,7 +103,12 @@ def _send_failure(error: Exception) -> tuple[str, int]:
 def _code_sent(phone: PhoneFactor, page: str) -> Response:
     """A text went out: keep its code, say where it went, and back to the page that asks for it."""
     db.session.commit()
-    flash(SENT.format(phone=mask_phone(phone.phone_e164), lifetime=service.lifetime_text()), "info")
+    sent = gettext(
+        "We texted a code to %(phone)s. It works for the next %(lifetime)s.",
+        phone=mask_phone(phone.phone_e164),
+        lifetime=service.lifetime_text(),
+    )
+    flash(sent, "info")
     return see_other(url_for(page))
 
 
@@ -198,12 +206,12 @@ def remove_sms():
         return render_security(user, current_user.session, status=400, sms_error=KEEP_ONE)
     removed = service.remove_phone(user, origin=request_origin())
     if removed is None:
-        flash(NOT_ENROLLED, "info")
+        flash(str(NOT_ENROLLED), "info")
         return see_other(url_for("mfa.security"))
     db.session.commit()
     if removed:
         send_factor_notice(user, KIND, "removed")
-    flash(REMOVED if removed else CANCELLED, "success")
+    flash(str(REMOVED if removed else CANCELLED), "success")
     return see_other(url_for("mfa.security"))
 
 

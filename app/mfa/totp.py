@@ -20,6 +20,7 @@ from sqlalchemy import or_, select, update
 from app.core.audit import Origin, record_event
 from app.core.crypto import seal, unseal
 from app.core.factors import forget_stand_ins_without_factor
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.models import TotpFactor, User
 from app.models.base import utcnow
@@ -28,7 +29,7 @@ from app.security import constant_time_equals
 SEED_BASE32_LENGTH = 32  # 32 base32 characters = 160 bits (RFC 4226 section 4 recommends 160)
 VALID_WINDOW = 1  # one 30-second step either side for clock drift (RFC 6238 section 5.2)
 _SEAL_PURPOSE = "totp"
-QR_TITLE = "QR code for your authenticator app"
+QR_TITLE = lazy_gettext("QR code for your authenticator app")
 
 
 class TotpAlreadyEnrolled(Exception):
@@ -95,7 +96,7 @@ def describe_setup(secret: str, *, account: str, issuer: str) -> TotpSetup:
     """The otpauth:// URI as an inline SVG QR code (drawn here: no outside service sees the seed)."""
     uri = pyotp.TOTP(secret).provisioning_uri(name=account, issuer_name=issuer)
     # A white background of its own, so the code scans whatever the page behind it looks like.
-    svg = segno.make(uri, error="m").svg_inline(scale=4, light="#fff", svgclass="totp-qr", title=QR_TITLE)
+    svg = segno.make(uri, error="m").svg_inline(scale=4, light="#fff", svgclass="totp-qr", title=str(QR_TITLE))
     groups = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     return TotpSetup(secret_groups=groups, qr_svg=Markup(svg))
 

@@ -9,6 +9,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Regexp
 
 from app.core.sign_in import KEEP_ONE, may_remove
+from app.core.text import lazy_gettext
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import totp as service
@@ -22,22 +23,22 @@ from app.web.notices import send_factor_notice
 from app.web.views import request_origin, see_other
 
 KIND = "totp"
-WRONG_CODE = "That code didn't work. Enter the current 6-digit code from your authenticator app."
-ALREADY_ENROLLED = "An authenticator app is already set up. Remove it first to set up a new one."
-NO_SETUP = "There is no authenticator app setup in progress. Start again."
-ENROLLED = "Your authenticator app is set up. Signing in now asks for a code from it."
-REMOVED = "Your authenticator app was removed."
-NOT_ENROLLED = "There is no authenticator app to remove."
+WRONG_CODE = lazy_gettext("That code didn't work. Enter the current 6-digit code from your authenticator app.")
+ALREADY_ENROLLED = lazy_gettext("An authenticator app is already set up. Remove it first to set up a new one.")
+NO_SETUP = lazy_gettext("There is no authenticator app setup in progress. Start again.")
+ENROLLED = lazy_gettext("Your authenticator app is set up. Signing in now asks for a code from it.")
+REMOVED = lazy_gettext("Your authenticator app was removed.")
+NOT_ENROLLED = lazy_gettext("There is no authenticator app to remove.")
 
 
 class TotpCodeForm(FlaskForm):
     # Named for the factor: the challenge page holds every factor's form, and ids must stay unique.
     totp_code = StringField(
-        "6-digit code",
+        lazy_gettext("6-digit code"),
         filters=[without_spaces],
         validators=[
-            DataRequired("Enter the 6-digit code from your authenticator app."),
-            Regexp(r"^[0-9]{6}$", message="The code is 6 digits (spaces are fine)."),
+            DataRequired(lazy_gettext("Enter the 6-digit code from your authenticator app.")),
+            Regexp(r"^[0-9]{6}$", message=lazy_gettext("The code is 6 digits (spaces are fine).")),
         ],
     )
 
@@ -90,11 +91,11 @@ def remove_totp():
     if not may_remove(user, KIND):
         return render_security(user, current_user.session, status=400, totp_error=KEEP_ONE)
     if not service.remove_totp(user, origin=request_origin()):
-        flash(NOT_ENROLLED, "info")
+        flash(str(NOT_ENROLLED), "info")
         return see_other(url_for("mfa.security"))
     db.session.commit()
     send_factor_notice(user, KIND, "removed")
-    flash(REMOVED, "success")
+    flash(str(REMOVED), "success")
     return see_other(url_for("mfa.security"))
 
 

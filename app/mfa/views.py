@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 from app.core.durations import describe_age
 from app.core.factors import challenge_plugins, enrolled_factor_kinds, plugins
 from app.core.sign_in import challenge_locked
+from app.core.text import lazy_gettext
 from app.core.trusted_browsers import count_trusted
 from app.core.trusted_browsers import forget_trusted_browsers as forget_all
 from app.extensions import db
@@ -21,9 +22,9 @@ from app.models import SignInStage, User, UserSession
 from app.web.forms import ConfirmForm
 from app.web.views import request_origin, see_other
 
-LOCKED = "Too many wrong codes. Wait a few minutes, then try again."
-FORGOTTEN = "Every trusted browser was forgotten: each asks for a second factor at its next sign-in."
-NONE_TRUSTED = "There were no trusted browsers to forget."
+LOCKED = lazy_gettext("Too many wrong codes. Wait a few minutes, then try again.")
+FORGOTTEN = lazy_gettext("Every trusted browser was forgotten: each asks for a second factor at its next sign-in.")
+NONE_TRUSTED = lazy_gettext("There were no trusted browsers to forget.")
 
 
 def enrolment_form(view: Callable) -> Callable:
@@ -122,5 +123,5 @@ def forget_trusted_browsers():
         abort(400)
     forgotten = forget_all(current_user.user, origin=request_origin(), reason="forgotten_by_user")
     db.session.commit()
-    flash(FORGOTTEN if forgotten else NONE_TRUSTED, "success")
+    flash(str(FORGOTTEN if forgotten else NONE_TRUSTED), "success")
     return see_other(url_for("mfa.security"))

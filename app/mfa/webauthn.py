@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import delete, func, select, update
 from webauthn import (
     generate_registration_options,
@@ -33,6 +34,7 @@ from webauthn.helpers.structs import (
 
 from app.core.audit import Origin, record_event
 from app.core.factors import forget_stand_ins_without_factor
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.models import User, WebAuthnChallenge, WebAuthnCredential
 from app.models.base import utcnow
@@ -51,17 +53,23 @@ PASSKEY_AMR = ["hwk", "user", "mfa"]
 
 # What a person is told when a ceremony fails, by reason (`WebAuthnRefused.reason`).
 ERRORS = {
-    "malformed": "Your browser's answer could not be read. Try again.",
-    "expired": "That request expired or was already used. Try again.",
-    "not_verified": "Your security key's answer could not be verified. Try again.",
-    "unknown_credential": "That security key is not registered to this account.",
-    "unknown_passkey": "That passkey is not registered here. Sign in with your password instead.",
-    "possible_clone": "That security key was refused: its use counter went backwards, so it may have been copied. "
-    "Use another factor and check your security keys.",
-    "already_registered": "That security key is already registered.",
-    "too_many": f"You can register at most {MAX_CREDENTIALS} security keys and passkeys. Remove one first.",
-    "bad_name": f"Use a name of at most {NAME_MAX} characters, without control characters.",
-    "sign_in_refused": "That passkey can't sign in to this account now. Try again later or sign in with your password.",
+    "malformed": lazy_gettext("Your browser's answer could not be read. Try again."),
+    "expired": lazy_gettext("That request expired or was already used. Try again."),
+    "not_verified": lazy_gettext("Your security key's answer could not be verified. Try again."),
+    "unknown_credential": lazy_gettext("That security key is not registered to this account."),
+    "unknown_passkey": lazy_gettext("That passkey is not registered here. Sign in with your password instead."),
+    "possible_clone": lazy_gettext(
+        "That security key was refused: its use counter went backwards, so it may have been copied. "
+        "Use another factor and check your security keys."
+    ),
+    "already_registered": lazy_gettext("That security key is already registered."),
+    "too_many": lazy_gettext(
+        "You can register at most %(max)d security keys and passkeys. Remove one first.", max=MAX_CREDENTIALS
+    ),
+    "bad_name": lazy_gettext("Use a name of at most %(max)d characters, without control characters.", max=NAME_MAX),
+    "sign_in_refused": lazy_gettext(
+        "That passkey can't sign in to this account now. Try again later or sign in with your password."
+    ),
 }
 
 
@@ -272,7 +280,7 @@ def clean_name(raw: object, *, passkey: bool, now: datetime | None = None) -> st
     if name:
         return name
     date = (now or utcnow()).strftime("%Y-%m-%d")
-    return f"Passkey added {date}" if passkey else f"Security key added {date}"
+    return gettext("Passkey added %(date)s", date=date) if passkey else gettext("Security key added %(date)s", date=date)
 
 
 def rename_credential(credential: WebAuthnCredential, name: str) -> None:

@@ -7,6 +7,7 @@ only the challenge row's id, in Flask's session; each answer consumes it whateve
 from __future__ import annotations
 
 from flask import abort, current_app, flash, jsonify, request, session, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -15,6 +16,7 @@ from wtforms import StringField
 from app.core.factors import has_mfa
 from app.core.sessions import revoke_session
 from app.core.sign_in import KEEP_ONE, challenge_locked, is_fresh, may_remove
+from app.core.text import lazy_gettext
 from app.extensions import db, limiter
 from app.mfa import bp
 from app.mfa import webauthn as service
@@ -33,8 +35,9 @@ from app.web.notices import send_factor_notice
 from app.web.signed_in import after_sign_in
 from app.web.views import request_origin, see_other
 
-LOCKED = "Too many failed attempts. Wait a few minutes, then try again."
-SIGNED_OUT = "Your sign-in has ended. Sign in again."
+LOCKED = lazy_gettext("Too many failed attempts. Wait a few minutes, then try again.")
+SIGNED_OUT = lazy_gettext("Your sign-in has ended. Sign in again.")
+CONFIRM_FIRST = lazy_gettext("Confirm it's you first.")
 
 
 def _session_key(purpose: ChallengePurpose) -> str:
@@ -43,7 +46,7 @@ def _session_key(purpose: ChallengePurpose) -> str:
 
 def _error(reason_or_text: str, status: int, **extra) -> tuple[Response, int]:
     text = service.ERRORS.get(reason_or_text, reason_or_text)
-    return jsonify(error=text, **extra), status
+    return jsonify(error=str(text), **extra), status  # the plain text: webauthn.js shows it with textContent
 
 
 def _body() -> dict:
@@ -78,8 +81,8 @@ def _stale(user: User, user_session) -> tuple[Response, int] | None:
         return None
     if has_mfa(user):
         remember_next(url_for("mfa.security"))
-        return _error("Confirm it's you first.", 401, redirect=url_for("mfa.challenge"))
-    return _error("Confirm it's you first.", 401, redirect=url_for("auth.login", next=url_for("mfa.security"), reauth="1"))
+        return _error(CONFIRM_FIRST, 401, redirect=url_for("mfa.challenge"))
+    return _error(CONFIRM_FIRST, 401, redirect=url_for("auth.login", next=url_for("mfa.security"), reauth="1"))
 
 
 @bp.post("/webauthn/register/options")
@@ -122,8 +125,11 @@ def webauthn_register_verify():
     if user_session.pending == SignInStage.ENROL:
         then = complete_challenge(user_session, kind).location
     else:
-        use = "sign in with it, no password needed" if credential.is_passkey else "use it after your password when you sign in"
-        flash(f"“{credential.name}” was added. You can {use}.", "success")
+        if credential.is_passkey:
+            added = gettext("“%(name)s” was added. You can sign in with it, no password needed.", name=credential.name)
+        else:
+            added = gettext("“%(name)s” was added. You can use it after your password when you sign in.", name=credential.name)
+        flash(added, "success")
         then = url_for("mfa.security")
     return jsonify(redirect=after_enrolment(user_session, then).location)
 
@@ -204,7 +210,7 @@ def passkey_verify():
 
 
 class CredentialRenameForm(FlaskForm):
-    name = StringField("New name")
+    name = StringField(lazy_gettext("New name"))
 
 
 def _own_credential_or_404(credential_id: int):
@@ -228,7 +234,7 @@ def webauthn_rename(credential_id: int):
         return render_security(current_user.user, current_user.session, status=400, webauthn_error=refused.message)
     service.rename_credential(credential, name)
     db.session.commit()
-    flash(f"Renamed to “{name}”.", "success")
+    flash(gettext("Renamed to “%(name)s”.", name=name), "success")
     return see_other(url_for("mfa.security"))
 
 
@@ -245,5 +251,5 @@ def webauthn_delete(credential_id: int):
     kind = service.remove_credential(user, credential, origin=request_origin())
     db.session.commit()
     send_factor_notice(user, kind, "removed")
-    flash(f"“{name}” was removed. It can no longer be used to sign in.", "success")
+    flash(gettext("“%(name)s” was removed. It can no longer be used to sign in.", name=name), "success")
     return see_other(url_for("mfa.security"))

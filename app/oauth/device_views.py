@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from flask import abort, jsonify, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from app.core.issuance import user_can_receive_tokens
 from app.core.scopes import describe_scope
+from app.core.text import lazy_gettext
 from app.extensions import csrf, db, limiter
 from app.models import DeviceCode
 from app.net import client_ip
@@ -17,7 +19,7 @@ from app.web.limits import configured
 from app.web.messages import message
 from app.web.views import request_origin, see_other
 
-STALE_REQUEST = "That request has expired or was already answered. Start again on your device."
+STALE_REQUEST = lazy_gettext("That request has expired or was already answered. Start again on your device.")
 
 
 def _account_key() -> str:
@@ -60,7 +62,7 @@ def _gate(user_code: str | None = None):
     if not current_user.user.is_email_verified:
         page = render_template(
             "oauth/error.html",
-            title="Confirm your email address first",
+            title=gettext("Confirm your email address first"),
             text=message("email_unverified"),
             error="access_denied",
         )
@@ -120,7 +122,7 @@ def device_decision():
     # Expired, or answered (in another tab) since the review page was shown: nothing changes.
     if row is None or not answer(row, current_user.user, current_user.session, origin=request_origin()):
         entry = DeviceCodeEntryForm(user_code=form.user_code.data)
-        entry.user_code.errors = [STALE_REQUEST]
+        entry.user_code.errors = [str(STALE_REQUEST)]
         return _entry_page(entry, status=400)
     db.session.commit()
     return see_other(url_for("oauth.device_done", outcome="approved" if approve else "denied"))

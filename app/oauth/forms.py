@@ -1,9 +1,11 @@
 """The OAuth pages' forms: consent, and the device verification page (RFC 8628 3.3)."""
 
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
+from app.core.text import lazy_gettext
 from app.oauth import device
 
 
@@ -15,10 +17,10 @@ class DeviceCodeEntryForm(FlaskForm):
     """The code shown on the device; a valid one exposes its pending request as ``device_request``."""
 
     user_code = StringField(
-        "Code",
+        lazy_gettext("Code"),
         validators=[
-            DataRequired("Enter the code shown on your device."),
-            Length(max=device.MAX_USER_CODE_INPUT, message="That is longer than a device code."),
+            DataRequired(lazy_gettext("Enter the code shown on your device.")),
+            Length(max=device.MAX_USER_CODE_INPUT, message=lazy_gettext("That is longer than a device code.")),
         ],
         render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
     )
@@ -28,7 +30,9 @@ class DeviceCodeEntryForm(FlaskForm):
         self.device_request = device.find_pending_by_user_code(field.data)
         if self.device_request is None:
             raise ValidationError(
-                "That code isn't valid or has expired. Check the code on your device, or start again there for a new one."
+                gettext(
+                    "That code isn't valid or has expired. Check the code on your device, or start again there for a new one."
+                )
             )
 
 

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
 from flask import Response, abort, jsonify, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from app.core.consent import consent_state, grant_consent, record_consent_denied
@@ -38,8 +39,8 @@ _UNSUPPORTED_OBJECTS = {"request": "request_not_supported", "request_uri": "requ
 def _error_page(error: OAuth2Error | None = None, *, status: int = 400, title: str | None = None, text: str | None = None):
     page = render_template(
         "oauth/error.html",
-        title=title or "This sign-in link can't be used",
-        text=text or (error.description if error is not None else "The request was not valid."),
+        title=title or gettext("This sign-in link can't be used"),
+        text=text or (error.description if error is not None else gettext("The request was not valid.")),
         error=error.error if error is not None else "invalid_request",
     )
     return page, status
@@ -96,9 +97,11 @@ def authorize():
     if step.kind == Step.UNVERIFIED:
         return _error_page(
             status=403,
-            title="Confirm your email address first",
-            text="Apps can be connected only to accounts with a confirmed email address. "
-            "Use the link we sent you, or ask for a new one from the banner above.",
+            title=gettext("Confirm your email address first"),
+            text=gettext(
+                "Apps can be connected only to accounts with a confirmed email address. "
+                "Use the link we sent you, or ask for a new one from the banner above."
+            ),
         )
     if step.kind == Step.STEP_UP:
         remember_next(authorize_url_without(request.values))
@@ -167,8 +170,8 @@ def consent():
         db.session.rollback()
         return _error_page(
             status=409,
-            title="You already answered this request",
-            text="This app's request was already answered, perhaps in another tab. Go back to the app and start again.",
+            title=gettext("You already answered this request"),
+            text=gettext("This app's request was already answered, perhaps in another tab. Go back to the app and start again."),
         )
     return _issue_code(grant, status=303)
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, url_for
 
+from app.core.text import lazy_gettext
 from app.settings import ConfigError
 
 MAX_LOGO_BYTES = 256 * 1024
@@ -27,7 +28,11 @@ PAGE_BACKGROUND = "#f5f7fa"
 INKS = ("#ffffff", "#0b1220")  # white or near-black text on the accent, whichever reads better
 AA_CONTRAST = 4.5
 COLOR = re.compile(r"#[0-9a-fA-F]{6}")
-FOOTER_SETTINGS = (("BRAND_PRIVACY_URL", "Privacy"), ("BRAND_TERMS_URL", "Terms"), ("BRAND_HELP_URL", "Help"))
+FOOTER_SETTINGS = (
+    ("BRAND_PRIVACY_URL", lazy_gettext("Privacy")),
+    ("BRAND_TERMS_URL", lazy_gettext("Terms")),
+    ("BRAND_HELP_URL", lazy_gettext("Help")),
+)
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ class Brand:
     logo: Logo | None = None
     color: str | None = None
     ink: str | None = None
-    links: list[tuple[str, str]] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (label, url); the label is lazy, in the page's language
 
     @property
     def style(self) -> str:

@@ -52,6 +52,9 @@ def _load_from_cookie(_request) -> SignedInUser | None:
     if user_session is None:
         # Revoked, expired or forged: drop the cookie so the browser stops sending it.
         g.auth_cookie_action = (_CLEAR, None, None)
+        # Anonymous from here on: choosing the message's language asks who is signed in, which must not
+        # run this loader again (it would flash once per nested call).
+        g._login_user = Anonymous()
         flash(message("session_ended"), "info")
         return None
     if touch_session(user_session, policy):

@@ -7,31 +7,51 @@ import logging
 import redis
 from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask.wrappers import Response
+from flask_babel import force_locale
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app.core.text import lazy_gettext
 from app.extensions import db
 from app.metrics import DEPENDENCY_ERRORS, count
 from app.web.browser_session import Anonymous
-from app.web.messages import message
+from app.web.messages import MESSAGES
 
 log = logging.getLogger(__name__)
 
-TITLES = {
+# What each error page says; lazy, so a page shows them in its own language.
+_PAGE_TEXTS = {
     400: (
-        "Something was wrong with that request",
-        "The form may have expired or a value was not accepted. Go back, reload the page and try again.",
+        lazy_gettext("Something was wrong with that request"),
+        lazy_gettext("The form may have expired or a value was not accepted. Go back, reload the page and try again."),
     ),
-    403: ("Not allowed", "You don't have access to this page."),
-    404: ("Page not found", "There is nothing at this address."),
-    405: ("Not allowed", "This page can't be used that way."),
-    413: ("Too much data", "The request was larger than this service accepts."),
-    429: ("Slow down", message("rate_limited")),
-    500: ("Something went wrong", "An unexpected error occurred. It has been logged; please try again."),
-    503: ("Temporarily unavailable", "This service can't reach its data right now. Please try again in a few moments."),
+    403: (lazy_gettext("Not allowed"), lazy_gettext("You don't have access to this page.")),
+    404: (lazy_gettext("Page not found"), lazy_gettext("There is nothing at this address.")),
+    405: (lazy_gettext("Not allowed"), lazy_gettext("This page can't be used that way.")),
+    413: (lazy_gettext("Too much data"), lazy_gettext("The request was larger than this service accepts.")),
+    429: (lazy_gettext("Slow down"), MESSAGES["rate_limited"]),
+    500: (
+        lazy_gettext("Something went wrong"),
+        lazy_gettext("An unexpected error occurred. It has been logged; please try again."),
+    ),
+    503: (
+        lazy_gettext("Temporarily unavailable"),
+        lazy_gettext("This service can't reach its data right now. Please try again in a few moments."),
+    ),
 }
+
+
+class _Texts(dict):
+    """status → (title, text) as plain text in the current language: English outside a request, as tests read it."""
+
+    def __getitem__(self, status: int) -> tuple[str, str]:
+        title, text = super().__getitem__(status)
+        return str(title), str(text)
+
+
+TITLES = _Texts(_PAGE_TEXTS)
 RETRY_AFTER_SECONDS = 5
 # PostgreSQL states that mean "no usable connection": class 08 (connection exception), the server
 # shutting down or starting up (57P01-57P03), too many connections (53300).
@@ -62,10 +82,13 @@ def is_unavailable(error: BaseException) -> bool:
 
 
 def render_error(status: int) -> Response:
-    title, text = TITLES.get(status, TITLES[500] if status >= 500 else TITLES[400])
+    # Lazy until drawn: a 503 page must pick its language without loading the signed-in person.
+    title, text = _PAGE_TEXTS.get(status, _PAGE_TEXTS[500] if status >= 500 else _PAGE_TEXTS[400])
     if _is_machine_request():
         code = JSON_ERROR_CODES.get(status, "server_error" if status >= 500 else "invalid_request")
-        response = jsonify(error=code, error_description=title + ".")
+        with force_locale("en"):  # error_description is for developers (RFC 6749 5.2): English
+            description = f"{title}."
+        response = jsonify(error=code, error_description=description)
         response.status_code = status
     else:
         unavailable = status == 503

@@ -6,6 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms.validators import DataRequired, Email, Length
 
+from app.core.text import lazy_gettext
+
 # Generous but bounded: a 64-character minimum maximum (NIST) and room for long passphrases.
 PASSWORD_FIELD_MAX = 1024
 EMAIL_MAX = 254
@@ -21,7 +23,10 @@ def without_spaces(value: str | None) -> str | None:
 
 
 def email_field(
-    label: str = "Email address", *, required: str = "Enter your email address.", autocomplete: str = "username"
+    label: str = lazy_gettext("Email address"),
+    *,
+    required: str = lazy_gettext("Enter your email address."),
+    autocomplete: str = "username",
 ) -> EmailField:
     """An email address field: trimmed, required, at most EMAIL_MAX, shaped like an address (never looked up in DNS)."""
     return EmailField(
@@ -30,7 +35,7 @@ def email_field(
         validators=[
             DataRequired(required),
             Length(max=EMAIL_MAX),
-            Email("Enter a valid email address.", check_deliverability=False),
+            Email(lazy_gettext("Enter a valid email address."), check_deliverability=False),
         ],
         render_kw={"autocomplete": autocomplete, "autocapitalize": "none", "spellcheck": "false"},
     )

@@ -7,6 +7,7 @@ a step-up of a session that was signed in already), before they commit.
 from __future__ import annotations
 
 from flask import after_this_request, current_app, flash, request
+from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from app.core.devices import coarse_network, record_sign_in
@@ -28,8 +29,15 @@ def after_sign_in(user_session: UserSession) -> None:
     limit = current_app.config["MAX_SESSIONS_PER_USER"]
     for device in ended:
         flash(
-            f"You were signed out of your oldest session, on {device.browser} on {device.system}, because your "
-            f"account may be signed in on at most {limit} devices at a time.",
+            ngettext(
+                "You were signed out of your oldest session, on %(browser)s on %(system)s, because your "
+                "account may be signed in on at most %(num)d device at a time.",
+                "You were signed out of your oldest session, on %(browser)s on %(system)s, because your "
+                "account may be signed in on at most %(num)d devices at a time.",
+                limit,
+                browser=device.browser,
+                system=device.system,
+            ),
             "info",
         )
     _note_device(user_session)

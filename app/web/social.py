@@ -19,6 +19,7 @@ from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
 from app.core.providers import Provider, UpstreamDenied, UpstreamFailed, UpstreamIdentity
+from app.core.text import lazy_gettext
 from app.web.redirects import safe_next
 from app.web.views import see_other
 
@@ -30,26 +31,36 @@ class JourneyIntent(StrEnum):
     LINK = "link"
 
 
+# {provider} and {email} are filled in by social_message (str.format), after translation.
 MESSAGES = {
-    "denied": "You cancelled signing in with {provider}. Nothing was changed.",
-    "upstream": "{provider} couldn't sign you in just now. Try again, or sign in another way.",
-    "state": "That sign-in with {provider} expired or was started in another window. Please try again.",
-    "unverified_email": "{provider} hasn't confirmed an email address for that account, so no account can be "
-    "created from it. Confirm your address at {provider}, or create an account with a password.",
-    "registration_closed": "No account here is linked to that {provider} account, and new accounts are by "
-    "invitation only. Sign in another way, then link {provider} from your account.",
-    "disabled": "That account can't sign in right now. Try again in a few minutes, or contact support.",
-    "locked": "That account can't sign in right now. Try again in a few minutes, or contact support.",
-    "linked_elsewhere": "That {provider} account is already linked to another account here. Unlink it there first.",
-    "not_fresh": "{provider} didn't ask you to sign in again, so it can't confirm it's you. "
-    "Sign out at {provider} and try again, or sign in another way.",
-    "link_session": "Linking {provider} was started from another sign-in. Open your linked accounts and try again.",
-    "collision": "You already have an account with {email}. Sign in to it, and then you can link your {provider} account.",
+    "denied": lazy_gettext("You cancelled signing in with {provider}. Nothing was changed."),
+    "upstream": lazy_gettext("{provider} couldn't sign you in just now. Try again, or sign in another way."),
+    "state": lazy_gettext("That sign-in with {provider} expired or was started in another window. Please try again."),
+    "unverified_email": lazy_gettext(
+        "{provider} hasn't confirmed an email address for that account, so no account can be "
+        "created from it. Confirm your address at {provider}, or create an account with a password."
+    ),
+    "registration_closed": lazy_gettext(
+        "No account here is linked to that {provider} account, and new accounts are by "
+        "invitation only. Sign in another way, then link {provider} from your account."
+    ),
+    "disabled": lazy_gettext("That account can't sign in right now. Try again in a few minutes, or contact support."),
+    "locked": lazy_gettext("That account can't sign in right now. Try again in a few minutes, or contact support."),
+    "linked_elsewhere": lazy_gettext("That {provider} account is already linked to another account here. Unlink it there first."),
+    "not_fresh": lazy_gettext(
+        "{provider} didn't ask you to sign in again, so it can't confirm it's you. "
+        "Sign out at {provider} and try again, or sign in another way."
+    ),
+    "link_session": lazy_gettext("Linking {provider} was started from another sign-in. Open your linked accounts and try again."),
+    "collision": lazy_gettext(
+        "You already have an account with {email}. Sign in to it, and then you can link your {provider} account."
+    ),
 }
 
 
 def social_message(reason: str, provider: Provider, **values: str) -> str:
-    return MESSAGES[reason].format(provider=provider.display_name, **values)
+    """The message as text in the current language (a str, ready for flash)."""
+    return str(MESSAGES[reason]).format(provider=provider.display_name, **values)
 
 
 def begin_journey(provider: Provider, intent: JourneyIntent, next_url: str | None = None, *, fresh: bool = False) -> Response:

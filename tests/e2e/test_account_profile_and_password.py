@@ -36,14 +36,14 @@ def test_edit_the_profile_then_change_the_email_through_the_link(page: Page, mai
     page.get_by_role("button", name="Save profile").click()
     locale = page.get_by_label("Language and region (optional)")
     expect(locale).to_have_attribute("aria-invalid", "true")
-    expect(page.locator(".field.has-error .errors")).to_have_text(LOCALE_INVALID)
+    expect(page.locator(".field.has-error .errors")).to_have_text(str(LOCALE_INVALID))
 
     locale.fill("en-gb")
     page.get_by_label("Family name").fill("Lovelace")
     page.get_by_label("Time zone (optional)").fill("Europe/London")
     page.get_by_role("button", name="Save profile").click()
     expect(page).to_have_url(PROFILE_URL)
-    expect(status(page, SAVED)).to_be_visible()
+    expect(status(page, str(SAVED))).to_be_visible()
     page.reload()
     expect(page.get_by_label("Given name")).to_have_value("Ada")
     expect(page.get_by_label("Family name")).to_have_value("Lovelace")
@@ -53,7 +53,7 @@ def test_edit_the_profile_then_change_the_email_through_the_link(page: Page, mai
     # The change waits for the link sent to the new address; the old one hears about it.
     page.get_by_label("New email address").fill(new_address)
     page.get_by_role("button", name="Change email address").click()
-    expect(status(page, LINK_SENT.format(email=new_address))).to_be_visible()
+    expect(status(page, LINK_SENT % {"email": new_address})).to_be_visible()
     expect(page.locator("#profile-email")).to_have_text(email)
     assert mailbox.wait_for(email, "change of your email address was requested")
     link = mailbox.wait_for(new_address, "Confirm your new email address").link("/account/email/confirm/")
@@ -63,7 +63,7 @@ def test_edit_the_profile_then_change_the_email_through_the_link(page: Page, mai
     expect(page.locator("#new-email")).to_have_text(new_address)
     page.get_by_role("button", name="Use this email address").click()
     expect(page).to_have_url(PROFILE_URL)
-    expect(status(page, EMAIL_CHANGED.format(email=new_address))).to_be_visible()
+    expect(status(page, EMAIL_CHANGED % {"email": new_address})).to_be_visible()
     expect(page.locator("#profile-email")).to_have_text(new_address)
     expect(page.get_by_role("banner").get_by_role("link", name=new_address)).to_be_visible()
     expect(page.locator("#unverified-banner")).to_have_count(0)  # the link proved the new mailbox
@@ -72,7 +72,7 @@ def test_edit_the_profile_then_change_the_email_through_the_link(page: Page, mai
     # The link is spent.
     page.goto(link)
     expect(page.get_by_role("heading", name="This link can't be used")).to_be_visible()
-    expect(page.get_by_role("alert")).to_have_text(LINK_INVALID)
+    expect(page.get_by_role("alert")).to_have_text(str(LINK_INVALID))
 
 
 def test_changing_the_password_signs_the_other_browser_out(new_context, mailbox: Mailbox) -> None:
@@ -88,7 +88,7 @@ def test_changing_the_password_signs_the_other_browser_out(new_context, mailbox:
     page_a.get_by_label("Current password").fill(PASSWORD)
     page_a.get_by_label("New password").fill(NEW_PASSWORD)
     page_a.get_by_role("button", name="Change password").click()
-    expect(status(page_a, CHANGED)).to_be_visible()
+    expect(status(page_a, str(CHANGED))).to_be_visible()
     assert mailbox.wait_for(email, "Your password was changed")
 
     # Browser B's next page load finds its session ended.

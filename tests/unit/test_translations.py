@@ -29,6 +29,12 @@ def catalogue_path(language: str):
     return PROJECT_ROOT / "translations" / language / "LC_MESSAGES" / "messages.po"
 
 
+def searched(path: str) -> bool:
+    """Every folder but hidden ones and caches: Babel's default also skips templates/_macros."""
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    return not name.startswith(".") and name != "__pycache__"
+
+
 @cache
 def extracted() -> dict[str, tuple[str, ...]]:
     """msgid → (msgid, msgid_plural?) for every marked string in app/ and templates/."""
@@ -36,7 +42,7 @@ def extracted() -> dict[str, tuple[str, ...]]:
         method_map, options_map = parse_mapping_cfg(config)
     found: dict[str, tuple[str, ...]] = {}
     for _filename, _lineno, message, _comments, _context in extract_from_dir(
-        str(PROJECT_ROOT), method_map, options_map, keywords=KEYWORDS
+        str(PROJECT_ROOT), method_map, options_map, keywords=KEYWORDS, directory_filter=searched
     ):
         forms = (message,) if isinstance(message, str) else tuple(message)
         found[forms[0]] = forms

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.core.scopes import describe_scope
 from app.extensions import db
 from app.models import AuditEvent, OAuthConsent, User
-from tests.conftest import AuthActions, audit_types, csrf_from
+from tests.conftest import AuthActions, audit_types, csrf_from, shown_time
 
 # The RP helper and its fixtures (clients, pooled signing keys, a resource server that introspects).
 from tests.integration.oauth.conftest import (  # noqa: F401
@@ -110,7 +110,7 @@ def test_the_page_lists_a_consented_app_with_scopes_in_words_when_and_its_refres
     assert "Photo Printer" in text and "first-party" not in text
     for scope in SCOPES.split():
         assert f'data-scope="{scope}">{html.escape(describe_scope(scope))}</li>' in entries[client.client_id]
-    assert f"Allowed {consent.granted_at.strftime('%Y-%m-%d %H:%M UTC')}" in text
+    assert f"Allowed {' '.join(shown_time(rp.app, consent.granted_at).split())}" in text
     assert "2 active refresh tokens, last issued" in text
     quiet_text = page_text(entries[quiet.client_id])
     assert "No active refresh tokens" in quiet_text and describe_scope("profile") not in quiet_text

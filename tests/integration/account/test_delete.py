@@ -75,7 +75,7 @@ def test_a_wrong_confirmation_is_a_400_and_changes_nothing(ada, auth, typed):
     response = post_delete(auth, typed)
 
     assert response.status_code == 400
-    assert WRONG_CONFIRMATION in response.get_data(as_text=True)
+    assert str(WRONG_CONFIRMATION) in response.get_data(as_text=True)
     assert still_there(ada.id) and rows_of(ada.id) == before
     assert "account.deleted" not in audit_types()
     assert auth.client.get("/account/").status_code == 200  # still signed in

@@ -87,7 +87,7 @@ def test_changing_the_password_ends_the_other_sessions_and_mails_a_notice(ada, a
     response = change(auth.client)
 
     assert response.status_code == 303 and response.headers["Location"] == "/account/password"
-    assert CHANGED in text(auth.client.get("/account/password"))
+    assert str(CHANGED) in text(auth.client.get("/account/password"))
     assert password_is(ada, NEW_PASSWORD) and not password_is(ada, DEFAULT_PASSWORD)
     [kept] = live_sessions(ada)
     assert is_signed_in(auth.client) and not is_signed_in(other_browser.client)
@@ -101,7 +101,7 @@ def test_changing_the_password_ends_the_other_sessions_and_mails_a_notice(ada, a
 def test_a_wrong_current_password_changes_nothing_and_counts_as_a_failure(ada, auth, other_browser, mailbox):
     response = change(auth.client, current="not my password at all")
 
-    assert response.status_code == 400 and WRONG_CURRENT in text(response)
+    assert response.status_code == 400 and str(WRONG_CURRENT) in text(response)
     assert password_is(ada, DEFAULT_PASSWORD)
     assert len(live_sessions(ada)) == 2 and is_signed_in(other_browser.client)
     assert reload(ada).failed_login_count == 1
@@ -117,7 +117,7 @@ def test_repeated_wrong_passwords_lock_further_attempts_even_the_right_one(ada, 
 
     response = change(auth.client)
 
-    assert response.status_code == 400 and LOCKED in text(response)
+    assert response.status_code == 400 and str(LOCKED) in text(response)
     assert password_is(ada, DEFAULT_PASSWORD)
     assert audit_types(ada).count("auth.locked") == 1
 

@@ -18,7 +18,7 @@ from app.models import AuditEvent, User, UserSession
 from app.models.base import utcnow
 from app.security import new_public_id, new_token, token_digest
 from app.web.messages import message
-from tests.conftest import AuthActions, audit_types, csrf_from
+from tests.conftest import AuthActions, audit_types, csrf_from, shown_time
 from tests.integration.auth.helpers import auth_cookie, auth_set_cookie, is_cleared, is_signed_in, reload
 
 # The RP helper's fixtures, used where a refresh token issued in a session is under test.
@@ -178,7 +178,7 @@ def test_the_page_lists_each_live_session_with_browser_system_ip_times_and_this_
     assert list(entries)[0] == mine.id  # this browser first
     is_current, text = entries[mine.id]
     assert is_current and "Firefox 128 on Windows 10" in text and "this device" in text and "203.0.113.5" in text
-    assert mine.created_at.strftime("%Y-%m-%d %H:%M UTC") in text
+    assert " ".join(shown_time(app, mine.created_at).split()) in text  # page text: spaces normalised
     is_current, text = entries[theirs.id]
     assert not is_current and "Mobile Safari 17 on iOS 17.4" in text and "198.51.100.7" in text
     assert "this device" not in text

@@ -11,7 +11,7 @@ from app.core.maintenance import prune_expired
 from app.extensions import db
 from app.models import UserSession
 from app.models.base import utcnow
-from tests.conftest import AuthActions
+from tests.conftest import AuthActions, shown_time
 from tests.integration.account.test_password_change import change
 from tests.integration.auth.helpers import auth_set_cookie, cookie_attributes, count, is_signed_in, sessions_of, text
 
@@ -110,8 +110,8 @@ def test_sessions_page_shows_each_sessions_limits_and_the_kept_one(app, test_cli
 
     page = re.sub(r"<[^>]+>", "", text(test_client.get("/account/sessions")))
 
-    kept_end = (rows[True].created_at + app.config["REMEMBER_ABSOLUTE_TIMEOUT"]).strftime("%Y-%m-%d %H:%M UTC")
-    short_end = (rows[False].created_at + app.config["SESSION_ABSOLUTE_TIMEOUT"]).strftime("%Y-%m-%d %H:%M UTC")
+    kept_end = shown_time(app, rows[True].created_at + app.config["REMEMBER_ABSOLUTE_TIMEOUT"])
+    short_end = shown_time(app, rows[False].created_at + app.config["SESSION_ABSOLUTE_TIMEOUT"])
     assert f"after 7 days idle, at the latest on {kept_end}" in page
     assert f"after 1 hour idle, at the latest on {short_end}" in page
     assert page.count("kept signed in") == 1

@@ -71,10 +71,12 @@ def test_emails_carry_the_brand_in_html_and_the_links_in_text(branded, mailbox):
     assert "— Acme Login" in mail.text
 
 
-def test_without_branding_pages_show_the_name_and_no_footer(app):
+def test_without_branding_pages_show_the_name_and_no_footer_links(app):
     html = app.test_client().get("/login").get_data(as_text=True)
     assert '<a class="brand" href="/">Identity</a>' in html
-    assert "brand-logo" not in html and "site-footer" not in html and "/brand/style.css" not in html
+    assert "brand-logo" not in html and "/brand/style.css" not in html
+    footer = html[html.index('<footer class="site-footer">') :]
+    assert '<nav aria-label="Identity">' not in footer  # only the language switch is left in it
     assert app.test_client().get("/brand/logo").status_code == 404
 
 
