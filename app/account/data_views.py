@@ -78,7 +78,7 @@ def delete():
         return render_template("account/delete.html", form=form, user=user)
     if not form.validate_on_submit():
         return render_template("account/delete.html", form=form, user=user), 400
-    address, name = user.email, user.display_name
+    address, name, locale = user.email, user.display_name, user.locale  # the goodbye mail outlives the row
     try:
         account_ref = deletion_service.delete_account(user, origin=request_origin())
     except deletion_service.DeletionRefused as refused:
@@ -86,5 +86,5 @@ def delete():
         return render_template("account/delete.html", form=form, user=user, error=str(refused)), 400
     db.session.commit()
     detach_from_browser()
-    send_account_deleted(address, name, account_ref)
+    send_account_deleted(address, name, account_ref, locale=locale)
     return render_template("account/delete.html", deleted_ref=account_ref)

@@ -11,7 +11,7 @@ from app.core.maintenance import prune_expired
 from app.extensions import db
 from app.models import SeenDevice
 from app.models.base import utcnow
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, shown_time
 from tests.integration.auth import test_session_limit as limit_tests
 from tests.integration.auth.helpers import cookie_attributes, count
 from tests.integration.auth.test_session_limit import sign_in
@@ -63,7 +63,7 @@ def test_a_new_browser_on_a_new_network_is_mailed(app, home, mailbox):
     assert "Firefox 128 on Windows 10" in mail.text
     assert "198.51.100.0/24" in mail.text and "198.51.100.23" not in mail.text
     assert mail.link("/account/sessions") == app.config["ISSUER"] + "/account/sessions"
-    assert before.strftime("%Y-%m-%d %H:") in mail.text and "UTC" in mail.text
+    assert shown_time(app, before).rsplit(":", 1)[0] in mail.text and "UTC" in mail.text  # no profile zone: UTC, named
     assert [m.subject for m in mailbox.to(EMAIL)] == [SUBJECT]
 
 
