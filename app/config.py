@@ -119,13 +119,13 @@ class Config:
         self._redis_settings()
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = True
-        # Distinct per deployment when several share one Redis.
+        # Prefixes of the rate-limit counters and of other Redis keys (the deny-list): distinct per deployment sharing one Redis.
         self.RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "idp")
-        # Other Redis keys (the access-token deny-list) start with this one.
         self.REDIS_KEY_PREFIX = _env("REDIS_KEY_PREFIX", "idp")
         # Named limits, applied per IP and per account (see app/auth/views.py).
         self.LIMIT_LOGIN_IP = _env("LIMIT_LOGIN_IP", "30 per minute;300 per hour")
         self.LIMIT_LOGIN_ACCOUNT = _env("LIMIT_LOGIN_ACCOUNT", "10 per minute;50 per hour")
+        self.LIMIT_PASSKEY_OPTIONS_IP = _env("LIMIT_PASSKEY_OPTIONS_IP", "60 per minute;600 per hour")  # each sign-in page asks
         self.LIMIT_REGISTER_IP = _env("LIMIT_REGISTER_IP", "10 per hour")
         self.LIMIT_REGISTER_ACCOUNT = _env("LIMIT_REGISTER_ACCOUNT", "3 per hour")
         self.LIMIT_RESET_IP = _env("LIMIT_RESET_IP", "10 per hour")

@@ -3,7 +3,8 @@
  * The CSP allows no inline script, so every button carries what it needs in data- attributes:
  * the options and verify endpoints, the CSRF token (sent as X-CSRFToken), where to show errors.
  * data-webauthn="register" adds a key (data-passkey="1": a passkey), "authenticate" answers the
- * challenge after the password, "passkey" signs in without one. The server answers JSON:
+ * challenge after the password (data-trust: the id of its "Trust this browser" box, whose state
+ * goes with the answer), "passkey" signs in without one. The server answers JSON:
  * {redirect} on success, {error[, redirect]} otherwise (the error already in the page's language).
  *
  * A passkey button with data-autofill="1" also offers the passkeys in the browser's autofill of the
@@ -89,9 +90,11 @@
   }
 
   function sendAssertion(button, credential) {
+    const trustBox = button.dataset.trust ? document.getElementById(button.dataset.trust) : null;
     return post(button.dataset.verifyUrl, button.dataset.csrf, {
       credential: credential.toJSON(),
       next: button.dataset.next || "",
+      trust_browser: Boolean(trustBox && trustBox.checked),
     });
   }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from flask import flash, request, session, url_for
+from flask import current_app, flash, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -68,8 +68,12 @@ def ask_for_recovery_codes(user_session: UserSession, *, enrolled: bool, then: s
 ALREADY_PROVED = lazy_gettext("This sign-in was already verified, perhaps in another tab. Continue there, or sign in again.")
 
 
-def complete_challenge(user_session: UserSession, kind: str) -> Response:
-    """A factor's proof was accepted: upgrade the session, commit, and continue where the person was going."""
+def complete_challenge(user_session: UserSession, kind: str, *, trust: bool | None = None) -> Response:
+    """A factor's proof was accepted: upgrade the session, commit, and continue where the person was going.
+
+    `trust`: the challenge page's "Trust this browser" box (honoured at sign-in only, never at a
+    step-up); by default read from the submitted form, given by a JSON endpoint (the security key's).
+    """
     signing_in = user_session.pending is not None  # else a signed-in session stepping up
     cookie_value = record_second_factor(user_session, [AMR[kind]], origin=request_origin())
     count(MFA_CHALLENGES, factor=kind, result="success")
@@ -80,7 +84,9 @@ def complete_challenge(user_session: UserSession, kind: str) -> Response:
         session[PENDING_ACTION_KEY] = pending_action
     if signing_in:
         after_sign_in(user_session)
-        if request.form.get("trust_browser"):  # ticked on the challenge page: skip the challenge here next time
+        if trust is None:
+            trust = bool(request.form.get("trust_browser"))
+        if trust and current_app.config["TRUSTED_BROWSER_SECONDS"] > 0:  # ticked: skip the challenge here next time
             give_trusted_browser_cookie(trust_browser(user_session.user, origin=request_origin()))
     db.session.commit()
     return see_other(take_next())

@@ -75,11 +75,17 @@ def render_challenge(user: User, user_session: UserSession, *, error: str | None
         user=user,
         methods=challenge_plugins(user),
         stepping_up=user_session.pending is None,
-        trust_period=describe_age(timedelta(seconds=current_app.config["TRUSTED_BROWSER_SECONDS"])),
+        trust_period=_trust_period(),
         error=error,
         **context,
     )
     return page, status
+
+
+def _trust_period() -> str | None:
+    """How long "Trust this browser" lasts, in words; None when IDP_TRUSTED_BROWSER_SECONDS=0 turns it off."""
+    seconds = current_app.config["TRUSTED_BROWSER_SECONDS"]
+    return describe_age(timedelta(seconds=seconds)) if seconds > 0 else None
 
 
 @bp.get("/")

@@ -6,8 +6,12 @@ only the challenge row's id, in Flask's session; each answer consumes it whateve
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 from flask import abort, current_app, flash, jsonify, request, session, url_for
 from flask_babel import gettext
+from flask_limiter import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -38,6 +42,7 @@ from app.web.views import request_origin, see_other
 LOCKED = lazy_gettext("Too many failed attempts. Wait a few minutes, then try again.")
 SIGNED_OUT = lazy_gettext("Your sign-in has ended. Sign in again.")
 CONFIRM_FIRST = lazy_gettext("Confirm it's you first.")
+LIMITED = lazy_gettext("Too many attempts. Wait a little and try again.")
 
 
 def _session_key(purpose: ChallengePurpose) -> str:
@@ -47,6 +52,20 @@ def _session_key(purpose: ChallengePurpose) -> str:
 def _error(reason_or_text: str, status: int, **extra) -> tuple[Response, int]:
     text = service.ERRORS.get(reason_or_text, reason_or_text)
     return jsonify(error=str(text), **extra), status  # the plain text: webauthn.js shows it with textContent
+
+
+def _json_when_limited(view: Callable) -> Callable:
+    """Above @limiter.limit: a ceremony's endpoint answers a rate limit in its own JSON, which webauthn.js shows
+    (the error page's HTML it could only guess at). Flask-Limiter adds the Retry-After header."""
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except RateLimitExceeded:
+            return _error(LIMITED, 429)
+
+    return guarded
 
 
 def _body() -> dict:
@@ -138,6 +157,7 @@ def webauthn_register_verify():
 
 
 @bp.post("/webauthn/authenticate/options")
+@_json_when_limited
 @limiter.limit(configured("LIMIT_MFA_CHALLENGE"), methods=["POST"])
 def webauthn_authenticate_options():
     subject = challenge_subject()
@@ -151,6 +171,7 @@ def webauthn_authenticate_options():
 
 
 @bp.post("/webauthn/authenticate/verify")
+@_json_when_limited
 @limiter.limit(configured("LIMIT_MFA_CHALLENGE"), methods=["POST"])
 def webauthn_authenticate_verify():
     subject = challenge_subject()
@@ -159,29 +180,33 @@ def webauthn_authenticate_verify():
     user, user_session = subject
     if challenge_locked(user):
         return _error(LOCKED, 429)
+    body = _body()
     try:
         challenge, _held = _take_challenge(ChallengePurpose.AUTHENTICATE, user)
-        proof.verify_second_factor(user, challenge, _body().get("credential"), origin=request_origin())
+        proof.verify_second_factor(user, challenge, body.get("credential"), origin=request_origin())
     except service.WebAuthnRefused as refused:
         if refused.reason == "malformed":
             db.session.commit()  # the challenge stays used; unreadable input is no guess at the factor
             return _error(refused.reason, 400)
         fail_challenge(user, "webauthn")  # counts toward the lockout; commits the used challenge too
         return _error(refused.reason, 401)
-    return jsonify(redirect=complete_challenge(user_session, "webauthn").location)
+    trust = body.get("trust_browser") is True  # the challenge page's "Trust this browser" box, sent by webauthn.js
+    return jsonify(redirect=complete_challenge(user_session, "webauthn", trust=trust).location)
 
 
 # --- passwordless sign-in (sign-in page) ------------------------------------------------------
 
 
 @bp.post("/passkey/options")
-@limiter.limit(configured("LIMIT_LOGIN_IP"), methods=["POST"])
+@_json_when_limited
+@limiter.limit(configured("LIMIT_PASSKEY_OPTIONS_IP"), methods=["POST"])  # every sign-in page load asks (autofill)
 def passkey_options():
     options_json, row = proof.passkey_options()
     return _options(options_json, row, ChallengePurpose.PASSKEY)
 
 
 @bp.post("/passkey/verify")
+@_json_when_limited
 @limiter.limit(configured("LIMIT_LOGIN_IP"), methods=["POST"])
 def passkey_verify():
     body = _body()

@@ -140,6 +140,26 @@ def test_a_cancelled_key_keeps_the_challenge_with_a_message(page: Page) -> None:
     expect(page.get_by_role("button", name="Use your security key")).to_be_enabled()
 
 
+def test_trusting_the_browser_at_the_key_challenge_skips_it_at_the_next_sign_in(page: Page, live_server: LiveServer) -> None:
+    refused = watch_csp(page)
+    _cdp, _authenticator_id, email = new_person_with_key(page, "Add a security key", "Desk key")
+    sign_out(page)
+    submit_sign_in(page, email, PASSWORD)
+    expect(page).to_have_url(CHALLENGE_URL)
+
+    challenge = page.locator("#challenge-webauthn")
+    challenge.get_by_label("Trust this browser for 30 days").check()
+    challenge.get_by_role("button", name="Use your security key").click()
+    expect(page).to_have_url(ACCOUNT_URL)
+    assert latest_amr(live_server, email) == ["pwd", "hwk", "mfa"]
+    sign_out(page)
+
+    sign_in(page, email)  # the password alone: this browser is trusted
+
+    assert latest_amr(live_server, email) == ["pwd"]  # no factor was proven: step-up still asks for the key
+    assert refused == []
+
+
 def test_a_passkey_signs_in_from_the_sign_in_page_without_a_password(
     page: Page, live_server: LiveServer, mailbox: Mailbox
 ) -> None:

@@ -176,3 +176,17 @@ def test_an_app_asking_for_mfa_still_gets_the_challenge(ada, trusted, auth, rp, 
     response = rp.authorize(rp.request(first_party[0], acr_values=ACR_MFA))
 
     assert goes_to_challenge(response)
+
+
+def test_zero_seconds_turns_trust_off_the_box_is_not_offered_and_a_ticked_post_trusts_nothing(app_factory, create_user):
+    app = app_factory(TRUSTED_BROWSER_SECONDS=0)
+    with app.app_context():
+        user = create_user(email=EMAIL)
+        totp = add_totp(app, user)
+        auth = AuthActions(app.test_client())
+        assert goes_to_challenge(auth.login(EMAIL))
+        assert 'name="trust_browser"' not in auth.client.get("/mfa/challenge").get_data(as_text=True)
+        pass_challenge(auth.client, totp.now(), trust=True)
+        assert auth.client.get_cookie(TRUSTED_COOKIE) is None
+        assert db.session.scalars(select(TrustedBrowser)).all() == []
+        assert "mfa.browser_trusted" not in audit_types(user)

@@ -751,6 +751,65 @@ def test_a_passkey_also_answers_the_second_factor_challenge(person, ada):
     assert response.status_code == 200 and live_sessions(ada)[0].amr == ["pwd", "hwk", "mfa"]
 
 
+# --- "Trust this browser" with a key (the same path as the other factors: app/mfa/flow.py) ---------
+
+
+TRUSTED_COOKIE = "idp_trusted"
+
+
+def answer_trusting(person: Browser, trust: object):
+    options = person.challenge_options()
+    return person.post(AUTH_VERIFY, {"credential": person.key.get(options), "trust_browser": trust})
+
+
+def test_the_key_challenge_offers_the_box_at_sign_in_not_at_a_step_up(person, ada):
+    enrolled(person, ada)
+    person.auth.login("ada@example.com")
+    page = person.open("/mfa/challenge")
+    assert 'id="trust_browser-webauthn"' in page and 'data-trust="trust_browser-webauthn"' in page
+    person.answer_challenge()
+
+    stepping_up = person.open("/mfa/challenge")
+
+    assert 'id="webauthn-challenge-button"' in stepping_up and "trust_browser" not in stepping_up
+
+
+def test_a_key_with_the_box_ticked_trusts_the_browser_and_its_next_sign_in_skips_the_challenge(person, ada):
+    enrolled(person, ada)
+    person.auth.login("ada@example.com")
+
+    response = answer_trusting(person, True)
+
+    assert response.status_code == 200 and live_sessions(ada)[-1].amr == ["pwd", "hwk", "mfa"]
+    assert person.client.get_cookie(TRUSTED_COOKIE) is not None
+    assert audit_types(ada).count("mfa.browser_trusted") == 1
+    person.open("/account/")
+    person.client.post("/logout", data={"csrf_token": person.token})
+    again = person.auth.login("ada@example.com")
+    assert again.status_code == 303 and again.headers["Location"] == "/account/"
+    assert live_sessions(ada)[-1].pending is None and live_sessions(ada)[-1].amr == ["pwd"]  # no factor proven
+
+
+@pytest.mark.parametrize("trust", [False, None, "1", 1])
+def test_a_key_without_the_box_ticked_trusts_nothing(person, ada, trust):
+    enrolled(person, ada)
+    person.auth.login("ada@example.com")
+
+    assert answer_trusting(person, trust).status_code == 200
+
+    assert person.client.get_cookie(TRUSTED_COOKIE) is None and "mfa.browser_trusted" not in audit_types(ada)
+
+
+def test_a_step_up_with_a_key_never_trusts_the_browser(person, ada):
+    enrolled(person, ada)
+    person.auth.login("ada@example.com")
+    person.answer_challenge()
+
+    assert answer_trusting(person, True).status_code == 200  # signed in already: a step-up
+
+    assert person.client.get_cookie(TRUSTED_COOKIE) is None and "mfa.browser_trusted" not in audit_types(ada)
+
+
 # --- managing keys ----------------------------------------------------------------------------
 
 
