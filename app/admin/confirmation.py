@@ -6,6 +6,7 @@ another page, a script that skipped the page) changes nothing and is answered wi
 
 from __future__ import annotations
 
+from flask import render_template, request
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 from wtforms.validators import AnyOf
@@ -15,3 +16,14 @@ class ConfirmActionForm(FlaskForm):
     """The confirm page's button: a destructive action needs it, so a bare POST changes nothing."""
 
     confirmed = HiddenField(validators=[AnyOf(["yes"])])  # no default: a missing field must fail
+
+
+def confirm(title: str, text: str, cancel: str):
+    """The confirm page, or None once its button was pressed; a POST that skipped the page gets it back with a 400.
+
+    The page posts to its own address, so a route answers GET and POST and acts only when this returns None.
+    """
+    if not ConfirmActionForm().validate_on_submit():
+        page = render_template("admin/confirm.html", form=ConfirmActionForm(), title=title, text=text, cancel=cancel)
+        return page, 400 if request.method == "POST" else 200
+    return None

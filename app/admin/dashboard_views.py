@@ -11,9 +11,10 @@ from wtforms.validators import Email, Length, Optional
 
 from app.admin import bp
 from app.admin import dashboard as service
-from app.admin.confirmation import ConfirmActionForm
+from app.admin.confirmation import ConfirmActionForm, confirm
 from app.admin.svg_chart import Line, daily_line_chart
 from app.core.durations import describe_age
+from app.core.live_sessions import describe_device
 from app.core.sessions import SessionPolicy
 from app.core.text import lazy_gettext
 from app.extensions import db
@@ -69,19 +70,29 @@ def sessions():
     listed = service.live_sessions_page(_policy(), page_number(request.args.get("page")), email=form.email.data or None)
     if listed is None:
         abort(404)
-    return render_template("admin/sessions.html", form=form, listed=listed, confirm=ConfirmForm())
+    return render_template("admin/sessions.html", form=form, listed=listed)
 
 
-@bp.post("/sessions/<session_id>/end")
+@bp.route("/sessions/<session_id>/end", methods=["GET", "POST"])
 def end_session(session_id: str):
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
     target = service.find_live_session(session_id, _policy())
     if target is None:
         abort(404)
+    own = target.id == current_user.session.id
+    text = gettext(
+        "End the session of %(email)s on %(device)s? That browser is signed out and the app access it gave is revoked.",
+        email=target.user.email,
+        device=describe_device(target.user_agent).label,
+    )
+    if own:
+        own_words = gettext("This is your own session here: you will be signed out of the console.")
+        text = f"{text} {own_words}"
+    page = confirm(gettext("End session"), text, url_for("admin.sessions"))
+    if page is not None:
+        return page
     service.end_user_session(current_user.user, target, origin=request_origin())
     db.session.commit()
-    if target.id == current_user.session.id:
+    if own:
         detach_from_browser()  # the operator ended their own browser's session
         flash(message("logout"), "info")
         return see_other(url_for("auth.login"))

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, render_template, url_for
+from functools import partial
+
+from flask import flash, render_template, url_for
 from flask_babel import gettext
 from flask_wtf import FlaskForm
 
 from app.admin import bp
+from app.admin.confirmation import confirm
 from app.admin.rbac_forms import GroupRoleForm, NamedForm, PersonForm
-from app.admin.rbac_pages import actor, confirm, load, person_from, refused, roles_page
+from app.admin.rbac_pages import actor, confirmed_removal, load, person_from, refused, roles_page
 from app.core import rbac as service
 from app.extensions import db
 from app.models import User
 from app.models.rbac import Group, Role
-from app.web.forms import ConfirmForm
 from app.web.views import see_other
 
 
@@ -86,15 +88,17 @@ def group_member_add(group_id: int):
     return see_other(url_for("admin.group", group_id=group.id))
 
 
-@bp.post("/groups/<int:group_id>/members/<int:user_id>/remove")
+@bp.route("/groups/<int:group_id>/members/<int:user_id>/remove", methods=["GET", "POST"])
 def group_member_remove(group_id: int, user_id: int):
     group, user = load(Group, group_id), load(User, user_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    if service.remove_member(group, user, **actor()):
-        db.session.commit()
-        flash(gettext("%(email)s left “%(group)s”.", email=user.email, group=group.name), "success")
-    return see_other(url_for("admin.group", group_id=group.id))
+    text = gettext(
+        "Remove %(email)s from the group “%(group)s”? They lose the roles they hold only through it.",
+        email=user.email,
+        group=group.name,
+    )
+    done = gettext("%(email)s left “%(group)s”.", email=user.email, group=group.name)
+    back, remove = url_for("admin.group", group_id=group.id), partial(service.remove_member, group, user)
+    return confirmed_removal(gettext("Remove from group"), text, back, remove, done)
 
 
 @bp.post("/groups/<int:group_id>/roles")
@@ -110,12 +114,14 @@ def group_role_add(group_id: int):
     return see_other(url_for("admin.group", group_id=group.id))
 
 
-@bp.post("/groups/<int:group_id>/roles/<int:role_id>/remove")
+@bp.route("/groups/<int:group_id>/roles/<int:role_id>/remove", methods=["GET", "POST"])
 def group_role_remove(group_id: int, role_id: int):
     group, role = load(Group, group_id), load(Role, role_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    if service.remove_group_role(group, role, **actor()):
-        db.session.commit()
-        flash(gettext("“%(group)s” no longer grants the role “%(role)s”.", group=group.name, role=role.name), "success")
-    return see_other(url_for("admin.group", group_id=group.id))
+    text = gettext(
+        "Stop granting the role “%(role)s” to the members of “%(group)s”? Members who hold it only through this group lose it.",
+        role=role.name,
+        group=group.name,
+    )
+    done = gettext("“%(group)s” no longer grants the role “%(role)s”.", group=group.name, role=role.name)
+    back, remove = url_for("admin.group", group_id=group.id), partial(service.remove_group_role, group, role)
+    return confirmed_removal(gettext("Remove role from group"), text, back, remove, done)

@@ -1,14 +1,17 @@
-"""What the role, group and scope pages share: loading, refusals, confirmations, the overview."""
+"""What the role, group and scope pages share: loading, refusals, taking a role from a person, the overview."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
-from flask import abort, render_template, request
+from flask import abort, flash, render_template
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from app.admin.confirmation import ConfirmActionForm
+from app.admin.confirmation import confirm
 from app.admin.rbac_forms import NamedForm, PersonForm
 from app.core import rbac as service
 from app.core.accounts import find_user_by_email
@@ -16,7 +19,7 @@ from app.core.text import lazy_gettext
 from app.extensions import db
 from app.models import User
 from app.models.rbac import CustomScope, Group, Role
-from app.web.views import request_origin
+from app.web.views import request_origin, see_other
 
 NO_SUCH_PERSON = lazy_gettext("No account uses that email address.")
 
@@ -50,12 +53,26 @@ def person_from(form: PersonForm) -> User | None:
     return user
 
 
-def confirm(title: str, text: str, cancel: str):
-    """The confirm page, or None once its button was pressed; a POST that skipped the page gets it back with a 400."""
-    if not ConfirmActionForm().validate_on_submit():
-        page = render_template("admin/rbac_confirm.html", form=ConfirmActionForm(), title=title, text=text, cancel=cancel)
-        return page, 400 if request.method == "POST" else 200
-    return None
+def confirmed_removal(title: str, text: str, back: str, remove: Callable[..., bool], done: str):
+    """The confirm page; once its button is pressed, the removal (the service audits it) and its flash, then back."""
+    page = confirm(title, text, back)
+    if page is not None:
+        return page
+    if remove(**actor()):
+        db.session.commit()
+        flash(done, "success")
+    return see_other(back)
+
+
+def unassign_confirmed(role: Role, user: User, back: str):
+    """Take a role from a person, asking first (the role's page and the person's page both offer it)."""
+    text = gettext(
+        "Take the role “%(role)s” from %(email)s? They keep it only if one of their groups grants it.",
+        role=role.name,
+        email=user.email,
+    )
+    done = gettext("%(email)s no longer has the role “%(role)s” directly.", email=user.email, role=role.name)
+    return confirmed_removal(gettext("Remove role"), text, back, partial(service.unassign_role, role, user), done)
 
 
 def roles_page(status: int = 200, **forms: FlaskForm):

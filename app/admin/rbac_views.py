@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, render_template, url_for
+from flask import flash, render_template, url_for
 from flask_babel import gettext
 from flask_wtf import FlaskForm
 
 from app.admin import bp
+from app.admin.confirmation import confirm
 from app.admin.rbac_forms import NamedForm, PersonForm
-from app.admin.rbac_pages import actor, confirm, load, person_from, refused, roles_page
+from app.admin.rbac_pages import actor, load, person_from, refused, roles_page, unassign_confirmed
 from app.core import rbac as service
 from app.extensions import db
 from app.models import User
 from app.models.rbac import CustomScope, Role
-from app.web.forms import ConfirmForm
 from app.web.views import see_other
 
 # --- the overview ---
@@ -166,15 +166,10 @@ def role_assign(role_id: int):
     return see_other(url_for("admin.role", role_id=role.id))
 
 
-@bp.post("/roles/<int:role_id>/users/<int:user_id>/remove")
+@bp.route("/roles/<int:role_id>/users/<int:user_id>/remove", methods=["GET", "POST"])
 def role_unassign(role_id: int, user_id: int):
     role, user = load(Role, role_id), load(User, user_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    if service.unassign_role(role, user, **actor()):
-        db.session.commit()
-        flash(gettext("%(email)s no longer has the role “%(role)s” directly.", email=user.email, role=role.name), "success")
-    return see_other(url_for("admin.role", role_id=role.id))
+    return unassign_confirmed(role, user, url_for("admin.role", role_id=role.id))
 
 
 # --- one group ---

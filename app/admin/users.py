@@ -237,13 +237,18 @@ def reset_mfa(user: User, *, actor: User | None, origin: Origin, keep: UserSessi
     )
 
 
+def linked_identity_of(user: User, link_id: int) -> LinkedIdentity | None:
+    """One of the person's linked accounts; None when the link isn't theirs."""
+    return db.session.scalar(select(LinkedIdentity).where(LinkedIdentity.id == link_id, LinkedIdentity.user_id == user.id))
+
+
 def unlink_identity_for(user: User, link_id: int, *, actor: User | None, origin: Origin) -> LinkedIdentity | None:
     """An operator removes one of the person's linked accounts (one they lost, or one taken over upstream).
 
     Unlike the person's own unlink, this may remove the last way in: the operator can send a reset link
     next. None when the link isn't this person's.
     """
-    link = db.session.scalar(select(LinkedIdentity).where(LinkedIdentity.id == link_id, LinkedIdentity.user_id == user.id))
+    link = linked_identity_of(user, link_id)
     if link is None:
         return None
     db.session.delete(link)

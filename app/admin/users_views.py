@@ -14,7 +14,8 @@ from wtforms.validators import Length, ValidationError
 
 from app.admin import bp
 from app.admin import users as service
-from app.admin.confirmation import ConfirmActionForm
+from app.admin.confirmation import ConfirmActionForm, confirm
+from app.admin.rbac_pages import unassign_confirmed
 from app.admin.sorting import sort_context
 from app.core import rbac
 from app.core.providers import find_provider
@@ -181,34 +182,36 @@ def user_role_add(user_id: int):
     return see_other(url_for("admin.user", user_id=target.id))
 
 
-@bp.post("/users/<int:user_id>/roles/<int:role_id>/remove")
+@bp.route("/users/<int:user_id>/roles/<int:role_id>/remove", methods=["GET", "POST"])
 def user_role_remove(user_id: int, role_id: int):
     target, role = _load_user(user_id), db.session.get(Role, role_id) or abort(404)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    if rbac.unassign_role(role, target, actor=current_user.user, origin=request_origin()):
-        db.session.commit()
-        flash(gettext("%(email)s no longer has the role “%(role)s” directly.", email=target.email, role=role.name), "success")
-    return see_other(url_for("admin.user", user_id=target.id))
+    return unassign_confirmed(role, target, url_for("admin.user", user_id=target.id))
 
 
-@bp.post("/users/<int:user_id>/links/<int:link_id>/unlink")
+@bp.route("/users/<int:user_id>/links/<int:link_id>/unlink", methods=["GET", "POST"])
 def user_unlink(user_id: int, link_id: int):
     target = _load_user(user_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    link = service.unlink_identity_for(target, link_id, actor=current_user.user, origin=request_origin())
-    if link is None:
-        abort(404)  # another person's link, or none
-    db.session.commit()
+    link = service.linked_identity_of(target, link_id) or abort(404)  # another person's link, or none
     provider = find_provider(link.provider)
-    name = provider.display_name if provider else link.provider
+    name, account = (provider.display_name if provider else link.provider), link.username or link.email
+    text = gettext(
+        "Unlink the %(provider)s account %(account)s from %(email)s? It no longer signs them in; "
+        "if it was their only way in, send them a password reset link next.",
+        provider=name,
+        account=account,
+        email=target.email,
+    )
+    page = confirm(gettext("Unlink account"), text, url_for("admin.user", user_id=target.id))
+    if page is not None:
+        return page
+    service.unlink_identity_for(target, link.id, actor=current_user.user, origin=request_origin())
+    db.session.commit()
     send_sign_in_method_notice(target, name, "unlinked")
     flash(
         gettext(
             "The %(provider)s account %(account)s is unlinked. If it was the only way in, send a password reset link.",
             provider=name,
-            account=link.username or link.email,
+            account=account,
         ),
         "success",
     )

@@ -129,10 +129,14 @@ def test_an_admin_gives_and_removes_a_role_and_unlinks_an_account_on_the_person_
     expect(admin.get_by_role("status").filter(has_text=f"now has the role “{role}”")).to_be_visible()
     expect(admin.locator("#effective-roles")).to_contain_text(role)
 
-    admin.get_by_role("button", name=f"Remove the role {role}").click()
+    admin.get_by_role("link", name=f"Remove the role {role}").click()
+    expect(admin.locator("main")).to_contain_text(f"Take the role “{role}” from {person_email}?")
+    admin.get_by_role("button", name="Remove role").click()
     expect(admin.get_by_role("status").filter(has_text="no longer has the role")).to_be_visible()
     expect(admin.locator("#effective-roles")).not_to_contain_text(role)
 
-    admin.get_by_role("button", name="Unlink the github account lost-octocat").click()
+    admin.get_by_role("link", name="Unlink the github account lost-octocat").click()
+    expect(admin.locator("main")).to_contain_text(f"Unlink the GitHub account lost-octocat from {person_email}?")
+    admin.get_by_role("button", name="Unlink account").click()
     expect(admin.get_by_role("status").filter(has_text="is unlinked")).to_be_visible()
     expect(admin.locator("#sign-in-methods")).not_to_contain_text("lost-octocat")

@@ -42,7 +42,9 @@ def listed_ids(client, query: str = "") -> list[str]:
 
 
 def end(client, session_id: str, *, with_csrf: bool = True):
-    data = {"csrf_token": csrf_from(client.get("/admin/sessions").get_data(as_text=True))} if with_csrf else {}
+    """The confirm page's button (a bare POST gets the page back: test_confirm_removals)."""
+    token = csrf_from(client.get("/admin/sessions").get_data(as_text=True))
+    data = {"csrf_token": token, "confirmed": "yes"} if with_csrf else {"confirmed": "yes"}
     return client.post(f"/admin/sessions/{session_id}/end", data=data)
 
 
@@ -75,6 +77,7 @@ def rotate(client, *, with_csrf: bool = True):
     ("method", "path", "leak"),
     [
         ("GET", "/admin/sessions", 'id="session-count"'),
+        ("GET", "/admin/sessions/{sid}/end", 'id="confirm-form"'),
         ("POST", "/admin/sessions/{sid}/end", ""),
         ("GET", "/admin/keys", 'id="keys"'),
         ("GET", "/admin/keys/rotate", 'id="rotate-confirm"'),

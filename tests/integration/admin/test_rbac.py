@@ -80,14 +80,17 @@ def routes(role: Role, group: Group, scope: CustomScope, user: User) -> list[tup
         ("GET", f"/admin/roles/{r}/delete"),
         ("POST", f"/admin/roles/{r}/delete"),
         ("POST", f"/admin/roles/{r}/users"),
+        ("GET", f"/admin/roles/{r}/users/{u}/remove"),
         ("POST", f"/admin/roles/{r}/users/{u}/remove"),
         ("GET", f"/admin/groups/{g}"),
         ("POST", f"/admin/groups/{g}/edit"),
         ("GET", f"/admin/groups/{g}/delete"),
         ("POST", f"/admin/groups/{g}/delete"),
         ("POST", f"/admin/groups/{g}/members"),
+        ("GET", f"/admin/groups/{g}/members/{u}/remove"),
         ("POST", f"/admin/groups/{g}/members/{u}/remove"),
         ("POST", f"/admin/groups/{g}/roles"),
+        ("GET", f"/admin/groups/{g}/roles/{r}/remove"),
         ("POST", f"/admin/groups/{g}/roles/{r}/remove"),
     ]
 
@@ -247,7 +250,7 @@ def test_an_admin_gives_a_role_to_a_person_by_email_and_takes_it_back(console, a
     [event] = events("admin.role_assigned")
     assert (event.actor_user_id, event.subject_user_id, event.details) == (admin.id, ada.id, {"role": "billing:read"})
 
-    response = post(console, f"/admin/roles/{role.id}/users/{ada.id}/remove", page=page)
+    response = post(console, f"/admin/roles/{role.id}/users/{ada.id}/remove", CONFIRMED, page=page)
 
     assert response.status_code == 303 and fresh(Role, role.id).users == []
     assert events("admin.role_unassigned")[0].subject_user_id == ada.id
@@ -288,9 +291,9 @@ def test_removing_a_member_or_a_group_role_takes_the_inherited_role_away(console
     db.session.commit()
     page = f"/admin/groups/{group.id}"
 
-    assert post(console, f"{page}/roles/{role.id}/remove", page=page).status_code == 303
+    assert post(console, f"{page}/roles/{role.id}/remove", CONFIRMED, page=page).status_code == 303
     assert rbac.effective_role_names(ada) == [] and rbac.group_names(ada) == ["finance"]
-    assert post(console, f"{page}/members/{ada.id}/remove", page=page).status_code == 303
+    assert post(console, f"{page}/members/{ada.id}/remove", CONFIRMED, page=page).status_code == 303
     assert rbac.group_names(ada) == []
     assert events("admin.group_role_removed") and events("admin.group_member_removed")
 

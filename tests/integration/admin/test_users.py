@@ -44,7 +44,9 @@ USER_ID_ROUTES = [
     ("get", "/admin/users/{id}/revoke-tokens"),
     ("post", "/admin/users/{id}/revoke-tokens"),
     ("post", "/admin/users/{id}/roles"),
+    ("get", "/admin/users/{id}/roles/1/remove"),
     ("post", "/admin/users/{id}/roles/1/remove"),
+    ("get", "/admin/users/{id}/links/1/unlink"),
     ("post", "/admin/users/{id}/links/1/unlink"),
 ]
 ROUTES = [("get", "/admin/users/"), ("get", "/admin/users/new"), ("post", "/admin/users/new"), *USER_ID_ROUTES]
@@ -245,7 +247,8 @@ def test_roles_are_given_and_removed_from_the_user_page(admin, auth, bob):
     assert "Remove the role staff" in page and f'<option value="{staff.id}">staff</option>' not in page
     assert events_of("admin.role_assigned")[0].details == {"role": "staff"}
 
-    response = auth.client.post(f"/admin/users/{bob.id}/roles/{staff.id}/remove", data={"csrf_token": csrf_from(page)})
+    confirmed = {"csrf_token": csrf_from(page), "confirmed": "yes"}
+    response = auth.client.post(f"/admin/users/{bob.id}/roles/{staff.id}/remove", data=confirmed)
     assert response.status_code == 303
     db.session.rollback()
     assert bob not in db.session.get(Role, staff.id).users
@@ -280,7 +283,7 @@ def test_an_admin_unlinks_a_person_s_linked_account_even_the_last_way_in(admin, 
 
     assert auth.client.post(f"/admin/users/{dora.id}/links/{link_id}/unlink", data={}).status_code == 400  # no CSRF
     assert auth.client.post(f"/admin/users/{dora.id}/links/{other_id}/unlink", data={"csrf_token": token}).status_code == 404
-    response = auth.client.post(f"/admin/users/{dora.id}/links/{link_id}/unlink", data={"csrf_token": token})
+    response = auth.client.post(f"/admin/users/{dora.id}/links/{link_id}/unlink", data={"csrf_token": token, "confirmed": "yes"})
 
     assert response.status_code == 303
     db.session.expunge_all()
