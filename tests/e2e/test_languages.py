@@ -52,6 +52,30 @@ def translated(english: str, language: str) -> str:
     return message.string
 
 
+# Each text node and each read-out attribute on its own: a button's "Save" is too short to be a fragment.
+READ_PIECES = """() => [...document.querySelectorAll('body *')].flatMap(e => [
+    ...[...e.childNodes].filter(n => n.nodeType === Node.TEXT_NODE).map(n => n.textContent),
+    e.getAttribute('aria-label'), e.getAttribute('placeholder'), e.getAttribute('title'), e.getAttribute('alt')])
+    .filter(Boolean).map(t => t.trim().replace(/\\s+/g, ' ')).filter(Boolean)"""
+
+
+@cache
+def english_messages(language: str) -> frozenset[str]:
+    """Whole English messages without placeholders whose translation differs: "Save", "Cancel", "Sign in".
+
+    One lowercase word ("admin", "none") is left out: on a page it is as likely a name from the data.
+    """
+    return frozenset(
+        message.id
+        for message in catalogue(language)
+        if isinstance(message.id, str)
+        and message.id
+        and message.string != message.id
+        and not PLACEHOLDER.search(message.id)
+        and not (message.id.islower() and " " not in message.id)
+    )
+
+
 @cache
 def english_fragments(language: str) -> frozenset[str]:
     """Pieces of the English messages, between placeholders and markup, whose translation is not the same."""
@@ -68,7 +92,9 @@ def english_fragments(language: str) -> frozenset[str]:
 
 def english_on(page: Page, language: str) -> list[str]:
     text = " ".join(page.evaluate(READ_TEXTS).split())
-    return sorted(fragment for fragment in english_fragments(language) if fragment in text)
+    found = {fragment for fragment in english_fragments(language) if fragment in text}
+    found |= set(page.evaluate(READ_PIECES)) & english_messages(language)
+    return sorted(found)
 
 
 def choose_language(context: BrowserContext, server: LiveServer, language: str) -> None:
