@@ -6,7 +6,8 @@ its error, sign-up, check-email, reset, error pages), an MFA challenge, and sign
 which don't change with the language. On each page the visible text and the texts assistive technology
 reads (aria-label, placeholder, title, alt, a button's value) are searched for any English message of
 the catalogue whose translation differs from it: one left untranslated in a template or a message
-built outside gettext shows up here, where the catalogue test can't see it.
+built outside gettext shows up here, where the catalogue test can't see it. Each page must also
+reflow at 320 px in that language: German words run longer than English ones.
 """
 
 from __future__ import annotations
@@ -197,6 +198,12 @@ def test_every_page_speaks_the_chosen_language(new_context, live_server: LiveSer
         if page.locator("html").get_attribute("lang") != language:
             problems.append(f"{name}: <html lang={page.locator('html').get_attribute('lang')!r}>")
         problems += [f"{name}: English left: {fragment!r}" for fragment in english_on(page, language)]
+        # Longer words than English ("Wiederherstellungscodes") must still reflow at 320 px (WCAG 1.4.10).
+        page.set_viewport_size({"width": 320, "height": 800})
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        if overflow > 0:
+            problems.append(f"{name} at 320 px: the page scrolls sideways by {overflow} px")
+        page.set_viewport_size({"width": 1280, "height": 800})
     for mail in mails:
         text = " ".join(mail.split())
         subject = mail.split("\n", 1)[0]
