@@ -9,12 +9,14 @@ from flask_login import AnonymousUserMixin, current_user
 from app.core.sessions import SessionPolicy, cookie_max_age, find_active_session, touch_session
 from app.extensions import db, login_manager
 from app.models import User, UserSession
+from app.web.i18n import UI_LOCALES_KEY
 from app.web.messages import message
 
 # An upstream account proven in this browser, waiting for its person to sign in and link it
 # (app.core.federation.PendingLink): it must outlive the sign-in that clears the rest of the state.
 PENDING_LINK_KEY = "pending_link"
-_CARRIED_ACROSS_SIGN_IN = (PENDING_LINK_KEY,)
+# The app's ui_locales keeps the challenge and consent pages after the password in the app's language.
+_CARRIED_ACROSS_SIGN_IN = (PENDING_LINK_KEY, UI_LOCALES_KEY)
 
 _SET = "set"
 _CLEAR = "clear"

@@ -1,13 +1,14 @@
 """Every page of the journeys in German and in French, with no English left on it.
 
-The person picks the language with the switch (its cookie), then walks the pages: signed out (sign-in,
+The browser asks for German or French (Accept-Language), and the person walks the pages: signed out (sign-in,
 its error, sign-up, check-email, reset, error pages), an MFA challenge, and signed in as an administrator
 (account, security, console, recovery codes, consent, device). The forms are driven by field names,
 which don't change with the language. On each page the visible text and the texts assistive technology
 reads (aria-label, placeholder, title, alt, a button's value) are searched for any English message of
 the catalogue whose translation differs from it: one left untranslated in a template or a message
 built outside gettext shows up here, where the catalogue test can't see it. Each page must also
-reflow at 320 px in that language: German words run longer than English ones.
+reflow at 320 px in that language: German words run longer than English ones. A last walk starts at an
+app asking for French with `ui_locales` from an English browser: sign-in, challenge and consent are French.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 from authlib.common.security import generate_token
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
 from app.config import PROJECT_ROOT
 from tests.e2e import journey_pages, rp
@@ -96,11 +97,6 @@ def english_on(page: Page, language: str) -> list[str]:
     found = {fragment for fragment in english_fragments(language) if fragment in text}
     found |= set(page.evaluate(READ_PIECES)) & english_messages(language)
     return sorted(found)
-
-
-def choose_language(context: BrowserContext, server: LiveServer, language: str) -> None:
-    """What the language switch leaves behind: its cookie."""
-    context.add_cookies([{"name": "idp_lang", "value": language, "url": server.url}])
 
 
 def sign_in_by_field_names(page: Page, email: str, password: str) -> None:
@@ -185,27 +181,60 @@ def start_consent(page: Page, server: LiveServer) -> None:
     rp.start_at_rp(page, url)
 
 
-@pytest.mark.parametrize("language", ["de", "fr"])
-def test_every_page_speaks_the_chosen_language(new_context, live_server: LiveServer, mailbox: Mailbox, language: str) -> None:
-    context = new_context()
-    choose_language(context, live_server, language)
-    page = context.new_page()
+def check_page(page: Page, name: str, language: str, problems: list[str]) -> None:
+    """The page's language attribute, no English message left, and reflow at 320 px in that language."""
+    page.wait_for_load_state()
+    if page.locator("html").get_attribute("lang") != language:
+        problems.append(f"{name}: <html lang={page.locator('html').get_attribute('lang')!r}>")
+    problems += [f"{name}: English left: {fragment!r}" for fragment in english_on(page, language)]
+    # Longer words than English ("Wiederherstellungscodes") must still reflow at 320 px (WCAG 1.4.10).
+    page.set_viewport_size({"width": 320, "height": 800})
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    if overflow > 0:
+        problems.append(f"{name} at 320 px: the page scrolls sideways by {overflow} px")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
+@pytest.mark.parametrize(("language", "browser_locale"), [("de", "de-DE"), ("fr", "fr-FR")])
+def test_every_page_speaks_the_browsers_language(
+    new_context, live_server: LiveServer, mailbox: Mailbox, language: str, browser_locale: str
+) -> None:
+    page = new_context(locale=browser_locale).new_page()  # Accept-Language: de-DE
     problems: list[str] = []
     mails: list[str] = []
     walks = (signed_out_pages(page, mailbox, language, mails), signed_in_pages(page, live_server))
     for name in (name for walk in walks for name in walk):
-        page.wait_for_load_state()
-        if page.locator("html").get_attribute("lang") != language:
-            problems.append(f"{name}: <html lang={page.locator('html').get_attribute('lang')!r}>")
-        problems += [f"{name}: English left: {fragment!r}" for fragment in english_on(page, language)]
-        # Longer words than English ("Wiederherstellungscodes") must still reflow at 320 px (WCAG 1.4.10).
-        page.set_viewport_size({"width": 320, "height": 800})
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        if overflow > 0:
-            problems.append(f"{name} at 320 px: the page scrolls sideways by {overflow} px")
-        page.set_viewport_size({"width": 1280, "height": 800})
+        check_page(page, name, language, problems)
     for mail in mails:
         text = " ".join(mail.split())
         subject = mail.split("\n", 1)[0]
         problems += [f"email {subject!r}: English left: {f!r}" for f in english_fragments(language) if f in text]
     assert not problems, f"{language}:\n" + "\n".join(problems)
+
+
+def test_an_apps_ui_locales_carries_through_sign_in_challenge_and_consent(new_context, live_server: LiveServer) -> None:
+    """The browser says English; the app asks for French (OIDC ui_locales): every page of its sign-in is French."""
+    page = new_context(locale="en-US").new_page()
+    email = new_email()
+    register_by_field_names(page, email)
+    totp = make_admin_with_totp(live_server, email)
+    page.context.clear_cookies()
+    client = rp.register_client(live_server, "Appli Démo", redirect_uri=rp.loopback_redirect_uri())
+    metadata = rp.discover(live_server)
+    url, _ = rp.rp_session(client).create_authorization_url(
+        metadata["authorization_endpoint"], code_verifier=generate_token(64), nonce=generate_token(32), ui_locales="fr-CA en"
+    )
+    problems: list[str] = []
+    rp.start_at_rp(page, url)
+    expect(page.locator("input[name=email]")).to_be_visible()
+    check_page(page, "sign-in", "fr", problems)
+    page.locator("input[name=email]").fill(email)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("main form[action*='/login'] button[type=submit]").click()
+    expect(page).to_have_url(journey_pages.CHALLENGE_URL)
+    check_page(page, "mfa-challenge", "fr", problems)
+    page.locator("#challenge-totp input[name=totp_code]").fill(totp.now())
+    page.locator("#challenge-totp button[type=submit]").click()
+    expect(page.locator("#approve")).to_be_visible()
+    check_page(page, "consent", "fr", problems)
+    assert not problems, "\n".join(problems)

@@ -139,3 +139,12 @@ def test_a_browser_whose_session_ended_is_told_once_in_its_language(test_client,
     db.session.commit()
     html = test_client.get("/login", headers={"Accept-Language": "de"}).get_data(as_text=True)
     assert html.count("Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an.") == 1
+
+
+def test_the_apps_ui_locales_outlasts_the_sign_in_that_renews_the_browser_state(test_client, create_user, auth):
+    """Signing in starts a fresh session (no fixation); the app's language is carried across, like a pending link."""
+    user = create_user()
+    next_url = authorize_path(ui_locales="fr")
+    test_client.get("/login", query_string={"next": next_url})
+    auth.login(user.email, next_url=next_url)
+    assert language_of(test_client.get("/account/")) == "fr"
