@@ -187,7 +187,7 @@ def consent_and_device_pages(page: Page, server: LiveServer) -> Iterator[str]:
     yield "consent"
     with page.expect_request(rp.callback_pattern(redirect_uri)):
         page.locator("#approve").click()
-    page.goto("/account/apps")
+    rp.goto_after_callback(page, "/account/apps")
     page.locator("main a[href$='/revoke']").first.click()
     expect(page.locator("main form[action$='/revoke']")).to_be_visible()
     yield "account-revoke-app-confirm"

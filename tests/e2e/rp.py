@@ -93,14 +93,18 @@ def callback_pattern(redirect_uri: str) -> re.Pattern[str]:
     return re.compile("^" + re.escape(redirect_uri) + r"(\?.*)?$")
 
 
+def goto_after_callback(page: Page, url: str) -> None:
+    """Go on from an app's callback, which nothing serves: Chromium may still be turning it into an error page."""
+    try:
+        page.goto(url)
+    except PlaywrightError:
+        page.wait_for_load_state()
+        page.goto(url)
+
+
 def start_at_rp(page: Page, authorization_url: str) -> None:
     """The person starts on the relying party's page and follows its sign-in link to the IdP."""
-    try:
-        page.goto("about:blank")
-    except PlaywrightError:
-        # The previous callback's refused navigation may still be turning into an error page.
-        page.wait_for_load_state()
-        page.goto("about:blank")
+    goto_after_callback(page, "about:blank")
     page.set_content(f'<a href="{html.escape(authorization_url)}">Sign in with the identity provider</a>')
     page.get_by_role("link", name="Sign in with the identity provider").click()
 
