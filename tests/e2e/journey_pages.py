@@ -185,9 +185,8 @@ def consent_and_device_pages(page: Page, server: LiveServer) -> Iterator[str]:
     rp.start_at_rp(page, url)
     expect(page.get_by_role("heading", name=re.compile(r"^Allow .+ to use your account\?$"))).to_be_visible()
     yield "consent"
-    with page.expect_request(rp.callback_pattern(redirect_uri)):
-        page.locator("#approve").click()
-    rp.goto_after_callback(page, "/account/apps")
+    rp.reach_app(page, redirect_uri, page.locator("#approve").click)
+    page.goto("/account/apps")
     page.locator("main a[href$='/revoke']").first.click()
     expect(page.locator("main form[action$='/revoke']")).to_be_visible()
     yield "account-revoke-app-confirm"

@@ -10,6 +10,7 @@ import hashlib
 import html
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,7 +18,6 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from tests.e2e.server import LiveServer
@@ -42,7 +42,7 @@ class Person:
 
 
 def loopback_redirect_uri() -> str:
-    """A loopback callback where nothing listens: Playwright sees the browser's request to it."""
+    """A loopback callback where nothing listens; Playwright answers it for the app (``answer_for_apps``)."""
     return f"http://127.0.0.1:{free_port()}/callback"
 
 
@@ -93,18 +93,34 @@ def callback_pattern(redirect_uri: str) -> re.Pattern[str]:
     return re.compile("^" + re.escape(redirect_uri) + r"(\?.*)?$")
 
 
-def goto_after_callback(page: Page, url: str) -> None:
-    """Go on from an app's callback, which nothing serves: Chromium may still be turning it into an error page."""
-    try:
-        page.goto(url)
-    except PlaywrightError:
-        page.wait_for_load_state()
-        page.goto(url)
+# Every app in the journeys has a loopback callback (``loopback_redirect_uri``) where nothing listens.
+APP_CALLBACKS = re.compile(r"^http://127\.0\.0\.1:\d+/callback(\?.*)?$")
+APP_CALLBACK_PAGE = "<!doctype html><title>App</title><p>The app received the answer.</p>"
+
+
+def answer_for_apps(page: Page) -> None:
+    """Playwright answers the apps' callbacks, as a live app would.
+
+    A refused callback turns into Chromium's error page a moment later, and that navigation could
+    interrupt whatever the test does next; an answered one leaves the page settled.
+    """
+    page.unroute(APP_CALLBACKS)
+    page.route(APP_CALLBACKS, lambda route: route.fulfill(status=200, content_type="text/html", body=APP_CALLBACK_PAGE))
+
+
+def reach_app(page: Page, redirect_uri: str, step: Callable[[], object]) -> str:
+    """Takes the step that sends the browser to the app, waits until the page is there; the callback URL."""
+    pattern = callback_pattern(redirect_uri)
+    with page.expect_request(pattern) as callback:
+        step()
+    page.wait_for_url(pattern)
+    return callback.value.url
 
 
 def start_at_rp(page: Page, authorization_url: str) -> None:
     """The person starts on the relying party's page and follows its sign-in link to the IdP."""
-    goto_after_callback(page, "about:blank")
+    answer_for_apps(page)
+    page.goto("about:blank")
     page.set_content(f'<a href="{html.escape(authorization_url)}">Sign in with the identity provider</a>')
     page.get_by_role("link", name="Sign in with the identity provider").click()
 
@@ -112,23 +128,19 @@ def start_at_rp(page: Page, authorization_url: str) -> None:
 def sign_in_and_answer_consent(page: Page, authorization_url: str, person: Person, redirect_uri: str, *, decision: str) -> str:
     """From the RP's sign-in link through sign-in and the consent page; the callback URL the browser was sent to.
 
-    Nothing listens on the callback: the request the browser makes to it is the authorization
-    response, and its failing afterwards (connection refused) does not matter.
+    The request the browser makes to the callback is the authorization response; Playwright answers it
+    for the app (``answer_for_apps``).
     """
     start_at_rp(page, authorization_url)
     expect(page).to_have_url(LOGIN_URL)
     submit_sign_in(page, person.email, person.password)
     expect(page.get_by_role("heading", name=re.compile(r"^Allow .+ to use your account\?$"))).to_be_visible()
-    with page.expect_request(callback_pattern(redirect_uri)) as callback:
-        page.get_by_role("button", name=decision, exact=True).click()
-    return callback.value.url
+    return reach_app(page, redirect_uri, page.get_by_role("button", name=decision, exact=True).click)
 
 
 def authorize_again(page: Page, authorization_url: str, redirect_uri: str) -> str:
     """Signed in, consent remembered: the authorization request goes straight back to the callback."""
-    with page.expect_request(callback_pattern(redirect_uri)) as callback:
-        start_at_rp(page, authorization_url)
-    return callback.value.url
+    return reach_app(page, redirect_uri, lambda: start_at_rp(page, authorization_url))
 
 
 def query(url: str) -> dict[str, str]:

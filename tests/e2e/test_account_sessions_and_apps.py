@@ -13,7 +13,6 @@ import re
 import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from app.core.scopes import describe_scope
@@ -24,15 +23,6 @@ from tests.e2e.ui import LOGIN_URL, expect_signed_out, flash, sign_in
 pytestmark = pytest.mark.e2e
 
 CONSENT_HEADING = re.compile(r"^Allow .+ to use your account\?$")
-
-
-def open_page(page: Page, path: str) -> None:
-    try:
-        page.goto(path)
-    except PlaywrightError:
-        # A refused loopback callback may still be turning into an error page: let it settle first.
-        page.wait_for_load_state()
-        page.goto(path)
 
 
 def test_end_another_browsers_session_and_that_browser_is_signed_out(new_context, live_server: LiveServer) -> None:
@@ -93,7 +83,7 @@ def test_a_connected_app_is_listed_and_revoking_it_kills_its_refresh_token(page:
     resource_server = rp.rp_session(resource)
     assert rp.introspect(resource_server, metadata, tokens["refresh_token"], "refresh_token")["active"] is True
 
-    open_page(page, "/account/apps")
+    page.goto("/account/apps")
     entry = page.locator("li.connected-app").filter(has_text="E2E Photo Printer")
     expect(entry).to_have_count(1)
     for scope in rp.SCOPE.split():

@@ -44,12 +44,9 @@ def test_an_app_asking_for_mfa_gets_a_step_up_challenge(page: Page, live_server:
     expect(page).to_have_url(re.compile(r"/mfa/challenge$"))
     expect(page.get_by_role("heading", name="Authenticator app")).to_be_visible()
     page.get_by_label("6-digit code").fill(totp.now())
-    with page.expect_request(rp.callback_pattern(redirect_uri)) as answered:
-        page.get_by_role("button", name="Verify").click()
+    callback = rp.reach_app(page, redirect_uri, page.get_by_role("button", name="Verify").click)
 
-    tokens = app.fetch_token(
-        metadata["token_endpoint"], authorization_response=answered.value.url, state=state, code_verifier=verifier
-    )
+    tokens = app.fetch_token(metadata["token_endpoint"], authorization_response=callback, state=state, code_verifier=verifier)
     claims = rp.verify_id_token(tokens["id_token"], metadata, client, nonce=nonce, access_token=tokens["access_token"])
     assert claims["acr"] == ACR_MFA
     assert claims["amr"] == ["pwd", "otp", "mfa"]
