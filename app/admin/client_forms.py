@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import urlsplit
 
 from flask_babel import gettext, ngettext
 from flask_wtf import FlaskForm
@@ -13,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.core.clients import ClientSpec
+from app.core.clients import APPLICATION_TYPES, ClientSpec
 from app.core.protocol import AUTH_METHODS, GRANT_TYPES
 from app.core.scopes import scope_token_pattern
 from app.core.text import lazy_gettext
@@ -33,6 +32,12 @@ AUTH_METHOD_LABELS = {
     "client_secret_post": lazy_gettext("client_secret_post (secret in the request body)"),
     "private_key_jwt": lazy_gettext("private_key_jwt (assertion signed with the app's key)"),
     "none": lazy_gettext("none (public client, PKCE only)"),
+}
+
+# OIDC Dynamic Client Registration 2 / RFC 8252: what the type changes about redirect URIs.
+APPLICATION_TYPE_LABELS = {
+    "web": lazy_gettext("Web (runs on a server or in a browser)"),
+    "native": lazy_gettext("Native (a desktop or mobile app)"),
 }
 
 
@@ -91,7 +96,11 @@ class _ClientSettingsForm(FlaskForm):
     jwks = TextAreaField(
         lazy_gettext("Public keys (JWK Set, for private_key_jwt only)"), filters=[_strip], validators=[Length(max=20000), _jwks]
     )
-    is_native = BooleanField(lazy_gettext("Native app (allows private-use schemes such as com.example.app:/callback)"))
+    application_type = SelectField(
+        lazy_gettext("Application type"),
+        choices=[SelectChoice(t, APPLICATION_TYPE_LABELS[t]) for t in APPLICATION_TYPES],
+        default="web",
+    )
     is_first_party = BooleanField(lazy_gettext("First-party (skips the consent page)"))
     roles_claim = BooleanField(lazy_gettext("Send roles and groups claims when the app asks for the roles scope"))
     logo_uri = StringField(lazy_gettext("Logo URL"), filters=[_strip], validators=[Optional(), Length(max=500)])
@@ -114,7 +123,7 @@ class _ClientSettingsForm(FlaskForm):
             logo_uri=self.logo_uri.data or None,
             tos_uri=self.tos_uri.data or None,
             policy_uri=self.policy_uri.data or None,
-            is_native=self.is_native.data,
+            is_native=self.application_type.data == "native",
             jwks=self.parsed_jwks,
         )
 
@@ -140,7 +149,6 @@ class ClientEditForm(_ClientSettingsForm):
 
 def settings_of(client: OAuthClient) -> dict:
     """A client's current settings as the edit form's initial data."""
-    schemes = {urlsplit(uri).scheme.lower() for uri in client.redirect_uris}
     return {
         "name": client.name,
         "redirect_uris": "\n".join(client.redirect_uris),
@@ -149,7 +157,7 @@ def settings_of(client: OAuthClient) -> dict:
         "scope": client.scope,
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "jwks": json.dumps(client.jwks, indent=2) if client.jwks else "",
-        "is_native": bool(schemes - {"http", "https"}),
+        "application_type": client.application_type,
         "is_first_party": client.is_first_party,
         "roles_claim": client.roles_claim,
         "logo_uri": client.logo_uri or "",

@@ -16,6 +16,7 @@ from app.models import OAuthClient
 from app.security import new_token, token_digest
 
 CLIENT_SECRET_PREFIX = "cs_"
+APPLICATION_TYPES = ("web", "native")  # OIDC Dynamic Client Registration 2: how a redirect URI is judged
 _LOOPBACK_HOSTS = {"127.0.0.1", "::1", "[::1]", "localhost"}
 
 
@@ -42,6 +43,11 @@ class ClientSpec:
     policy_uri: str | None = None
     is_native: bool = False
     jwks: dict | None = None
+
+    @property
+    def application_type(self) -> str:
+        """Native apps may use private-use schemes and any loopback port (RFC 8252); web clients may not."""
+        return "native" if self.is_native else "web"
 
 
 def check_redirect_uri(uri: str, *, native: bool = False) -> None:
@@ -125,6 +131,7 @@ def create_client(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
         policy_uri=spec.policy_uri,
         is_confidential=spec.is_confidential,
         token_endpoint_auth_method=spec.token_endpoint_auth_method or ("client_secret_basic" if spec.is_confidential else "none"),
+        application_type=spec.application_type,
         redirect_uris=list(spec.redirect_uris),
         post_logout_redirect_uris=list(spec.post_logout_redirect_uris),
         grant_types=list(spec.grant_types),

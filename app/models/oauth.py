@@ -40,6 +40,7 @@ class OAuthClient(Base):
     policy_uri: Mapped[str | None] = mapped_column(String(500))
     is_confidential: Mapped[bool] = mapped_column(Boolean, default=True)
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(32), default="client_secret_basic")
+    application_type: Mapped[str] = mapped_column(String(8), default="web", server_default="web", comment="web or native")
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list, comment="compared byte for byte")
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -75,7 +76,9 @@ class OAuthClient(Base):
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         if redirect_uri in self.redirect_uris:  # exact string match (BCP 4.1.3)
             return True
-        # Only a loopback IP's port may differ: native apps listen on an ephemeral port (RFC 8252 7.3).
+        # Only a native app's loopback IP port may differ (an ephemeral port, RFC 8252 7.3); never a web client's.
+        if self.application_type != "native":
+            return False
         without_port = loopback_without_port(redirect_uri)
         return without_port is not None and any(loopback_without_port(uri) == without_port for uri in self.redirect_uris)
 

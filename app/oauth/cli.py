@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.core.audit import CLI_ORIGIN, record_event
 from app.core.client_cache import client_cache
-from app.core.clients import ClientSpec, ClientSpecError, create_client
+from app.core.clients import APPLICATION_TYPES, ClientSpec, ClientSpecError, create_client
 from app.core.durations import parse_duration
 from app.core.keys import ensure_keys, rotate_keys, rotate_keys_older_than
 from app.core.protocol import AUTH_METHODS, GRANT_TYPES
@@ -27,6 +27,12 @@ keys_cli = AppGroup("keys", help="Manage JWT signing keys.")
 @clients_cli.command("create")
 @click.option("--name", required=True)
 @click.option("--type", "client_type", type=click.Choice(["confidential", "public"]), default="confidential")
+@click.option(
+    "--application-type",
+    type=click.Choice(APPLICATION_TYPES),
+    default="web",
+    help="native allows private-use schemes and any loopback port (RFC 8252).",
+)
 @click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact redirect URI; repeat for several.")
 @click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True)
 @click.option("--grant", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES), help="Repeat for several.")
@@ -35,7 +41,16 @@ keys_cli = AppGroup("keys", help="Manage JWT signing keys.")
 @click.option("--jwks-file", type=click.File("r"), help="Public JWK Set for private_key_jwt.")
 @click.option("--first-party", is_flag=True, help="Skip the consent page for this client.")
 def create_client_command(
-    name, client_type, redirect_uris, post_logout_redirect_uris, grant_types, scopes, auth_method, jwks_file, first_party
+    name,
+    client_type,
+    application_type,
+    redirect_uris,
+    post_logout_redirect_uris,
+    grant_types,
+    scopes,
+    auth_method,
+    jwks_file,
+    first_party,
 ):
     """Register a client; prints one JSON object with client_id and (only now) client_secret."""
     spec = ClientSpec(
@@ -47,6 +62,7 @@ def create_client_command(
         scope=" ".join(" ".join(scopes).split()) or "openid profile email",
         token_endpoint_auth_method=auth_method,
         is_first_party=first_party,
+        is_native=application_type == "native",
         jwks=json.load(jwks_file) if jwks_file else None,
     )
     try:
@@ -72,6 +88,7 @@ def list_clients():
                     "client_id": client.client_id,
                     "name": client.name,
                     "type": "confidential" if client.is_confidential else "public",
+                    "application_type": client.application_type,
                     "grant_types": client.grant_types,
                     "redirect_uris": client.redirect_uris,
                     "scope": client.scope,

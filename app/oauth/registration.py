@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.core.audit import Origin, record_event
-from app.core.clients import ClientSpec, ClientSpecError, create_client, validate_spec
+from app.core.clients import APPLICATION_TYPES, ClientSpec, ClientSpecError, create_client, validate_spec
 from app.core.protocol import AUTHORIZATION_CODE, REFRESH_TOKEN
 from app.core.revocation import delete_client_and_grants
 from app.core.scopes import INVALID_SCOPE_SYNTAX, is_valid_scope
@@ -22,7 +22,6 @@ REGISTRATION_TOKEN_PREFIX = "rat_"
 # Self-registered clients get the person-facing flow only: no machine tokens, no device flow (yet).
 REGISTRABLE_GRANT_TYPES = (AUTHORIZATION_CODE, REFRESH_TOKEN)
 REGISTRABLE_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
-APPLICATION_TYPES = ("web", "native")
 DEFAULT_SCOPE = "openid profile email"
 MAX_URIS = 10
 # Fields the server sets; a client may not send them in an update (RFC 7592 2.2).
@@ -126,14 +125,30 @@ def _name(data: dict) -> str:
     return name or "Unnamed app"
 
 
+def _application_type(data: dict) -> str:
+    """OIDC Registration 2: web unless the client says native; anything else is refused, not guessed."""
+    value = data.get("application_type")
+    if value is None:
+        return "web"
+    if value not in APPLICATION_TYPES:  # also a number, a list or an object: never a 500
+        raise ClientSpecError("application_type must be web or native.")
+    return value
+
+
+def _refuse_private_use_schemes(uris: list[str]) -> None:
+    """Say why com.example.app:/cb fails for a web client (RFC 8252 7.1 schemes are for native apps only)."""
+    for uri in uris:
+        scheme = urlsplit(uri).scheme.lower() if isinstance(uri, str) else ""
+        if "." in scheme:
+            raise ClientSpecError(f"the private-use scheme {scheme[:40]}: needs application_type native.", "invalid_redirect_uri")
+
+
 def spec_from_metadata(data: Any) -> ClientSpec:
     """RFC 7591 2 (and OIDC Registration 2) metadata to a ClientSpec; raises ClientSpecError with the RFC error."""
     if not isinstance(data, dict):
         raise ClientSpecError("Send the client metadata as a JSON object.")
     _check_unsupported(data)
-    application_type = _string(data, "application_type") or "web"
-    if application_type not in APPLICATION_TYPES:
-        raise ClientSpecError("application_type must be web or native.")
+    application_type = _application_type(data)
     method = _string(data, "token_endpoint_auth_method") or "client_secret_basic"
     if method not in REGISTRABLE_AUTH_METHODS:
         raise ClientSpecError(f"token_endpoint_auth_method must be one of {', '.join(REGISTRABLE_AUTH_METHODS)}.")
@@ -152,6 +167,8 @@ def spec_from_metadata(data: Any) -> ClientSpec:
         policy_uri=_string(data, "policy_uri"),
         is_native=application_type == "native",
     )
+    if application_type == "web":
+        _refuse_private_use_schemes(spec.redirect_uris + spec.post_logout_redirect_uris)
     validate_spec(spec)
     return spec
 
@@ -169,6 +186,7 @@ def register_client(data: Any, *, origin: Origin) -> Registration:
         origin=origin,
         client_id=client.client_id,
         confidential=client.is_confidential,
+        application_type=client.application_type,
         redirect_uris=client.redirect_uris,
         scope=client.scope,
     )
@@ -203,24 +221,26 @@ def update_client(client: OAuthClient, data: Any, *, origin: Origin) -> None:
     client.name = spec.name
     client.logo_uri, client.tos_uri, client.policy_uri = spec.logo_uri, spec.tos_uri, spec.policy_uri
     client.token_endpoint_auth_method = spec.token_endpoint_auth_method
+    # Omitted means web (RFC 7592 2.2 replaces); spec_from_metadata checked the URIs against the new type.
+    client.application_type = spec.application_type
     client.redirect_uris = list(spec.redirect_uris)
     client.post_logout_redirect_uris = list(spec.post_logout_redirect_uris)
     client.grant_types = list(spec.grant_types)
     client.response_types = ["code"]
     client.scope = spec.scope
-    record_event("oauth.client_updated", origin=origin, client_id=client.client_id, redirect_uris=client.redirect_uris)
+    record_event(
+        "oauth.client_updated",
+        origin=origin,
+        client_id=client.client_id,
+        application_type=client.application_type,
+        redirect_uris=client.redirect_uris,
+    )
 
 
 def delete_client(client: OAuthClient, *, origin: Origin) -> None:
     """RFC 7592 2.3: revoke what the client holds, then remove it and every row that names it."""
     record_event("oauth.client_deleted", origin=origin, client_id=client.client_id)
     delete_client_and_grants(client)
-
-
-def _application_type(client: OAuthClient) -> str:
-    """Not stored: a client with a private-use scheme redirect is native, any other is reported as web."""
-    schemes = {urlsplit(uri).scheme.lower() for uri in client.redirect_uris}
-    return "native" if schemes - {"http", "https"} else "web"
 
 
 def client_information(client: OAuthClient, *, registration_token: str, client_secret: str | None = None) -> dict:
@@ -230,7 +250,7 @@ def client_information(client: OAuthClient, *, registration_token: str, client_s
         "client_id": client.client_id,
         "client_id_issued_at": int(client.created_at.timestamp()),
         "client_name": client.name,
-        "application_type": _application_type(client),
+        "application_type": client.application_type,
         "redirect_uris": list(client.redirect_uris),
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
         "grant_types": list(client.grant_types),

@@ -403,10 +403,10 @@ def test_the_client_form_is_grouped_into_sections_with_tick_boxes_before_their_l
             "Redirect and logout URIs": ["redirect_uris", "post_logout_redirect_uris"],
             "Grants and scopes": ["grant_types", "scope", "roles_claim"],
             "Authentication": ["token_endpoint_auth_method", "jwks"],
-            "Advanced": ["is_native", "is_first_party"],
+            "Advanced": ["application_type", "is_first_party"],
         }
         for legend, names in expected.items():
             for name in names:
                 assert f'name="{name}"' in sections[legend], (legend, name)
-        for name in ("roles_claim", "is_native", "is_first_party"):
+        for name in ("roles_claim", "is_first_party"):
             assert re.search(rf'<div class="field checkbox">\s*<input[^>]*name="{name}"[^>]*>\s*<label for="{name}">', html)

@@ -143,7 +143,7 @@ def test_loopback_redirect_uri_may_use_any_port(rp, signed_in, create_oauth_clie
 
 
 def test_a_registered_loopback_port_may_vary_too(rp, signed_in, create_oauth_client):
-    client, _ = create_oauth_client(is_confidential=False, redirect_uris=["http://127.0.0.1:8080/callback"])
+    client, _ = create_oauth_client(is_confidential=False, redirect_uris=["http://127.0.0.1:8080/callback"], is_native=True)
 
     assert rp.authorize(rp.request(client, redirect_uri="http://127.0.0.1:9090/callback")).status_code == 200
 
