@@ -7,11 +7,8 @@ from datetime import timedelta
 from enum import StrEnum
 from urllib.parse import urlencode
 
-from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidClientError
-from flask import current_app, redirect
-from werkzeug.wrappers import Response
 
 from app.core.consent import needs_consent
 from app.core.factors import has_mfa
@@ -104,20 +101,6 @@ def _max_age_exceeded(params, auth_time) -> bool:
 def is_page_error(error: OAuth2Error) -> bool:
     """Errors that must not redirect: unknown client or an unvalidated redirect URI (RFC 6749 4.1.2.1)."""
     return isinstance(error, InvalidClientError) or not getattr(error, "redirect_uri", None)
-
-
-def with_issuer(location: str) -> str:
-    """RFC 9207: every authorization response names its issuer, errors too."""
-    return add_params_to_uri(location, {"iss": current_app.config["ISSUER"]})
-
-
-def error_redirect(error: OAuth2Error, *, status: int = 302) -> Response:
-    params = {"error": error.error}
-    if error.description:
-        params["error_description"] = error.description
-    if error.state:
-        params["state"] = error.state
-    return redirect(with_issuer(add_params_to_uri(error.redirect_uri, params)), code=status)
 
 
 def authorize_url_without(params, *drop: str, **extra: str) -> str:

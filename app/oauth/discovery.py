@@ -50,7 +50,7 @@ def _metadata(issuer: str) -> dict[str, object]:
         "end_session_endpoint": f"{issuer}/oauth/logout",
         "scopes_supported": list(SCOPE_DESCRIPTIONS),
         "response_types_supported": list(RESPONSE_TYPES),
-        "response_modes_supported": ["query"],
+        "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],

@@ -20,15 +20,14 @@ from app.oauth.authorize import (
     Step,
     authorize_url_without,
     decide,
-    error_redirect,
     is_page_error,
     max_age_is_valid,
-    with_issuer,
 )
 from app.oauth.discovery import DISCOVERY_MAX_AGE, JWKS_MAX_AGE, JWKS_PATH, WELL_KNOWN_PATHS, openid_configuration
 from app.oauth.forms import ConsentForm
 from app.oauth.grants import authorization_server
 from app.oauth.userinfo import userinfo_response
+from app.oauth.response_mode import check_response_mode, code_response, error_response
 from app.web.headers import allow_client_logos
 from app.web.next_url import remember_next
 from app.web.views import request_origin
@@ -83,10 +82,11 @@ def authorize():
         grant = _validated_grant()
         step = decide(request.values, current_user, grant)
     except OAuth2Error as error:
-        return _error_page(error) if is_page_error(error) else error_redirect(error)
+        return _error_page(error) if is_page_error(error) else error_response(error, request.values)
     if step.kind == Step.LOGIN:
         # The sign-in about to happen satisfies prompt=login and max_age, whether or not someone was signed
         # in: kept, they would send a person who just signed in to the sign-in page a second time.
+        check_response_mode(request.values, grant.redirect_uri, request.values.get("state"))
         next_url = authorize_url_without(request.values, "prompt", "max_age")
         args = {"next": next_url}
         if step.reauthenticate:
@@ -139,10 +139,7 @@ def _without_answers(values) -> list[tuple[str, str]]:
 def _issue_code(grant, *, status: int = 302):
     response = authorization_server().create_authorization_response(request=request, grant=grant, grant_user=current_user)
     db.session.commit()
-    if response.location:
-        response.headers["Location"] = with_issuer(response.location)
-    response.status_code = status
-    return response
+    return code_response(response, grant.redirect_uri, request.values, status=status)
 
 
 @bp.post("/oauth/authorize/consent")
@@ -156,15 +153,16 @@ def consent():
     try:
         grant = _validated_grant()
     except OAuth2Error as error:
-        return _error_page(error) if is_page_error(error) else error_redirect(error, status=303)
+        return _error_page(error) if is_page_error(error) else error_response(error, request.values, status=303)
     if not current_user.user.is_email_verified:
         abort(403)
     scope = grant.request.scope or ""
     if form.decision.data != "approve":
         record_consent_denied(current_user.user, grant.client, scope, origin=request_origin())
         db.session.commit()
+        check_response_mode(request.values, grant.redirect_uri, request.args.get("state"))
         denied = InteractionError("access_denied", "The person declined.", grant.redirect_uri, request.args.get("state"))
-        return error_redirect(denied, status=303)
+        return error_response(denied, request.values, status=303)
     if not grant_consent(current_user.user, grant.client, scope, origin=request_origin(), answers=request.args.get(ANSWERS)):
         # This page was answered already (a double submit, another tab): the first answer issued the code.
         db.session.rollback()

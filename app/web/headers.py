@@ -27,6 +27,15 @@ def allow_client_logos(response: Response) -> Response:
     return response
 
 
+def allow_form_post_to(response: Response, origin: str) -> Response:
+    """The form_post page (OAuth 2.0 Form Post Response Mode) may post to one app's origin, on that page only.
+
+    `origin` is a CSP source the caller has checked (scheme, host of letters, digits, dots and hyphens, port).
+    """
+    response.headers["Content-Security-Policy"] = f"{CONTENT_SECURITY_POLICY}; form-action 'self' {origin}"
+    return response
+
+
 def _set_security_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)

@@ -48,7 +48,7 @@ def test_only_implemented_features_are_advertised(test_client, app):
 
     assert metadata["issuer"] == app.config["ISSUER"]
     assert metadata["response_types_supported"] == ["code"]
-    assert metadata["response_modes_supported"] == ["query"]
+    assert metadata["response_modes_supported"] == ["query", "form_post"]
     assert metadata["code_challenge_methods_supported"] == ["S256"]
     assert metadata["authorization_response_iss_parameter_supported"] is True
     assert metadata["id_token_signing_alg_values_supported"] == ["RS256"]
