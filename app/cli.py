@@ -1,4 +1,4 @@
-"""Every operator command, attached to ``flask``: users, demo, roles, audit, clients, keys, maintenance, prepare."""
+"""Every operator command, attached to ``flask``: users, demo, roles, apis, audit, clients, keys, maintenance, prepare."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
+from app.admin.apis_cli import apis_cli
 from app.admin.audit_cli import audit_cli
 from app.admin.roles_cli import roles_cli
 from app.admin.users_cli import seed_demo, users_cli
@@ -45,5 +46,15 @@ def prepare_command():
 
 
 def init_cli(app: Flask) -> None:
-    for command in (users_cli, roles_cli, audit_cli, clients_cli, keys_cli, maintenance_cli, prepare_command, seed_demo):
+    for command in (
+        users_cli,
+        roles_cli,
+        apis_cli,
+        audit_cli,
+        clients_cli,
+        keys_cli,
+        maintenance_cli,
+        prepare_command,
+        seed_demo,
+    ):
         app.cli.add_command(command)

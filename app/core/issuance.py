@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 
 from app.core.audit import Origin, record_event
 from app.core.jwts import issue_access_token, issue_id_token
+from app.core.resources import scope_for_api
 from app.extensions import db
 from app.metrics import count_token_issued
-from app.models import AuthorizationCode, LiveAccessToken, OAuthClient, RefreshToken, User
+from app.models import ApiResource, AuthorizationCode, LiveAccessToken, OAuthClient, RefreshToken, User
 from app.models.base import utcnow
 from app.security import new_public_id, new_token, token_digest
 
@@ -35,6 +36,7 @@ class PersonGrant:
     amr: list[str]
     session_id: str | None
     nonce: str | None = None
+    resources: tuple[str, ...] = ()  # RFC 8707 identifiers granted
 
 
 def issue_person_tokens(
@@ -47,14 +49,20 @@ def issue_person_tokens(
     parent: RefreshToken | None = None,
     code: AuthorizationCode | None = None,
     grant_type: str,
+    resource: ApiResource | None = None,
 ) -> dict[str, object]:
-    """Access token (+ its live-token row, + refresh token row, + ID token); writes the audit event. The caller commits."""
-    access = issue_access_token(grant.client, grant.scope, user=grant.user, auth_time=grant.auth_time)
+    """Access token (+ its live-token row, + refresh token row, + ID token); writes the audit event. The caller commits.
+
+    With a resource, the access token is that API's and carries only its scopes; the refresh token
+    keeps the whole grant, every API included, for later requests (RFC 8707 2.2).
+    """
+    access_scope = scope_for_api(grant.scope, resource) if resource else grant.scope
+    access = issue_access_token(grant.client, access_scope, user=grant.user, auth_time=grant.auth_time, resource=resource)
     response: dict[str, object] = {
         "access_token": access.token,
         "token_type": "Bearer",
         "expires_in": access.expires_in,
-        "scope": grant.scope,
+        "scope": access_scope,
     }
     # The live-token list, not the audit log, is what "revoke everything this person holds" reads.
     db.session.add(
@@ -83,6 +91,7 @@ def issue_person_tokens(
                 session_id=grant.session_id,
                 # RFC 6749 6: a rotated refresh token keeps its parent's scope, even when the access token narrows.
                 scope=parent.scope if parent else grant.scope,
+                resources=list(parent.resources) if parent else list(grant.resources),
                 auth_time=grant.auth_time,
                 amr=list(grant.amr),
                 expires_at=expires_at,
@@ -109,6 +118,7 @@ def issue_person_tokens(
         client_id=grant.client.client_id,
         grant_type=grant_type,
         scope=grant.scope,
+        **({"audience": resource.identifier} if resource else {}),
         jti=access.jti,
         refresh=include_refresh_token,
     )

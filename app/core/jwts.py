@@ -16,7 +16,7 @@ from app.core import deny_list
 from app.core.claims import role_claims, user_claims
 from app.core.keys import keyring
 from app.core.protocol import acr_for
-from app.models import OAuthClient, User
+from app.models import ApiResource, OAuthClient, User
 from app.models.base import utcnow
 
 ACCESS_TOKEN_TYPE = "at+jwt"
@@ -32,7 +32,7 @@ class IssuedAccessToken:
     expires_in: int
 
 
-def _audience() -> str:
+def default_audience() -> str:
     return current_app.config.get("ACCESS_TOKEN_AUDIENCE") or current_app.config["ISSUER"]
 
 
@@ -42,18 +42,26 @@ def subject_of(user: User) -> str:
 
 
 def issue_access_token(
-    client: OAuthClient, scope: str, *, user: User | None = None, auth_time: datetime | None = None
+    client: OAuthClient,
+    scope: str,
+    *,
+    user: User | None = None,
+    auth_time: datetime | None = None,
+    resource: ApiResource | None = None,
 ) -> IssuedAccessToken:
-    """Sign an RFC 9068 access token. Writes nothing: revocation works through the jti deny-list."""
+    """Sign an RFC 9068 access token, for an API (its audience, lifetime and algorithm) or for the IdP.
+
+    Writes nothing: revocation works through the jti deny-list.
+    """
     config = current_app.config
     now = utcnow()
-    ttl = config["ACCESS_TOKEN_TTL"]
-    signing = keyring().signing_key(config["ACCESS_TOKEN_ALG"])
+    ttl = (resource and resource.access_token_seconds) or config["ACCESS_TOKEN_TTL"]
+    signing = keyring().signing_key((resource and resource.signing_alg) or config["ACCESS_TOKEN_ALG"])
     jti = secrets.token_urlsafe(16)
     claims = {
         "iss": config["ISSUER"],
         "sub": subject_of(user) if user else client.client_id,
-        "aud": _audience(),
+        "aud": resource.identifier if resource else default_audience(),
         "client_id": client.client_id,
         "scope": scope,
         "jti": jti,

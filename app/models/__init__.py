@@ -20,10 +20,13 @@ from app.models.oauth import (
     UsedClientAssertion,
 )
 from app.models.rbac import CustomScope, Group, Role, group_members, group_roles, user_roles
+from app.models.resources import ApiResource, client_resources
 from app.models.session import SignInStage, UserSession
 from app.models.user import User
 
 __all__ = [
+    "ApiResource",
+    "client_resources",
     "CustomScope",
     "Group",
     "Role",

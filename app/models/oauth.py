@@ -112,6 +112,7 @@ class AuthorizationCode(Base):
     code_challenge_method: Mapped[str | None] = mapped_column(String(8))
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime, comment="when the person last authenticated")
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    resources: Mapped[list[str]] = mapped_column(JSON, default=list, comment="RFC 8707 resource indicators granted")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -159,6 +160,7 @@ class RefreshToken(Base):
     scope: Mapped[str] = mapped_column(Text, default="")
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    resources: Mapped[list[str]] = mapped_column(JSON, default=list, comment="RFC 8707: the APIs it may be used for")
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, comment="absolute end of the family")
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="rotated: a second use is a replay")
@@ -254,6 +256,7 @@ class DeviceCode(Base):
     session_id: Mapped[str | None] = mapped_column(String(32))
     auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    resources: Mapped[list[str]] = mapped_column(JSON, default=list, comment="RFC 8707 resource indicators asked for")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

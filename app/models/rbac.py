@@ -67,4 +67,9 @@ class CustomScope(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     description: Mapped[str] = mapped_column(String(200))
+    resource_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_resource.id", ondelete="CASCADE"), index=True, comment="the API it belongs to, if any"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    resource = relationship("ApiResource", back_populates="scopes")

@@ -11,7 +11,6 @@ from authlib.oauth2.rfc6749.errors import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
-    UnauthorizedClientError,
     UnsupportedResponseTypeError,
 )
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -19,16 +18,17 @@ from flask import Flask, current_app
 
 from app.core.client_cache import find_client
 from app.core.issuance import PersonGrant, issue_person_tokens, user_can_receive_tokens
-from app.core.jwts import issue_access_token
-from app.core.protocol import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
+from app.core.protocol import AUTH_METHODS
+from app.core.resources import audience_for_grant, requested_resource, scope_for_request
 from app.core.revocation import revoke_refresh_family, revoke_tokens_from_code
 from app.core.scopes import INVALID_SCOPE_SYNTAX, is_valid_scope
 from app.extensions import db
-from app.metrics import REPLAYS, count, count_token_issued
+from app.metrics import REPLAYS, count
 from app.models import AuthorizationCode, OAuthClient, RefreshToken
 from app.models.base import utcnow
 from app.oauth.client_assertion import PrivateKeyJWT
 from app.oauth.device_grant import DeviceAuthorization, DeviceCodeGrant
+from app.oauth.machine_grant import ClientCredentialsGrant
 from app.oauth.redemption import (
     consume_code,
     consume_refresh_token,
@@ -39,7 +39,6 @@ from app.oauth.redemption import (
     record_refresh_replay,
 )
 from app.oauth.token_endpoints import TokenIntrospection, TokenRevocation
-from app.oauth.usage import count_machine_token
 from app.security import new_token, token_digest
 from app.web.views import request_origin
 
@@ -138,18 +137,20 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         signed_in = request.user  # browser_session.SignedInUser
         now = utcnow()
         payload = request.payload.data
+        resources = list(dict.fromkeys(request.payload.datalist.get("resource", [])))  # checked by the view
         row = AuthorizationCode(
             code_digest=token_digest(code),
             client_id=request.client.id,
             user_id=signed_in.user.id,
             session_id=signed_in.session.id,
             redirect_uri=request.payload.redirect_uri,
-            scope=request.scope or "",
+            scope=scope_for_request(request.scope or "", resources),
             nonce=payload.get("nonce"),
             code_challenge=payload.get("code_challenge"),
             code_challenge_method=payload.get("code_challenge_method"),
             auth_time=signed_in.session.auth_time,
             amr=list(signed_in.session.amr),
+            resources=resources,
             created_at=now,
             expires_at=now + timedelta(seconds=current_app.config["AUTHORIZATION_CODE_TTL"]),
         )
@@ -180,6 +181,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         code: AuthorizationCode = lock_code(self.request.authorization_code)  # first lock: parallel uses queue here
         client: OAuthClient = self.request.client
         origin = request_origin()
+        if code.used_at is None:
+            # Before the code is spent: a wrong resource leaves it usable for the right one (invalid_target).
+            resource = audience_for_grant(client, requested_resource(self.request), code.resources)
         if code.used_at is not None or not consume_code(code):
             revoke_tokens_from_code(code)
             record_code_replay(code, origin=origin)
@@ -187,9 +191,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         user = self.authenticate_user(code)
         if user is None:
             raise InvalidGrantError("The account can't receive tokens now.")
-        grant = PersonGrant(client, user, code.scope, code.auth_time, code.amr, code.session_id, code.nonce)
+        resources = tuple(code.resources)
+        grant = PersonGrant(client, user, code.scope, code.auth_time, code.amr, code.session_id, code.nonce, resources)
         token = issue_person_tokens(
             grant,
+            resource=resource,
             origin=origin,
             include_refresh_token=client.check_grant_type("refresh_token"),
             include_id_token=True,
@@ -229,15 +235,17 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         user = self.authenticate_user(old)
         if user is None:
             raise InvalidGrantError("The account can't receive tokens now.")
+        resource = audience_for_grant(client, requested_resource(self.request), old.resources)
         if not consume_refresh_token(old):
             # Lost a race with a parallel use of the same token: that is a replay too.
             revoke_refresh_family(old.family_id)
             count(REPLAYS, token_type="refresh_token")
             raise InvalidGrantError("The refresh token was already used.")
         scope = self.request.payload.scope or old.scope  # narrowing checked by Authlib (_validate_token_scope)
-        grant = PersonGrant(client, user, scope, old.auth_time, old.amr, old.session_id)
+        grant = PersonGrant(client, user, scope, old.auth_time, old.amr, old.session_id, tuple(old.resources))
         token = issue_person_tokens(
             grant,
+            resource=resource,
             origin=request_origin(),
             include_refresh_token=True,
             include_id_token=False,
@@ -245,28 +253,6 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             parent=old,
             grant_type=self.GRANT_TYPE,
         )
-        return 200, token, self.TOKEN_RESPONSE_HEADER
-
-
-class ClientCredentialsGrant(grants.ClientCredentialsGrant):
-    """Machine tokens: pure CPU plus a cached client lookup; counted per minute, never a row per token."""
-
-    TOKEN_ENDPOINT_AUTH_METHODS = list(CONFIDENTIAL_AUTH_METHODS)
-
-    def validate_token_request(self):
-        super().validate_token_request()
-        if not self.request.client.is_confidential:
-            raise UnauthorizedClientError("Only confidential clients may use client_credentials.")
-
-    def create_token_response(self):
-        client: OAuthClient = self.request.client
-        scope = client.get_allowed_scope(self.request.payload.scope) if self.request.payload.scope else client.scope
-        if self.request.payload.scope and not scope:
-            raise InvalidScopeError("None of the requested scopes is available to this client.")  # RFC 6749 5.2
-        access = issue_access_token(client, scope)
-        count_machine_token(client)
-        count_token_issued(self.GRANT_TYPE, confidential=True)
-        token = {"access_token": access.token, "token_type": "Bearer", "expires_in": access.expires_in, "scope": scope}
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 

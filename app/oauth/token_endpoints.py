@@ -13,6 +13,7 @@ from app.core.client_cache import find_client
 from app.core.issuance import user_can_receive_tokens
 from app.core.jwts import ACCESS_TOKEN_TYPE, decode_own_jwt
 from app.core.protocol import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
+from app.core.resources import introspection_allowed
 from app.metrics import INTROSPECTIONS, count
 from app.models import OAuthClient, RefreshToken
 from app.oauth.redemption import (
@@ -86,6 +87,8 @@ class TokenIntrospection(IntrospectionEndpoint):
         token = _query_any_token(token_string, token_type_hint)
         if isinstance(token, RefreshToken) and not user_can_receive_tokens(token.user):
             return None  # a disabled or locked person's refresh token cannot be used, so it is not active
+        if isinstance(token, AccessTokenClaims) and not introspection_allowed(token.claims.get("aud")):
+            return None  # RFC 7662 2.2: "active": false reveals nothing about a token we won't describe
         return token
 
     def check_permission(self, token, client, request):

@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from app.core.consent import consent_state, grant_consent, record_consent_denied
 from app.core.keys import keyring
+from app.core.resources import consent_groups, resources_for, scope_for_request, scopes_outside_apis
 from app.core.scopes import describe_scope
 from app.core.transactions import TransactionAborted, run_with_retry
 from app.extensions import csrf, db, limiter
@@ -26,8 +27,8 @@ from app.oauth.authorize import (
 from app.oauth.discovery import DISCOVERY_MAX_AGE, JWKS_MAX_AGE, JWKS_PATH, WELL_KNOWN_PATHS, openid_configuration
 from app.oauth.forms import ConsentForm
 from app.oauth.grants import authorization_server
-from app.oauth.userinfo import userinfo_response
 from app.oauth.response_mode import check_response_mode, code_response, error_response
+from app.oauth.userinfo import userinfo_response
 from app.web.headers import allow_client_logos
 from app.web.next_url import remember_next
 from app.web.views import request_origin
@@ -50,7 +51,7 @@ def _validated_grant():
     grant = authorization_server().get_consent_grant(request=request, end_user=None)
     # Authlib refuses a repeated client_id, redirect_uri, response_type, scope or state (error page);
     # any other repeated parameter (nonce, code_challenge, prompt, ...) is as ambiguous (RFC 6749 3.1).
-    repeated = sorted(name for name, values in request.values.lists() if len(values) > 1)
+    repeated = sorted(name for name, values in request.values.lists() if len(values) > 1 and name != "resource")
     if repeated:
         raise InteractionError(
             "invalid_request", f"Repeated parameter '{repeated[0]}'.", grant.redirect_uri, request.values.get("state")
@@ -60,6 +61,11 @@ def _validated_grant():
             raise InteractionError(
                 error, f"The '{parameter}' parameter is not supported.", grant.redirect_uri, request.values.get("state")
             )
+    # RFC 8707: each resource known and allowed (invalid_target); an API's scopes only with its resource.
+    state = request.values.get("state")
+    identifiers = request.values.getlist("resource")
+    resources_for(grant.client, identifiers, redirect_uri=grant.redirect_uri, state=state)
+    grant.request.scope = scope_for_request(grant.request.scope or "", identifiers)
     if not grant.request.scope:
         # Nothing requested, or nothing this client may have (RFC 6749 3.3): no code for an empty grant.
         raise InteractionError(
@@ -80,13 +86,13 @@ def _validated_grant():
 def authorize():
     try:
         grant = _validated_grant()
+        check_response_mode(request.values, grant.redirect_uri, request.values.get("state"))
         step = decide(request.values, current_user, grant)
     except OAuth2Error as error:
         return _error_page(error) if is_page_error(error) else error_response(error, request.values)
     if step.kind == Step.LOGIN:
         # The sign-in about to happen satisfies prompt=login and max_age, whether or not someone was signed
         # in: kept, they would send a person who just signed in to the sign-in page a second time.
-        check_response_mode(request.values, grant.redirect_uri, request.values.get("state"))
         next_url = authorize_url_without(request.values, "prompt", "max_age")
         args = {"next": next_url}
         if step.reauthenticate:
@@ -113,11 +119,13 @@ def authorize():
 
 def _consent_page(grant):
     client = grant.client
-    scopes = (grant.request.scope or "").split()
+    scope = grant.request.scope or ""
+    resources = resources_for(client, request.values.getlist("resource"))  # checked in _validated_grant
     page = render_template(
         "oauth/consent.html",
         client=client,
-        scopes=[(s, describe_scope(s)) for s in scopes],
+        scopes=[(s, describe_scope(s)) for s in scopes_outside_apis(scope)],
+        apis=[(api, [(s, describe_scope(s)) for s in names]) for api, names in consent_groups(scope, resources)],
         redirect_host=grant.redirect_uri.split("/")[2] if "://" in grant.redirect_uri else grant.redirect_uri,
         form=ConsentForm(),
         # The original request rides along in the query, so the answer is checked exactly like the request;
@@ -152,6 +160,7 @@ def consent():
         return redirect(url_for("auth.login", next=authorize_url_without(request.args, ANSWERS)), code=303)
     try:
         grant = _validated_grant()
+        check_response_mode(request.values, grant.redirect_uri, request.args.get("state"))
     except OAuth2Error as error:
         return _error_page(error) if is_page_error(error) else error_response(error, request.values, status=303)
     if not current_user.user.is_email_verified:
@@ -160,7 +169,6 @@ def consent():
     if form.decision.data != "approve":
         record_consent_denied(current_user.user, grant.client, scope, origin=request_origin())
         db.session.commit()
-        check_response_mode(request.values, grant.redirect_uri, request.args.get("state"))
         denied = InteractionError("access_denied", "The person declined.", grant.redirect_uri, request.args.get("state"))
         return error_response(denied, request.values, status=303)
     if not grant_consent(current_user.user, grant.client, scope, origin=request_origin(), answers=request.args.get(ANSWERS)):

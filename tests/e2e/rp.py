@@ -76,11 +76,11 @@ def discover(server: LiveServer) -> dict:
     return metadata
 
 
-def rp_session(client: Client, **kwargs) -> OAuth2Session:
+def rp_session(client: Client, *, scope: str = SCOPE, **kwargs) -> OAuth2Session:
     session = OAuth2Session(
         client.client_id,
         client.client_secret,
-        scope=SCOPE,
+        scope=scope,
         redirect_uri=client.redirect_uri or None,
         code_challenge_method="S256",
         **kwargs,
