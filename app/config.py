@@ -11,7 +11,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy.engine import make_url
 
-from app.settings import ConfigError, check_environment, social_settings
+from app.settings import ConfigError, check_environment, database_pooler, engine_options, social_settings, with_connect_timeout
 from app.settings import env as _env
 from app.settings import env_bool as _env_bool
 from app.settings import env_int as _env_int
@@ -31,39 +31,6 @@ def load_or_create_secret(instance_dir: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(secret)
     return secret
-
-
-def with_connect_timeout(url: str, seconds: int) -> str:
-    """A PostgreSQL URL with ``connect_timeout`` unless it (or PGCONNECT_TIMEOUT) sets one; other URLs as they are."""
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("postgresql") or "connect_timeout" in parsed.query or "PGCONNECT_TIMEOUT" in os.environ:
-        return url
-    return parsed.update_query_dict({"connect_timeout": str(seconds)}).render_as_string(hide_password=False)
-
-
-DATABASE_POOLERS = ("none", "transaction")
-
-
-def database_pooler(value: str) -> str:
-    """IDP_DATABASE_POOLER, checked: a misspelt value stops start-up instead of running unprotected."""
-    pooler = value.strip().lower()
-    if pooler not in DATABASE_POOLERS:
-        raise ConfigError(f"IDP_DATABASE_POOLER must be one of {', '.join(DATABASE_POOLERS)}, not {value!r}")
-    return pooler
-
-
-def engine_options(url: str, pooler: str) -> dict[str, object]:
-    """SQLAlchemy's engine options: connections tested before use, and no prepared statements behind a transaction pooler.
-
-    psycopg 3 prepares a query on the server once it has run it prepare_threshold (5) times on one connection. A
-    transaction pooler (PgBouncer before 1.21, pool_mode = transaction) may run the next transaction on another
-    server connection, where that statement doesn't exist, or exists under the same name: an error either way.
-    The pool stays behind a pooler too: it keeps each worker's client connections to the pooler open.
-    """
-    options: dict[str, object] = {"pool_pre_ping": True}
-    if pooler == "transaction" and make_url(url).get_dialect().driver == "psycopg":
-        options["connect_args"] = {"prepare_threshold": None}
-    return options
 
 
 def refuse_unsafe_production(config: Config) -> None:

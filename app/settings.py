@@ -3,7 +3,8 @@
 Every reader records the setting it reads (name, type, default) in `KNOWN`, so after `Config`
 has read its settings the process knows the complete list: `check_environment` refuses a variable
 that isn't on it (a typo such as ``IDP_REDIS_ULR`` would otherwise be ignored without a word), and
-a test checks that docs/configuration.md describes exactly these, with these defaults.
+a test checks that docs/configuration.md describes exactly these, with these defaults. The database
+URL's helpers (connect timeout, pooler mode, engine options) live here too: pure functions of settings.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from sqlalchemy.engine import make_url
 
 PREFIX = "IDP_"
 # Read by the project's own test suite, never by the app; documented with the rest.
@@ -109,3 +112,36 @@ def social_settings(environ: dict[str, str]) -> dict[str, dict[str, str]]:
         if owner is not None and value:
             settings[owner.lower()][key[len(f"IDP_SOCIAL_{owner}_") :].lower()] = value
     return settings
+
+
+def with_connect_timeout(url: str, seconds: int) -> str:
+    """A PostgreSQL URL with ``connect_timeout`` unless it (or PGCONNECT_TIMEOUT) sets one; other URLs as they are."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("postgresql") or "connect_timeout" in parsed.query or "PGCONNECT_TIMEOUT" in os.environ:
+        return url
+    return parsed.update_query_dict({"connect_timeout": str(seconds)}).render_as_string(hide_password=False)
+
+
+DATABASE_POOLERS = ("none", "transaction")
+
+
+def database_pooler(value: str) -> str:
+    """IDP_DATABASE_POOLER, checked: a misspelt value stops start-up instead of running unprotected."""
+    pooler = value.strip().lower()
+    if pooler not in DATABASE_POOLERS:
+        raise ConfigError(f"IDP_DATABASE_POOLER must be one of {', '.join(DATABASE_POOLERS)}, not {value!r}")
+    return pooler
+
+
+def engine_options(url: str, pooler: str) -> dict[str, object]:
+    """SQLAlchemy's engine options: connections tested before use, and no prepared statements behind a transaction pooler.
+
+    psycopg 3 prepares a query on the server once it has run it prepare_threshold (5) times on one connection. A
+    transaction pooler (PgBouncer before 1.21, pool_mode = transaction) may run the next transaction on another
+    server connection, where that statement doesn't exist, or exists under the same name: an error either way.
+    The pool stays behind a pooler too: it keeps each worker's client connections to the pooler open.
+    """
+    options: dict[str, object] = {"pool_pre_ping": True}
+    if pooler == "transaction" and make_url(url).get_dialect().driver == "psycopg":
+        options["connect_args"] = {"prepare_threshold": None}
+    return options
