@@ -94,7 +94,7 @@ def device_scope(client: OAuthClient, requested: str | None) -> str | None:
     return " ".join(names)
 
 
-def start_device_authorization(client: OAuthClient, scope: str) -> IssuedDeviceCode:
+def start_device_authorization(client: OAuthClient, scope: str, resources: list[str]) -> IssuedDeviceCode:
     """Store a new pending request (device code as a digest only) and return what the device is told."""
     config = current_app.config
     ttl = min(config["DEVICE_CODE_TTL"], MAX_DEVICE_CODE_TTL)
@@ -108,6 +108,7 @@ def start_device_authorization(client: OAuthClient, scope: str) -> IssuedDeviceC
             user_code=new_user_code(),
             client_id=client.id,
             scope=scope,
+            resources=resources,  # RFC 8707, checked by the endpoint
             interval=interval,
             status=DeviceCodeStatus.PENDING,
             created_at=now,

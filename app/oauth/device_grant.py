@@ -17,6 +17,7 @@ from flask import current_app
 
 from app.core.issuance import PersonGrant, issue_person_tokens, user_can_receive_tokens
 from app.core.protocol import AUTH_METHODS, DEVICE_CODE
+from app.core.resources import audience_for_grant, requested_resource, resources_for, scope_for_request
 from app.models import DeviceCode, OAuthClient
 from app.oauth import device
 from app.web.views import request_origin
@@ -49,7 +50,9 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):
         scope = device.device_scope(client, request.payload.scope)
         if scope is None:
             raise InvalidScopeError("The client is not registered for the requested scope.")
-        issued = device.start_device_authorization(client, scope)
+        identifiers = list(dict.fromkeys(request.payload.datalist.get("resource", [])))
+        resources_for(client, identifiers)  # RFC 8707: invalid_target for an unknown or not allowed API
+        issued = device.start_device_authorization(client, scope_for_request(scope, identifiers), identifiers)
         uri = self.get_verification_uri()
         body = {
             "device_code": issued.device_code,
@@ -97,15 +100,18 @@ class DeviceCodeGrant(AuthlibDeviceCodeGrant):
     def create_token_response(self):
         row: DeviceCode = self.request.credential
         client: OAuthClient = self.request.client
+        # Before the code is spent: a wrong resource leaves it usable for the right one (invalid_target).
+        resource = audience_for_grant(client, requested_resource(self.request), row.resources)
         if not device.redeem_device_code(row):
             # A parallel poll got the tokens first.
             raise InvalidGrantError("The device code was already used.")
         user = self.request.user
         if not user_can_receive_tokens(user):
             raise InvalidGrantError("The account can't receive tokens now.")
-        grant = PersonGrant(client, user, row.scope, row.auth_time, list(row.amr), row.session_id)
+        grant = PersonGrant(client, user, row.scope, row.auth_time, list(row.amr), row.session_id, resources=tuple(row.resources))
         token = issue_person_tokens(
             grant,
+            resource=resource,
             origin=request_origin(),
             include_refresh_token=client.check_grant_type("refresh_token"),
             include_id_token=True,

@@ -89,7 +89,7 @@ class IdPAuthorizationServer(AuthorizationServer):
 def _refuse_repeated_parameters(request) -> None:
     """RFC 6749 3.1/3.2: request parameters MUST NOT be included more than once (any parameter)."""
     for name, values in request.payload.datalist.items():
-        if len(values) > 1:
+        if len(values) > 1 and name != "resource":  # RFC 8707 allows several; each endpoint says how many
             raise InvalidRequestError(f"Repeated parameter '{name}'.")
 
 

@@ -45,7 +45,7 @@ def signed_in(create_user):
 
 
 def issue(client: OAuthClient, scope: str = "openid") -> tuple[device.IssuedDeviceCode, DeviceCode]:
-    issued = device.start_device_authorization(client, scope)
+    issued = device.start_device_authorization(client, scope, [])
     db.session.commit()
     return issued, device.find_device_code(issued.device_code)
 

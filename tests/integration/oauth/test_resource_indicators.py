@@ -7,9 +7,11 @@ from joserfc import jws
 
 from app.core import apis
 from app.core.audit import CLI_ORIGIN
+from app.core.protocol import DEVICE_CODE
 from app.extensions import db
 from app.models import ApiResource, AuthorizationCode, RefreshToken
 from tests.integration.oauth.conftest import count_rows, fresh, params_of, verify_jwt
+from tests.integration.oauth.test_device_flow import answer, poll, start
 
 PHOTOS = "https://photos.example/api"
 CALENDAR = "https://calendar.example/"
@@ -182,7 +184,7 @@ def test_client_credentials_for_an_api(app, rp, create_oauth_client, photos):
     )
     assert other_scope.status_code == 400 and other_scope.get_json()["error"] == "invalid_scope"
     two = rp.post("/oauth/token", client, secret, {"grant_type": "client_credentials", "resource": [PHOTOS, PHOTOS]})
-    assert two.status_code == 400 and two.get_json()["error"] == "invalid_request"
+    assert two.status_code == 400 and two.get_json()["error"] == "invalid_target"  # one API per token
 
 
 def test_introspection_reports_the_audience_and_respects_an_api_that_turned_it_off(
@@ -213,3 +215,23 @@ def test_the_consent_page_groups_permissions_by_api(app, rp, user, create_oauth_
     assert "Photo API" in section and 'data-scope="photos:read">See your photos</li>' in section
     assert 'data-scope="calendar:read"' not in html  # not asked for with its API
     assert html.index('data-scope="openid"') < html.index(f'data-resource="{PHOTOS}"')
+
+
+def test_the_device_flow_takes_resources_and_the_token_request_narrows_to_one(
+    app, rp, auth, user, create_oauth_client, photos, calendar
+):
+    tv, _ = create_oauth_client(is_confidential=False, redirect_uris=[], grant_types=[DEVICE_CODE, "refresh_token"], scope=SCOPE)
+    allow(tv, photos, calendar)
+    refused = start(rp, tv, scope=SCOPE, resource="https://unknown.example/")
+    assert refused.status_code == 400 and refused.get_json()["error"] == "invalid_target"
+
+    started = start(rp, tv, scope=SCOPE, resource=[PHOTOS, CALENDAR]).get_json()
+    answer(auth, user, started["user_code"])
+    assert poll(rp, tv, started["device_code"]).get_json()["error"] == "invalid_target"  # which one?
+    response = rp.post(
+        "/oauth/token", tv, None, {"grant_type": DEVICE_CODE, "device_code": started["device_code"], "resource": PHOTOS}
+    )
+
+    assert response.status_code == 200, response.get_json()
+    claims = verify_jwt(rp.http, response.get_json()["access_token"]).claims
+    assert claims["aud"] == PHOTOS and claims["scope"] == "photos:read photos:write"
