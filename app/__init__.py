@@ -17,7 +17,7 @@ from app.account import (
     session_views,
 )
 from app.account import views as account_views
-from app.admin import audit_views, clients_views, dashboard_views, group_views, rbac_views, users_views
+from app.admin import api_views, audit_views, clients_views, dashboard_views, group_views, rbac_views, users_views
 from app.auth import social_views
 from app.auth import views as auth_views
 from app.cli import init_cli
@@ -48,7 +48,7 @@ from app.web.tracing import init_tracing
 # Routes attach to their blueprint when these modules are imported; listed here so that is explicit.
 ROUTE_MODULES = (
     account_views, apps_views, data_views, history_views, linked_views, password_views, profile_views, session_views,
-    audit_views, clients_views, dashboard_views, group_views, rbac_views, users_views,
+    api_views, audit_views, clients_views, dashboard_views, group_views, rbac_views, users_views,
     auth_views, social_views,
     mfa_views, recovery_views, sms_views, totp_views, webauthn_views,
     oauth_views, device_views, logout_views, registration_views,

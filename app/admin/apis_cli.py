@@ -100,8 +100,8 @@ def disallow_client(identifier, client_id) -> None:
 
 def _change_access(identifier: str, client_id: str, *, allow: bool) -> None:
     api, client = _api(identifier), _client(client_id)
-    current = [a for a in apis.list_apis() if any(c.id == client.id for c in a.clients) and a.id != api.id]
-    apis.set_client_apis(client, [*current, api] if allow else current, actor=None, origin=CLI_ORIGIN)
+    change = apis.allow_client if allow else apis.disallow_client
+    change(api, client, actor=None, origin=CLI_ORIGIN)  # nothing to change: nothing recorded
     db.session.commit()
     click.echo(json.dumps(_summary(api)))
 

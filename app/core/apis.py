@@ -13,7 +13,7 @@ from app.core.keys import ALGORITHMS
 from app.core.resources import MAX_IDENTIFIER_LENGTH, is_valid_identifier
 from app.core.text import lazy_gettext
 from app.extensions import db
-from app.models import ApiResource, OAuthClient, User
+from app.models import ApiResource, CustomScope, OAuthClient, User
 
 MIN_TOKEN_SECONDS = 60
 
@@ -115,3 +115,46 @@ def _apply_settings(api: ApiResource, spec: ApiSpec) -> None:
 
 
 # --- one API's scopes and clients, a change at a time (the console's detail page) ---
+
+
+def add_api_scope(api: ApiResource, name: str, description: str, *, actor: User | None, origin: Origin) -> CustomScope:
+    """A new scope that belongs to this API; the naming rules (and uniqueness across all scopes) are rbac's."""
+    scope = rbac.create_scope(name, description, actor=actor, origin=origin)
+    scope.resource_id = api.id
+    db.session.flush()
+    record_event("admin.api_scope_added", origin=origin, actor=actor, api=api.identifier, scope=scope.name)
+    return scope
+
+
+def remove_api_scope(api: ApiResource, scope: CustomScope, *, actor: User | None, origin: Origin) -> None:
+    """Clients keep the name in their lists, but no token for the API carries it any more."""
+    record_event("admin.api_scope_removed", origin=origin, actor=actor, api=api.identifier, scope=scope.name)
+    rbac.delete_scope(scope, actor=actor, origin=origin)
+
+
+def clients_not_allowed(api: ApiResource) -> list[OAuthClient]:
+    """The clients that may not ask tokens for this API yet: what the console offers to allow."""
+    allowed = {client.id for client in api.clients}
+    return [c for c in db.session.scalars(select(OAuthClient).order_by(OAuthClient.name)) if c.id not in allowed]
+
+
+def apis_of(client: OAuthClient) -> list[ApiResource]:
+    return [api for api in list_apis() if any(c.id == client.id for c in api.clients)]
+
+
+def allow_client(api: ApiResource, client: OAuthClient, *, actor: User | None, origin: Origin) -> bool:
+    """Add one API to the client's; False when it already had it (nothing recorded)."""
+    current = apis_of(client)
+    if any(a.id == api.id for a in current):
+        return False
+    set_client_apis(client, [*current, api], actor=actor, origin=origin)
+    return True
+
+
+def disallow_client(api: ApiResource, client: OAuthClient, *, actor: User | None, origin: Origin) -> bool:
+    """Take one API from the client's; False when it did not have it (nothing recorded)."""
+    current = apis_of(client)
+    if not any(a.id == api.id for a in current):
+        return False
+    set_client_apis(client, [a for a in current if a.id != api.id], actor=actor, origin=origin)
+    return True

@@ -109,6 +109,7 @@ CONSOLE_PAGES = [
     ("console-new-user", "/admin/users/new"),
     ("console-clients", "/admin/clients"),
     ("console-new-client", "/admin/clients/new"),
+    ("console-apis", "/admin/apis"),
     ("console-roles", "/admin/roles"),
     ("console-audit", "/admin/audit"),
     ("console-sessions", "/admin/sessions"),
@@ -120,18 +121,21 @@ CONSOLE_PAGES = [
 CONSOLE_ITEMS = [
     ("console-user", "/admin/users", "a[href*='/admin/users/']:not([href$='/new']):not([href$='/users/'])"),
     ("console-client", "/admin/clients", "a[href*='/admin/clients/']:not([href$='/new'])"),
+    ("console-api", "/admin/apis", "a[href*='/admin/apis/']"),
     ("console-role", "/admin/roles", "a[href*='/admin/roles/']"),
     ("console-group", "/admin/roles", "a[href*='/admin/groups/']"),
 ]
 
 
 def seed_console(server: LiveServer) -> None:
-    """A role, a group and a client, so their own pages and the lists have rows."""
+    """A role, a group, a client and an API, so their own pages and the lists have rows."""
     suffix = generate_token(6).lower()
     with server.engine.begin() as connection:
         connection.execute(insert(Role).values(name=f"a11y:{suffix}", description="Reads the books", created_at=utcnow()))
         connection.execute(insert(Group).values(name=f"a11y-{suffix}", description="Auditors", created_at=utcnow()))
     rp.register_client(server, "Accessibility Check App", redirect_uri=rp.loopback_redirect_uri())
+    api = ["apis", "create", f"https://a11y-{suffix}.example/", "--name", "Books API"]
+    server.flask(*api, "--scope", f"books-{suffix}:read=Read the books")
 
 
 def open_first(page: Page, list_path: str, selector: str) -> None:
@@ -157,6 +161,10 @@ def admin_pages(page: Page, server: LiveServer) -> Iterator[str]:
     page.get_by_role("button", name="Create client").click()
     expect(page.locator("#client-errors")).to_be_visible()
     yield "console-new-client-refused"
+    page.goto("/admin/apis")
+    page.get_by_role("button", name="Register API").click()
+    expect(page.locator("#api-create-errors")).to_be_visible()
+    yield "console-new-api-refused"
     page.goto("/mfa/")
     page.locator("#factor-recovery").get_by_role("button", name="Create recovery codes").click()
     expect(page.get_by_role("list", name="Your new recovery codes")).to_be_visible()
