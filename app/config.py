@@ -50,6 +50,9 @@ def refuse_unsafe_production(config: Config) -> None:
             "IDP_SMS_SENDER=log writes one-time codes to the log: set IDP_SMS_SENDER=http (with IDP_SMS_HTTP_*) "
             "or IDP_SMS_SENDER=off to not offer text messages"
         )
+    for name in ("CLIENT_ID_METADATA_ALLOW_HTTP", "CLIENT_ID_METADATA_ALLOW_LOOPBACK"):
+        if getattr(config, name):
+            problems.append(f"IDP_{name} is for development only: client metadata documents would be fetched unprotected")
     if problems:
         raise ConfigError("refusing to start in production:" + "".join(f"\n  - {problem}" for problem in problems))
 
@@ -176,6 +179,12 @@ class Config:
         # Scopes a self-registered client may ask for (RFC 7591 "scope"); anything else needs an operator.
         self.REGISTRATION_SCOPES = _env("REGISTRATION_SCOPES", "openid profile email offline_access")
         self.LIMIT_REGISTER_CLIENT_IP = _env("LIMIT_REGISTER_CLIENT_IP", "30 per hour")
+        # Client ID Metadata Documents (app/core/client_metadata.py): an https URL as client_id, fetched; off by default.
+        self.CLIENT_ID_METADATA_DOCUMENTS = _env_bool("CLIENT_ID_METADATA_DOCUMENTS", False)
+        self.CLIENT_ID_METADATA_HOSTS = _env("CLIENT_ID_METADATA_HOSTS", "")  # comma-separated; empty: any public host
+        # Development only, refused in production: documents over plain http, and from loopback addresses.
+        self.CLIENT_ID_METADATA_ALLOW_HTTP = _env_bool("CLIENT_ID_METADATA_ALLOW_HTTP", False)
+        self.CLIENT_ID_METADATA_ALLOW_LOOPBACK = _env_bool("CLIENT_ID_METADATA_ALLOW_LOOPBACK", False)
 
         self.SMTP_HOST = _env("SMTP_HOST")
         self.SMTP_PORT = _env_int("SMTP_PORT", 587)

@@ -14,6 +14,7 @@ from app.core.scopes import describe_scope
 from app.extensions import db
 from app.models import DeviceCode, DeviceCodeStatus, OAuthClient, OAuthConsent, RefreshToken, User
 from app.models.base import utcnow
+from app.models.oauth import MAX_CLIENT_ID_LENGTH
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def connected_apps(user: User, now: datetime | None = None) -> list[ConnectedApp
 def find_connected_client(user: User, client_id: str) -> OAuthClient | None:
     """The client named by its public id, when it is on this person's list (a consent, or live tokens)."""
     # Visible ASCII of a sane length only: anything else matches no row (and a NUL byte breaks PostgreSQL).
-    if not 0 < len(client_id) <= 64 or not (client_id.isascii() and client_id.isprintable()):
+    if not 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH or not (client_id.isascii() and client_id.isprintable()):
         return None
     client = db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     if client is None:

@@ -28,14 +28,14 @@ def _connected_or_404(client_id: str):
     return client
 
 
-@bp.get("/apps/<client_id>/revoke")
+@bp.get("/apps/<path:client_id>/revoke")
 @login_required
 def confirm_revoke_app(client_id: str):
     client = _connected_or_404(client_id)
     return render_template("account/confirm_revoke_app.html", client=client, form=ConfirmedForm.to_send())
 
 
-@bp.post("/apps/<client_id>/revoke")
+@bp.post("/apps/<path:client_id>/revoke")
 @login_required
 def revoke_app(client_id: str):
     if not ConfirmedForm().validate_on_submit():

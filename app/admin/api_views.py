@@ -134,7 +134,7 @@ def api_client_allow(api_id: int):
     return see_other(url_for("admin.api", api_id=found.id) + "#clients")
 
 
-@bp.route("/apis/<int:api_id>/clients/<client_id>/remove", methods=["GET", "POST"])
+@bp.route("/apis/<int:api_id>/clients/<path:client_id>/remove", methods=["GET", "POST"])
 def api_client_remove(api_id: int, client_id: str):
     found = _api_or_404(api_id)
     client = find_client(client_id)

@@ -20,6 +20,7 @@ from app.core.revocation import delete_client_and_grants, revoke_client_tokens
 from app.core.text import lazy_gettext
 from app.extensions import db
 from app.models import OAuthClient, User
+from app.models.oauth import MAX_CLIENT_ID_LENGTH
 from app.security import new_token, token_digest
 
 # The columns an edit may change, in the order the audit event lists them.
@@ -90,7 +91,7 @@ def list_clients(sort: Sort = CLIENT_SORTS.default) -> list[OAuthClient]:
 
 
 def find_client(client_id: str) -> OAuthClient | None:
-    if not client_id or len(client_id) > 64:
+    if not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH:
         return None
     return db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
 

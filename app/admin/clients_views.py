@@ -79,14 +79,14 @@ def client_new():
     return _secret_page(client, secret, gettext("Client created"))
 
 
-@bp.get("/clients/<client_id>")
+@bp.get("/clients/<path:client_id>")
 def client(client_id: str):
     found = _client_or_404(client_id)
     form = ClientEditForm(data=settings_of(found))
     return render_template("admin/client.html", client=found, form=form, uses_secret=service.uses_secret(found))
 
 
-@bp.post("/clients/<client_id>/edit")
+@bp.post("/clients/<path:client_id>/edit")
 def client_edit(client_id: str):
     found = _client_or_404(client_id)
     form = ClientEditForm()
@@ -119,7 +119,7 @@ def _confirm_page(client: OAuthClient, action: str):
     return page, 400 if request.method == "POST" else 200
 
 
-@bp.route("/clients/<client_id>/rotate-secret", methods=["GET", "POST"])
+@bp.route("/clients/<path:client_id>/rotate-secret", methods=["GET", "POST"])
 def client_rotate_secret(client_id: str):
     found = _client_or_404(client_id)
     if not ConfirmActionForm().validate_on_submit():
@@ -134,7 +134,7 @@ def client_rotate_secret(client_id: str):
     return _secret_page(found, secret, gettext("New secret"))
 
 
-@bp.route("/clients/<client_id>/disable", methods=["GET", "POST"])
+@bp.route("/clients/<path:client_id>/disable", methods=["GET", "POST"])
 def client_disable(client_id: str):
     found = _client_or_404(client_id)
     if not ConfirmActionForm().validate_on_submit():
@@ -146,7 +146,7 @@ def client_disable(client_id: str):
     return see_other(url_for("admin.client", client_id=found.client_id))
 
 
-@bp.post("/clients/<client_id>/enable")
+@bp.post("/clients/<path:client_id>/enable")
 def client_enable(client_id: str):
     found = _client_or_404(client_id)
     if not ConfirmForm().validate_on_submit():
@@ -158,7 +158,7 @@ def client_enable(client_id: str):
     return see_other(url_for("admin.client", client_id=found.client_id))
 
 
-@bp.route("/clients/<client_id>/delete", methods=["GET", "POST"])
+@bp.route("/clients/<path:client_id>/delete", methods=["GET", "POST"])
 def client_delete(client_id: str):
     found = _client_or_404(client_id)
     if not ConfirmActionForm().validate_on_submit():

@@ -10,8 +10,10 @@ import redis
 from flask import current_app
 from sqlalchemy import select
 
+from app.core import client_metadata
 from app.extensions import db
 from app.models import OAuthClient
+from app.models.oauth import MAX_CLIENT_ID_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,26 @@ def client_cache() -> ClientCache:
 
 def find_client(client_id: str | None) -> OAuthClient | None:
     """An enabled client, or None. Oversized ids are refused before any lookup."""
-    if not client_id or len(client_id) > 64:
+    if not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH:
         return None
-    client = client_cache().get(client_id)
+    client = _metadata_document_client(client_id) if client_metadata.is_metadata_url(client_id) else client_cache().get(client_id)
     return client if client is not None and not client.is_disabled else None
+
+
+def _metadata_document_client(url: str) -> OAuthClient | None:
+    """The client a metadata document describes: its stored row while fresh, else fetched again (or None)."""
+    config = current_app.config
+    if not client_metadata.enabled(config):
+        return None
+    try:
+        client_metadata.check_client_id_url(url, config)  # the settings may have changed since it was stored
+    except client_metadata.MetadataError as error:
+        log.warning("client metadata document refused: %s; client_id=%s", error, url)
+        return None
+    client = client_cache().get(url)
+    if client is not None and not client_metadata.needs_refresh(client):
+        return client
+    if not client_metadata.refresh(url):
+        return None
+    client_cache().invalidate(url)
+    return client_cache().get(url)

@@ -18,6 +18,8 @@ def find_consent(user: User, client: OAuthClient) -> OAuthConsent | None:
 
 
 def needs_consent(user: User, client: OAuthClient, scope: str) -> bool:
+    if client.is_metadata_document:
+        return True  # unreviewed, and its document may have changed since: asked every time
     if client.is_first_party:
         return False
     consent = find_consent(user, client)

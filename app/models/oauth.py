@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -13,6 +14,8 @@ from app.models.base import Base, UTCDateTime, utcnow
 from app.models.user import User
 from app.security import constant_time_equals, token_digest
 
+# Ids are 32 random characters, or an https URL naming a Client ID Metadata Document (app/core/client_metadata.py).
+MAX_CLIENT_ID_LENGTH = 255
 _LOOPBACK_URI = re.compile(r"(http://(?:127\.0\.0\.1|\[::1\]))(?::([1-9][0-9]{0,4}))?([/?].*)?", re.DOTALL)
 
 
@@ -30,7 +33,7 @@ class OAuthClient(Base):
     __tablename__ = "oauth_client"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(MAX_CLIENT_ID_LENGTH), unique=True)
     client_secret_digest: Mapped[str | None] = mapped_column(
         String(64), comment="SHA-256 of the secret; a high-entropy secret needs no slow hash"
     )
@@ -57,7 +60,16 @@ class OAuthClient(Base):
     )
     registration_token_digest: Mapped[str | None] = mapped_column(String(64), comment="RFC 7592 access token digest")
     is_dynamically_registered: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_metadata_document: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), comment="client_id is the URL of its metadata document: unreviewed"
+    )
+    metadata_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="fetch the document again after this")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def metadata_document_host(self) -> str:
+        """The host a metadata-document client names itself by: the one thing about it that was checked."""
+        return (urlsplit(self.client_id).hostname or "") if self.is_metadata_document else ""
 
     # --- Authlib ClientMixin ---
     def get_client_id(self) -> str:

@@ -6,6 +6,7 @@ import json
 
 from flask import current_app
 
+from app.core import client_metadata
 from app.core.protocol import (
     ACR_FEDERATED,
     ACR_MFA,
@@ -77,5 +78,7 @@ def openid_configuration() -> bytes:
         metadata = _metadata(issuer)
         if registration_enabled(current_app.config):  # advertised only when a client could use it
             metadata["registration_endpoint"] = f"{issuer}/oauth/register"
+        if client_metadata.enabled(current_app.config):  # draft-ietf-oauth-client-id-metadata-document
+            metadata["client_id_metadata_document_supported"] = True
         cache[issuer] = json.dumps(metadata, separators=(",", ":")).encode("utf-8")
     return cache[issuer]

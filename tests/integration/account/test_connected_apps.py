@@ -307,3 +307,18 @@ def test_revoking_twice_is_404_the_second_time(rp, ada, printer):
 
     assert revoke(rp.http, client.client_id).status_code == 404
     assert audit_types().count("oauth.consent_revoked") == 1
+
+
+def test_an_app_whose_client_id_is_a_url_can_be_revoked_too(rp, ada, create_oauth_client):
+    """Client ID Metadata Documents: the client_id is an https URL, slashes and all, in the page's links."""
+    client, _ = create_oauth_client(name="Agent", is_confidential=False, client_id="https://agent.example/oauth/client.json")
+    db.session.add(OAuthConsent(user_id=ada.id, client_id=client.id, scope="openid profile"))
+    db.session.commit()
+    assert rp.auth.login(ada.email).status_code == 303
+    assert client.client_id in listed(rp.http)
+
+    asked = rp.http.get(f"/account/apps/{client.client_id}/revoke")
+    assert asked.status_code == 200 and "Agent" in asked.get_data(as_text=True)
+    assert revoke(rp.http, client.client_id).status_code == 303
+    assert consent_of(ada, client) is None
+
