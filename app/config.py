@@ -162,6 +162,9 @@ class Config:
         self.REFRESH_TOKEN_IDLE_TTL = _env_int("REFRESH_TOKEN_IDLE_SECONDS", 14 * 86400)  # unused this long: dead
         self.DEVICE_CODE_TTL = min(_env_int("DEVICE_CODE_SECONDS", 600), 600)
         self.DEVICE_CODE_INTERVAL = _env_int("DEVICE_CODE_INTERVAL", 5)
+        # RFC 9126: a pushed request's request_uri must reach /oauth/authorize this soon (at most 600).
+        self.PAR_SECONDS = max(1, min(_env_int("PAR_SECONDS", 60), 600))
+        self.REQUIRE_PAR = _env_bool("REQUIRE_PAR", False)  # every client must push its authorization requests
         # ES256 signs ~5x faster than RS256 here; ID tokens stay RS256 unless a client asks otherwise.
         self.ACCESS_TOKEN_ALG = _env("ACCESS_TOKEN_ALG", "ES256")
         self.ACCESS_TOKEN_AUDIENCE = _env("ACCESS_TOKEN_AUDIENCE")  # default: the issuer

@@ -103,6 +103,7 @@ class _ClientSettingsForm(FlaskForm):
     )
     is_first_party = BooleanField(lazy_gettext("First-party (skips the consent page)"))
     roles_claim = BooleanField(lazy_gettext("Send roles and groups claims when the app asks for the roles scope"))
+    require_par = BooleanField(lazy_gettext("Accept only pushed authorization requests (PAR)"))
     logo_uri = StringField(lazy_gettext("Logo URL"), filters=[_strip], validators=[Optional(), Length(max=500)])
     tos_uri = StringField(lazy_gettext("Terms of service URL"), filters=[_strip], validators=[Optional(), Length(max=500)])
     policy_uri = StringField(lazy_gettext("Privacy policy URL"), filters=[_strip], validators=[Optional(), Length(max=500)])
@@ -160,6 +161,7 @@ def settings_of(client: OAuthClient) -> dict:
         "application_type": client.application_type,
         "is_first_party": client.is_first_party,
         "roles_claim": client.roles_claim,
+        "require_par": client.require_pushed_authorization_requests,
         "logo_uri": client.logo_uri or "",
         "tos_uri": client.tos_uri or "",
         "policy_uri": client.policy_uri or "",

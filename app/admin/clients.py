@@ -38,6 +38,7 @@ EDITABLE = (
     "policy_uri",
     "jwks",
     "roles_claim",
+    "require_pushed_authorization_requests",
 )
 
 
@@ -101,10 +102,13 @@ def uses_secret(client: OAuthClient) -> bool:
     return client.is_confidential and client.token_endpoint_auth_method != "private_key_jwt"
 
 
-def add_client(spec: ClientSpec, *, roles_claim: bool, actor: User, origin: Origin) -> tuple[OAuthClient, str | None]:
+def add_client(
+    spec: ClientSpec, *, roles_claim: bool, require_par: bool = False, actor: User, origin: Origin
+) -> tuple[OAuthClient, str | None]:
     """Validate and add the client; its secret is returned for the one page that shows it."""
     client, secret = create_client(spec)
     client.roles_claim = roles_claim
+    client.require_pushed_authorization_requests = require_par
     record_event(
         "admin.client_created",
         origin=origin,
@@ -119,7 +123,9 @@ def add_client(spec: ClientSpec, *, roles_claim: bool, actor: User, origin: Orig
     return client, secret
 
 
-def update_client(client: OAuthClient, spec: ClientSpec, *, roles_claim: bool, actor: User, origin: Origin) -> list[str]:
+def update_client(
+    client: OAuthClient, spec: ClientSpec, *, roles_claim: bool, require_par: bool = False, actor: User, origin: Origin
+) -> list[str]:
     """Replace the editable settings after the registration checks; returns the names of what changed."""
     if spec.is_confidential != client.is_confidential:
         # As in RFC 7592 updates: switching kind would strand or invent a secret; register a new client.
@@ -139,6 +145,7 @@ def update_client(client: OAuthClient, spec: ClientSpec, *, roles_claim: bool, a
         "policy_uri": spec.policy_uri,
         "jwks": spec.jwks if spec.token_endpoint_auth_method == "private_key_jwt" else None,
         "roles_claim": roles_claim,
+        "require_pushed_authorization_requests": require_par,
     }
     changed = [name for name in EDITABLE if getattr(client, name) != values[name]]
     for name in changed:

@@ -70,7 +70,11 @@ def client_new():
     try:
         spec = form.spec(is_confidential=form.is_confidential)
         client, secret = service.add_client(
-            spec, roles_claim=form.roles_claim.data, actor=current_user.user, origin=request_origin()
+            spec,
+            roles_claim=form.roles_claim.data,
+            require_par=form.require_par.data,
+            actor=current_user.user,
+            origin=request_origin(),
         )
     except ClientSpecError as error:
         _refused(form, error)
@@ -96,6 +100,7 @@ def client_edit(client_id: str):
                 found,
                 form.spec(is_confidential=found.is_confidential),
                 roles_claim=form.roles_claim.data,
+                require_par=form.require_par.data,
                 actor=current_user.user,
                 origin=request_origin(),
             )

@@ -16,6 +16,8 @@ it died never meets it gone, and an operator looking into something that has jus
 - Sign-in sessions: revoked, or past their idle or absolute timeout (the longer ones when kept signed in).
 - Browsers and networks a person signed in from (the new-sign-in email): unused for 180 days.
 - Trusted browsers (they skip the second factor at sign-in): once their ``expires_at`` has passed.
+- Pushed authorization requests (RFC 9126): once their ``expires_at`` has passed, used or not (a used one
+  is refused by ``used_at`` until then, and by its absence after).
 - Audit events and the per-minute machine-token counts (the audit trail of client credentials) only with
   IDP_AUDIT_RETENTION_DAYS: older than that many days. Without it the trail is kept forever.
 Signing keys are never deleted here: a retired key simply stops being published (app/core/keys.py).
@@ -42,6 +44,7 @@ from app.models import (
     DeviceCode,
     EmailToken,
     LiveAccessToken,
+    PushedAuthorizationRequest,
     RefreshToken,
     RevokedAccessToken,
     SeenDevice,
@@ -83,6 +86,11 @@ def dead_rows(config: Mapping, now: datetime) -> DeadRows:
         ),
         ("seen_devices", SeenDevice.__table__, SeenDevice.last_seen_at < cutoff - SEEN_DEVICE_RETENTION),
         ("trusted_browsers", TrustedBrowser.__table__, TrustedBrowser.expires_at < cutoff),
+        (
+            "pushed_authorization_requests",
+            PushedAuthorizationRequest.__table__,
+            PushedAuthorizationRequest.expires_at < cutoff,
+        ),
     ]
     retention_start = audit_retention_start(config, now)
     if retention_start is not None:

@@ -19,6 +19,7 @@ from app.models.oauth import (
     RevokedAccessToken,
     UsedClientAssertion,
 )
+from app.models.par import PushedAuthorizationRequest
 from app.models.rbac import CustomScope, Group, Role, group_members, group_roles, user_roles
 from app.models.resources import ApiResource, client_resources
 from app.models.session import SignInStage, UserSession
@@ -34,6 +35,7 @@ __all__ = [
     "group_roles",
     "user_roles",
     "PhoneFactor",
+    "PushedAuthorizationRequest",
     "RecoveryCode",
     "SmsCode",
     "TotpFactor",

@@ -58,6 +58,9 @@ class OAuthClient(Base):
     allow_plain_code_flow: Mapped[bool] = mapped_column(
         Boolean, default=False, comment="confidential clients only: PKCE may be omitted (never for public clients)"
     )
+    require_pushed_authorization_requests: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), comment="RFC 9126: authorization requests only by request_uri"
+    )
     registration_token_digest: Mapped[str | None] = mapped_column(String(64), comment="RFC 7592 access token digest")
     is_dynamically_registered: Mapped[bool] = mapped_column(Boolean, default=False)
     is_metadata_document: Mapped[bool] = mapped_column(

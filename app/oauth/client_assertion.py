@@ -48,7 +48,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
 
     def get_audiences(self) -> list[str]:
         issuer = current_app.config["ISSUER"]
-        return [f"{issuer}/oauth/token", issuer]
+        return [f"{issuer}/oauth/token", f"{issuer}/oauth/par", issuer]  # RFC 9126 2: the PAR endpoint too
 
     def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
         # Keys come only from the client's registration; jwk/jku/x5u/x5c headers are never consulted.

@@ -66,7 +66,10 @@ def _metadata(issuer: str) -> dict[str, object]:
         "acr_values_supported": [ACR_PASSWORD, ACR_FEDERATED, ACR_MFA],
         "authorization_response_iss_parameter_supported": True,
         "request_parameter_supported": False,
+        # request_uri means request objects by reference (OIDC Core 6.2), which stay unsupported; a pushed
+        # request's request_uri is announced by its own endpoint (RFC 9126 5).
         "request_uri_parameter_supported": False,
+        "pushed_authorization_request_endpoint": f"{issuer}/oauth/par",
         "claims_parameter_supported": False,
     }
 
@@ -76,6 +79,7 @@ def openid_configuration() -> bytes:
     issuer = current_app.config["ISSUER"]
     if issuer not in cache:
         metadata = _metadata(issuer)
+        metadata["require_pushed_authorization_requests"] = bool(current_app.config["REQUIRE_PAR"])
         if registration_enabled(current_app.config):  # advertised only when a client could use it
             metadata["registration_endpoint"] = f"{issuer}/oauth/register"
         if client_metadata.enabled(current_app.config):  # draft-ietf-oauth-client-id-metadata-document

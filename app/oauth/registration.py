@@ -143,6 +143,14 @@ def _refuse_private_use_schemes(uris: list[str]) -> None:
             raise ClientSpecError(f"the private-use scheme {scheme[:40]}: needs application_type native.", "invalid_redirect_uri")
 
 
+def requires_par(data: dict) -> bool:
+    """RFC 9126 6: the client asks that its authorization requests be accepted only when pushed."""
+    value = data.get("require_pushed_authorization_requests", False)
+    if not isinstance(value, bool):
+        raise ClientSpecError("require_pushed_authorization_requests must be true or false.")
+    return value
+
+
 def spec_from_metadata(data: Any) -> ClientSpec:
     """RFC 7591 2 (and OIDC Registration 2) metadata to a ClientSpec; raises ClientSpecError with the RFC error."""
     if not isinstance(data, dict):
@@ -176,7 +184,9 @@ def spec_from_metadata(data: Any) -> ClientSpec:
 def register_client(data: Any, *, origin: Origin) -> Registration:
     """Validate the metadata and add a flagged, non-first-party client. The caller commits."""
     spec = spec_from_metadata(data)
+    require_par = requires_par(data)
     client, secret = create_client(spec)
+    client.require_pushed_authorization_requests = require_par
     registration_token = new_token(REGISTRATION_TOKEN_PREFIX)
     client.registration_token_digest = token_digest(registration_token)
     client.is_dynamically_registered = True
@@ -216,6 +226,7 @@ def update_client(client: OAuthClient, data: Any, *, origin: Origin) -> None:
     if "client_secret" in data and not client.check_client_secret(data["client_secret"]):
         raise ClientSpecError("client_secret does not match; it can't be chosen by the client.", "invalid_request")
     spec = spec_from_metadata(data)
+    require_par = requires_par(data)
     if spec.is_confidential != client.is_confidential:
         raise ClientSpecError("A client can't switch between public (none) and confidential; register a new one.")
     client.name = spec.name
@@ -228,6 +239,7 @@ def update_client(client: OAuthClient, data: Any, *, origin: Origin) -> None:
     client.grant_types = list(spec.grant_types)
     client.response_types = ["code"]
     client.scope = spec.scope
+    client.require_pushed_authorization_requests = require_par
     record_event(
         "oauth.client_updated",
         origin=origin,
@@ -257,6 +269,7 @@ def client_information(client: OAuthClient, *, registration_token: str, client_s
         "response_types": list(client.response_types),
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "scope": client.scope,
+        "require_pushed_authorization_requests": bool(client.require_pushed_authorization_requests),
         "registration_client_uri": f"{issuer}/oauth/register/{client.client_id}",
         "registration_access_token": registration_token,
     }

@@ -11,29 +11,29 @@ from flask_login import current_user
 
 from app.core.consent import consent_state, grant_consent, record_consent_denied
 from app.core.keys import keyring
-from app.core.resources import consent_groups, resources_for, scope_for_request, scopes_outside_apis
+from app.core.resources import consent_groups, resources_for, scopes_outside_apis
 from app.core.scopes import describe_scope
 from app.core.transactions import TransactionAborted, run_with_retry
 from app.extensions import csrf, db, limiter
 from app.oauth import bp
 from app.oauth.authorize import (
     InteractionError,
+    PushedParams,
     Step,
     authorize_url_without,
     decide,
     is_page_error,
-    max_age_is_valid,
+    validated_grant,
 )
 from app.oauth.discovery import DISCOVERY_MAX_AGE, JWKS_MAX_AGE, JWKS_PATH, WELL_KNOWN_PATHS, openid_configuration
 from app.oauth.forms import ConsentForm
 from app.oauth.grants import authorization_server
+from app.oauth.par import InvalidRequestUriError, authorization_params, pushed_authorization_response, spend
 from app.oauth.response_mode import check_response_mode, code_response, error_response
 from app.oauth.userinfo import userinfo_response
 from app.web.headers import allow_client_logos
 from app.web.next_url import remember_next
 from app.web.views import request_origin
-
-_UNSUPPORTED_OBJECTS = {"request": "request_not_supported", "request_uri": "request_uri_not_supported"}
 
 
 def _error_page(error: OAuth2Error | None = None, *, status: int = 400, title: str | None = None, text: str | None = None):
@@ -46,59 +46,48 @@ def _error_page(error: OAuth2Error | None = None, *, status: int = 400, title: s
     return page, status
 
 
-def _validated_grant():
-    """Authlib validates client, redirect URI, response type, scope and PKCE; raises OAuth2Error."""
-    grant = authorization_server().get_consent_grant(request=request, end_user=None)
-    # Authlib refuses a repeated client_id, redirect_uri, response_type, scope or state (error page);
-    # any other repeated parameter (nonce, code_challenge, prompt, ...) is as ambiguous (RFC 6749 3.1).
-    repeated = sorted(name for name, values in request.values.lists() if len(values) > 1 and name != "resource")
-    if repeated:
-        raise InteractionError(
-            "invalid_request", f"Repeated parameter '{repeated[0]}'.", grant.redirect_uri, request.values.get("state")
-        )
-    for parameter, error in _UNSUPPORTED_OBJECTS.items():
-        if request.values.get(parameter):
-            raise InteractionError(
-                error, f"The '{parameter}' parameter is not supported.", grant.redirect_uri, request.values.get("state")
-            )
-    # RFC 8707: each resource known and allowed (invalid_target); an API's scopes only with its resource.
-    state = request.values.get("state")
-    identifiers = request.values.getlist("resource")
-    resources_for(grant.client, identifiers, redirect_uri=grant.redirect_uri, state=state)
-    grant.request.scope = scope_for_request(grant.request.scope or "", identifiers)
-    if not grant.request.scope:
-        # Nothing requested, or nothing this client may have (RFC 6749 3.3): no code for an empty grant.
-        raise InteractionError(
-            "invalid_scope",
-            "None of the requested scopes is available to this client.",
-            grant.redirect_uri,
-            request.values.get("state"),
-        )
-    if not max_age_is_valid(request.values.get("max_age")):
-        raise InteractionError(
-            "invalid_request", "max_age must be a whole number of seconds.", grant.redirect_uri, request.values.get("state")
-        )
-    return grant
+def _spent_page():
+    """A pushed request (RFC 9126) another tab or a parallel request has just answered."""
+    db.session.rollback()
+    text = gettext("This request was already answered. Go back to the app and start again.")
+    return _error_page(InvalidRequestUriError("The request_uri was already used."), text=text)
+
+
+def _unusable_request_uri(error: OAuth2Error):
+    text = gettext("This request is unknown, expired or already used. Go back to the app and start again.")
+    return _error_page(error, text=text)
+
+
+def _to_app(error: OAuth2Error, params, *, status: int = 302):
+    """An error the app is told of (in its response mode); it spends a pushed request like a code would."""
+    if not spend(params):
+        return _spent_page()
+    db.session.commit()
+    return error_response(error, params, status=status)
 
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
-@csrf.exempt  # a relying party may POST the request (OIDC Core 3.1.2.1); it reads, it changes nothing
+@csrf.exempt  # a relying party may POST the request (OIDC Core 3.1.2.1); nothing it changes is the person's
 def authorize():
     try:
-        grant = _validated_grant()
-        check_response_mode(request.values, grant.redirect_uri, request.values.get("state"))
-        step = decide(request.values, current_user, grant)
+        params = authorization_params(request.values, current_user)  # a request_uri: the pushed request's
     except OAuth2Error as error:
-        return _error_page(error) if is_page_error(error) else error_response(error, request.values)
+        return _unusable_request_uri(error)
+    try:
+        grant = validated_grant(params, request)
+        check_response_mode(params, grant.redirect_uri, params.get("state"))
+        step = decide(params, current_user, grant)
+    except OAuth2Error as error:
+        return _error_page(error) if is_page_error(error) else _to_app(error, params)
     if step.kind == Step.LOGIN:
         # The sign-in about to happen satisfies prompt=login and max_age, whether or not someone was signed
         # in: kept, they would send a person who just signed in to the sign-in page a second time.
-        next_url = authorize_url_without(request.values, "prompt", "max_age")
+        next_url = authorize_url_without(params, "prompt", "max_age")
         args = {"next": next_url}
         if step.reauthenticate:
             args["reauth"] = "1"
-        if request.values.get("login_hint"):
-            args["login_hint"] = request.values["login_hint"][:254]
+        if params.get("login_hint"):
+            args["login_hint"] = params["login_hint"][:254]
         return redirect(url_for("auth.login", **args))
     if step.kind == Step.UNVERIFIED:
         return _error_page(
@@ -110,17 +99,20 @@ def authorize():
             ),
         )
     if step.kind == Step.STEP_UP:
-        remember_next(authorize_url_without(request.values))
+        remember_next(authorize_url_without(params))
         return redirect(url_for("mfa.challenge"))
     if step.kind == Step.CONSENT:
-        return _consent_page(grant)
-    return _issue_code(grant)
+        return _consent_page(grant, params)
+    return _issue_code(grant, params)
 
 
-def _consent_page(grant):
+def _consent_page(grant, params):
     client = grant.client
     scope = grant.request.scope or ""
-    resources = resources_for(client, request.values.getlist("resource"))  # checked in _validated_grant
+    resources = resources_for(client, params.getlist("resource"))  # checked in validated_grant
+    # The original request rides along in the query (a pushed one as its client_id and request_uri), so the
+    # answer is checked exactly like the request; with it the consent state this page answers (grant_consent).
+    ride_along = params.front_channel if isinstance(params, PushedParams) else _without_answers(params)
     page = render_template(
         "oauth/consent.html",
         client=client,
@@ -128,11 +120,7 @@ def _consent_page(grant):
         apis=[(api, [(s, describe_scope(s)) for s in names]) for api, names in consent_groups(scope, resources)],
         redirect_host=grant.redirect_uri.split("/")[2] if "://" in grant.redirect_uri else grant.redirect_uri,
         form=ConsentForm(),
-        # The original request rides along in the query, so the answer is checked exactly like the request;
-        # with it the consent state this page answers, the one-time reference (see grant_consent).
-        action=url_for("oauth.consent")
-        + "?"
-        + urlencode([*_without_answers(request.values), (ANSWERS, consent_state(current_user.user, client))]),
+        action=url_for("oauth.consent") + "?" + urlencode([*ride_along, (ANSWERS, consent_state(current_user.user, client))]),
     )
     return allow_client_logos(make_response(page))
 
@@ -144,10 +132,12 @@ def _without_answers(values) -> list[tuple[str, str]]:
     return [(key, value) for key, value in values.items(multi=True) if key != ANSWERS]
 
 
-def _issue_code(grant, *, status: int = 302):
-    response = authorization_server().create_authorization_response(request=request, grant=grant, grant_user=current_user)
+def _issue_code(grant, params, *, status: int = 302):
+    if not spend(params):
+        return _spent_page()
+    response = authorization_server().create_authorization_response(request=grant.request, grant=grant, grant_user=current_user)
     db.session.commit()
-    return code_response(response, grant.redirect_uri, request.values, status=status)
+    return code_response(response, grant.redirect_uri, params, status=status)
 
 
 @bp.post("/oauth/authorize/consent")
@@ -159,18 +149,21 @@ def consent():
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=authorize_url_without(request.args, ANSWERS)), code=303)
     try:
-        grant = _validated_grant()
-        check_response_mode(request.values, grant.redirect_uri, request.args.get("state"))
+        params = authorization_params(request.values, current_user)
     except OAuth2Error as error:
-        return _error_page(error) if is_page_error(error) else error_response(error, request.values, status=303)
+        return _unusable_request_uri(error)
+    try:
+        grant = validated_grant(params, request)
+        check_response_mode(params, grant.redirect_uri, params.get("state"))
+    except OAuth2Error as error:
+        return _error_page(error) if is_page_error(error) else _to_app(error, params, status=303)
     if not current_user.user.is_email_verified:
         abort(403)
     scope = grant.request.scope or ""
     if form.decision.data != "approve":
         record_consent_denied(current_user.user, grant.client, scope, origin=request_origin())
-        db.session.commit()
-        denied = InteractionError("access_denied", "The person declined.", grant.redirect_uri, request.args.get("state"))
-        return error_response(denied, request.values, status=303)
+        denied = InteractionError("access_denied", "The person declined.", grant.redirect_uri, params.get("state"))
+        return _to_app(denied, params, status=303)
     if not grant_consent(current_user.user, grant.client, scope, origin=request_origin(), answers=request.args.get(ANSWERS)):
         # This page was answered already (a double submit, another tab): the first answer issued the code.
         db.session.rollback()
@@ -179,7 +172,13 @@ def consent():
             title=gettext("You already answered this request"),
             text=gettext("This app's request was already answered, perhaps in another tab. Go back to the app and start again."),
         )
-    return _issue_code(grant, status=303)
+    return _issue_code(grant, params, status=303)
+
+
+@bp.post("/oauth/par")
+@csrf.exempt
+def pushed_authorization_request():
+    return pushed_authorization_response(request)
 
 
 @bp.post("/oauth/token")

@@ -249,6 +249,7 @@ def test_editing_replaces_the_settings_and_is_audited(console, admin, confidenti
         token_endpoint_auth_method="client_secret_post",
         is_first_party="y",
         roles_claim="y",
+        require_par="y",
         policy_uri="https://reports.example/privacy",
     )
 
@@ -260,9 +261,12 @@ def test_editing_replaces_the_settings_and_is_audited(console, admin, confidenti
     assert row.post_logout_redirect_uris == ["https://reports.example/"]
     assert row.scope == "openid api roles" and row.token_endpoint_auth_method == "client_secret_post"
     assert row.is_first_party and row.roles_claim and row.policy_uri == "https://reports.example/privacy"
+    assert row.require_pushed_authorization_requests
     (event,) = events("admin.client_updated")
     assert event.actor_user_id == admin.id
-    assert {"redirect_uris", "scope", "roles_claim", "is_first_party"} <= set(event.details["fields"])
+    assert {"redirect_uris", "scope", "roles_claim", "is_first_party", "require_pushed_authorization_requests"} <= set(
+        event.details["fields"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -403,10 +407,21 @@ def test_the_client_form_is_grouped_into_sections_with_tick_boxes_before_their_l
             "Redirect and logout URIs": ["redirect_uris", "post_logout_redirect_uris"],
             "Grants and scopes": ["grant_types", "scope", "roles_claim"],
             "Authentication": ["token_endpoint_auth_method", "jwks"],
-            "Advanced": ["application_type", "is_first_party"],
+            "Advanced": ["application_type", "is_first_party", "require_par"],
         }
         for legend, names in expected.items():
             for name in names:
                 assert f'name="{name}"' in sections[legend], (legend, name)
         for name in ("roles_claim", "is_first_party"):
             assert re.search(rf'<div class="field checkbox">\s*<input[^>]*name="{name}"[^>]*>\s*<label for="{name}">', html)
+
+
+def test_a_client_whose_client_id_is_a_url_opens_and_can_be_disabled(console, create_oauth_client):
+    """Client ID Metadata Documents: the client_id is an https URL, slashes and all, in the console's paths."""
+    client, _ = create_oauth_client(name="Agent", is_confidential=False, client_id="https://agent.example/oauth/client.json")
+
+    page = console.get(f"/admin/clients/{client.client_id}")
+    assert page.status_code == 200 and "Agent" in page.get_data(as_text=True)
+    path = f"/admin/clients/{client.client_id}/disable"
+    assert post_form(console, path, CONFIRMED).status_code == 303
+    assert client_row(client.client_id).is_disabled

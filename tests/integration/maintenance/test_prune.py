@@ -11,7 +11,7 @@ from sqlalchemy import Table, select
 from app.core.devices import SEEN_DEVICE_RETENTION
 from app.core.maintenance import GRACE, prune_expired
 from app.extensions import db
-from app.models import AuditEvent, ClientCredentialsUsage, RevokedAccessToken
+from app.models import AuditEvent, ClientCredentialsUsage, PushedAuthorizationRequest, RevokedAccessToken
 from app.models.base import utcnow
 from tests.conftest import audit_types, statements_recorded
 from tests.integration.maintenance import rows
@@ -76,8 +76,15 @@ def world(app, create_user) -> World:
     # A browser and network last used 180 days ago (the retention) expire then, plus the grace.
     world.add_expiring("seen_devices", lambda at: rows.seen_device(user, at - SEEN_DEVICE_RETENTION))
     world.add_expiring("trusted_browsers", lambda at: rows.trusted_browser(user, at))
+    world.add_expiring("pushed_authorization_requests", lambda at: _pushed_request(client, at))
     db.session.commit()
     return world
+
+
+def _pushed_request(client, expires_at) -> PushedAuthorizationRequest:
+    return PushedAuthorizationRequest(
+        digest=rows.unique(), client_id=client.id, parameters=[["scope", "openid"]], expires_at=expires_at
+    )
 
 
 def _add_refresh_families_and_codes(world: World) -> None:

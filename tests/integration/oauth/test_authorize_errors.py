@@ -243,13 +243,20 @@ def test_request_objects_are_refused_with_their_own_error(app, rp, signed_in, rp
     client, _ = rp_client
     cases = [
         ("request", "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9.", "request_not_supported"),
-        ("request_uri", "https://rp.example/request.jwt", "request_uri_not_supported"),
-        ("request_uri", "urn:ietf:params:oauth:request_uri:abc", "request_uri_not_supported"),
     ]
     for parameter, value, error in cases:
         with subtests.test(parameter=parameter, value=value):
             pending = rp.request(client, **{parameter: value})
             assert_error_redirect(rp.authorize(pending), app, pending, error)
+            nothing_issued()
+
+
+def test_a_request_uri_that_was_not_pushed_here_gets_the_page(rp, signed_in, rp_client, subtests):
+    """RFC 9126 4: only request_uris from our PAR endpoint; any other is invalid_request_uri, never a redirect."""
+    client, _ = rp_client
+    for value in ["https://rp.example/request.jwt", "urn:ietf:params:oauth:request_uri:abc"]:
+        with subtests.test(value=value):
+            assert_error_page(rp.authorize(rp.request(client, request_uri=value)), "invalid_request_uri")
             nothing_issued()
 
 
