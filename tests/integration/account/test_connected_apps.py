@@ -321,4 +321,3 @@ def test_an_app_whose_client_id_is_a_url_can_be_revoked_too(rp, ada, create_oaut
     assert asked.status_code == 200 and "Agent" in asked.get_data(as_text=True)
     assert revoke(rp.http, client.client_id).status_code == 303
     assert consent_of(ada, client) is None
-
