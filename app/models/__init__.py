@@ -2,6 +2,7 @@
 
 from app.models.audit import AuditEvent
 from app.models.base import Base
+from app.models.device_code import DeviceCode, DeviceCodeStatus
 from app.models.devices import SeenDevice, TrustedBrowser
 from app.models.email_token import EmailToken, EmailTokenPurpose
 from app.models.federation import LinkedIdentity
@@ -10,8 +11,6 @@ from app.models.mfa import PhoneFactor, RecoveryCode, SmsCode, TotpFactor, WebAu
 from app.models.oauth import (
     AuthorizationCode,
     ClientCredentialsUsage,
-    DeviceCode,
-    DeviceCodeStatus,
     LiveAccessToken,
     OAuthClient,
     OAuthConsent,
