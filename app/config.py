@@ -165,6 +165,7 @@ class Config:
         # RFC 9126: a pushed request's request_uri must reach /oauth/authorize this soon (at most 600).
         self.PAR_SECONDS = max(1, min(_env_int("PAR_SECONDS", 60), 600))
         self.REQUIRE_PAR = _env_bool("REQUIRE_PAR", False)  # every client must push its authorization requests
+        self.DPOP_NONCE = _env_bool("DPOP_NONCE", False)  # RFC 9449 8: DPoP proofs must carry a server nonce
         # ES256 signs ~5x faster than RS256 here; ID tokens stay RS256 unless a client asks otherwise.
         self.ACCESS_TOKEN_ALG = _env("ACCESS_TOKEN_ALG", "ES256")
         self.ACCESS_TOKEN_AUDIENCE = _env("ACCESS_TOKEN_AUDIENCE")  # default: the issuer

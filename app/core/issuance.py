@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app.core.audit import Origin, record_event
-from app.core.jwts import issue_access_token, issue_id_token
+from app.core.jwts import issue_access_token, issue_id_token, token_type
 from app.core.resources import scope_for_api
 from app.extensions import db
 from app.metrics import count_token_issued
@@ -50,17 +50,22 @@ def issue_person_tokens(
     code: AuthorizationCode | None = None,
     grant_type: str,
     resource: ApiResource | None = None,
+    dpop_jkt: str | None = None,
 ) -> dict[str, object]:
     """Access token (+ its live-token row, + refresh token row, + ID token); writes the audit event. The caller commits.
 
     With a resource, the access token is that API's and carries only its scopes; the refresh token
-    keeps the whole grant, every API included, for later requests (RFC 8707 2.2).
+    keeps the whole grant, every API included, for later requests (RFC 8707 2.2). With a DPoP key (its
+    jkt), the access token is bound to it, and so is a public client's refresh token (RFC 9449 5):
+    a confidential client's refresh token is already bound to the client's own credentials.
     """
     access_scope = scope_for_api(grant.scope, resource) if resource else grant.scope
-    access = issue_access_token(grant.client, access_scope, user=grant.user, auth_time=grant.auth_time, resource=resource)
+    access = issue_access_token(
+        grant.client, access_scope, user=grant.user, auth_time=grant.auth_time, resource=resource, dpop_jkt=dpop_jkt
+    )
     response: dict[str, object] = {
         "access_token": access.token,
-        "token_type": "Bearer",
+        "token_type": token_type(dpop_jkt),
         "expires_in": access.expires_in,
         "scope": access_scope,
     }
@@ -97,6 +102,7 @@ def issue_person_tokens(
                 expires_at=expires_at,
                 access_token_jti=access.jti,
                 access_token_expires_at=access.expires_at,
+                dpop_jkt=None if grant.client.is_confidential else dpop_jkt,
             )
         )
         response["refresh_token"] = refresh_value

@@ -48,6 +48,7 @@ def issue_access_token(
     user: User | None = None,
     auth_time: datetime | None = None,
     resource: ApiResource | None = None,
+    dpop_jkt: str | None = None,
 ) -> IssuedAccessToken:
     """Sign an RFC 9068 access token, for an API (its audience, lifetime and algorithm) or for the IdP.
 
@@ -70,11 +71,18 @@ def issue_access_token(
     }
     if auth_time is not None:
         claims["auth_time"] = int(auth_time.timestamp())
+    if dpop_jkt is not None:
+        claims["cnf"] = {"jkt": dpop_jkt}  # RFC 9449 6.1: only the holder of this key may use it
     if user is not None:
         claims.update(role_claims(client, user, scope))
     header = {"alg": signing.algorithm, "kid": signing.kid, "typ": ACCESS_TOKEN_TYPE}
     token = jwt.encode(header, claims, signing.key)
     return IssuedAccessToken(token, jti, now + timedelta(seconds=ttl), ttl)
+
+
+def token_type(dpop_jkt: str | None) -> str:
+    """The token response's token_type: DPoP for a key-bound access token (RFC 9449 5)."""
+    return "DPoP" if dpop_jkt is not None else "Bearer"
 
 
 def _at_hash(access_token: str) -> str:

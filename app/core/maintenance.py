@@ -51,6 +51,7 @@ from app.models import (
     SmsCode,
     TrustedBrowser,
     UsedClientAssertion,
+    UsedDpopProof,
     UserSession,
     WebAuthnChallenge,
 )
@@ -76,6 +77,7 @@ def dead_rows(config: Mapping, now: datetime) -> DeadRows:
         ("authorization_codes", AuthorizationCode.__table__, _dead_codes(cutoff)),
         ("device_codes", DeviceCode.__table__, DeviceCode.expires_at < cutoff),
         ("client_assertions", UsedClientAssertion.__table__, UsedClientAssertion.expires_at < cutoff),
+        ("dpop_proofs", UsedDpopProof.__table__, UsedDpopProof.expires_at < cutoff),
         ("webauthn_challenges", WebAuthnChallenge.__table__, WebAuthnChallenge.expires_at < cutoff),
         ("sms_codes", SmsCode.__table__, SmsCode.expires_at < cutoff),
         ("email_tokens", EmailToken.__table__, EmailToken.expires_at < cutoff),

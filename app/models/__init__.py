@@ -4,6 +4,7 @@ from app.models.audit import AuditEvent
 from app.models.base import Base
 from app.models.device_code import DeviceCode, DeviceCodeStatus
 from app.models.devices import SeenDevice, TrustedBrowser
+from app.models.dpop import UsedDpopProof
 from app.models.email_token import EmailToken, EmailTokenPurpose
 from app.models.federation import LinkedIdentity
 from app.models.keys import SigningKey
@@ -58,6 +59,7 @@ __all__ = [
     "SignInStage",
     "SigningKey",
     "UsedClientAssertion",
+    "UsedDpopProof",
     "TrustedBrowser",
     "User",
     "UserSession",

@@ -60,6 +60,12 @@ class OAuthClient(Base):
     require_pushed_authorization_requests: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false(), comment="RFC 9126: authorization requests only by request_uri"
     )
+    require_dpop: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=false(),
+        comment="RFC 9449 5.2 dpop_bound_access_tokens: token requests need a proof",
+    )
     registration_token_digest: Mapped[str | None] = mapped_column(String(64), comment="RFC 7592 access token digest")
     is_dynamically_registered: Mapped[bool] = mapped_column(Boolean, default=False)
     is_metadata_document: Mapped[bool] = mapped_column(
@@ -127,6 +133,7 @@ class AuthorizationCode(Base):
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime, comment="when the person last authenticated")
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
     resources: Mapped[list[str]] = mapped_column(JSON, default=list, comment="RFC 8707 resource indicators granted")
+    dpop_jkt: Mapped[str | None] = mapped_column(String(43), comment="RFC 9449 10: the key the token request must prove")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -180,6 +187,7 @@ class RefreshToken(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="rotated: a second use is a replay")
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     access_token_jti: Mapped[str | None] = mapped_column(String(64), comment="access token issued beside it")
+    dpop_jkt: Mapped[str | None] = mapped_column(String(43), comment="RFC 9449 5: public clients' refresh needs this key")
     access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     client: Mapped[OAuthClient] = relationship(lazy="joined")

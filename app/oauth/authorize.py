@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -26,6 +27,7 @@ from app.web.numbers import bounded_int
 MAX_AGE_LIMIT = 2**31 - 1
 # Request objects (RFC 9101) are not supported; a request_uri names a pushed request (RFC 9126, app/oauth/par.py).
 _UNSUPPORTED_OBJECTS = {"request": "request_not_supported"}
+_JKT = re.compile(r"[A-Za-z0-9_-]{43}")  # RFC 7638 SHA-256 thumbprint, base64url without padding
 
 
 class InteractionError(OAuth2Error):
@@ -186,6 +188,8 @@ def validated_grant(params, http_request, *, pushing: bool = False):
         raise refuse("invalid_scope", "None of the requested scopes is available to this client.")
     if not max_age_is_valid(params.get("max_age")):
         raise refuse("invalid_request", "max_age must be a whole number of seconds.")
+    if "dpop_jkt" in params and not _JKT.fullmatch(params["dpop_jkt"]):
+        raise refuse("invalid_request", "dpop_jkt must be a base64url SHA-256 JWK thumbprint (RFC 9449 10).")
     return grant
 
 

@@ -41,6 +41,7 @@ keys_cli = AppGroup("keys", help="Manage JWT signing keys.")
 @click.option("--jwks-file", type=click.File("r"), help="Public JWK Set for private_key_jwt.")
 @click.option("--first-party", is_flag=True, help="Skip the consent page for this client.")
 @click.option("--require-par", is_flag=True, help="Accept authorization requests only pushed to /oauth/par (RFC 9126).")
+@click.option("--require-dpop", is_flag=True, help="Refuse token requests without a DPoP proof (RFC 9449).")
 def create_client_command(
     name,
     client_type,
@@ -53,6 +54,7 @@ def create_client_command(
     jwks_file,
     first_party,
     require_par,
+    require_dpop,
 ):
     """Register a client; prints one JSON object with client_id and (only now) client_secret."""
     spec = ClientSpec(
@@ -72,7 +74,7 @@ def create_client_command(
     except ClientSpecError as error:
         click.echo(f"Refused: {error}", err=True)
         sys.exit(2)
-    client.require_pushed_authorization_requests = require_par
+    client.require_pushed_authorization_requests, client.require_dpop = require_par, require_dpop
     record_event("admin.client_created", origin=CLI_ORIGIN, client_id=client.client_id)
     db.session.commit()
     output = {"client_id": client.client_id, "client_name": client.name}

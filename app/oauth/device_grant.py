@@ -20,6 +20,7 @@ from app.core.protocol import AUTH_METHODS, DEVICE_CODE
 from app.core.resources import audience_for_grant, requested_resource, resources_for, scope_for_request
 from app.models import DeviceCode, OAuthClient
 from app.oauth import device
+from app.oauth.dpop_binding import jkt_for
 from app.web.views import request_origin
 
 _POLL_ERRORS = {
@@ -102,6 +103,7 @@ class DeviceCodeGrant(AuthlibDeviceCodeGrant):
         client: OAuthClient = self.request.client
         # Before the code is spent: a wrong resource leaves it usable for the right one (invalid_target).
         resource = audience_for_grant(client, requested_resource(self.request), row.resources)
+        jkt = jkt_for(client)  # before the code is spent: a client that must use DPoP can poll again with a proof
         if not device.redeem_device_code(row):
             # A parallel poll got the tokens first.
             raise InvalidGrantError("The device code was already used.")
@@ -116,5 +118,6 @@ class DeviceCodeGrant(AuthlibDeviceCodeGrant):
             include_refresh_token=client.check_grant_type("refresh_token"),
             include_id_token=True,
             grant_type=self.GRANT_TYPE,
+            dpop_jkt=jkt,
         )
         return 200, token, self.TOKEN_RESPONSE_HEADER

@@ -7,6 +7,7 @@ import json
 from flask import current_app
 
 from app.core import client_metadata
+from app.core.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from app.core.protocol import (
     ACR_FEDERATED,
     ACR_MFA,
@@ -60,6 +61,7 @@ def _metadata(issuer: str) -> dict[str, object]:
         "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "introspection_endpoint_auth_methods_supported": list(CONFIDENTIAL_AUTH_METHODS),
         "token_endpoint_auth_signing_alg_values_supported": list(CLIENT_ASSERTION_ALGORITHMS),
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),  # RFC 9449 5.1
         "code_challenge_methods_supported": list(PKCE_METHODS),
         "claims_supported": list(CLAIMS_SUPPORTED),
         "prompt_values_supported": ["none", "login", "consent"],

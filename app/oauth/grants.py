@@ -28,6 +28,7 @@ from app.models import AuthorizationCode, OAuthClient, RefreshToken
 from app.models.base import utcnow
 from app.oauth.client_assertion import PrivateKeyJWT
 from app.oauth.device_grant import DeviceAuthorization, DeviceCodeGrant
+from app.oauth.dpop_binding import jkt_for
 from app.oauth.machine_grant import ClientCredentialsGrant
 from app.oauth.redemption import (
     consume_code,
@@ -151,6 +152,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             auth_time=signed_in.session.auth_time,
             amr=list(signed_in.session.amr),
             resources=resources,
+            dpop_jkt=payload.get("dpop_jkt"),  # checked at authorization (authorize.validated_grant)
             created_at=now,
             expires_at=now + timedelta(seconds=current_app.config["AUTHORIZATION_CODE_TTL"]),
         )
@@ -184,6 +186,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if code.used_at is None:
             # Before the code is spent: a wrong resource leaves it usable for the right one (invalid_target).
             resource = audience_for_grant(client, requested_resource(self.request), code.resources)
+            jkt = jkt_for(client, bound_to=code.dpop_jkt)  # a wrong key leaves the code to its rightful client
         if code.used_at is not None or not consume_code(code):
             revoke_tokens_from_code(code)
             record_code_replay(code, origin=origin)
@@ -201,6 +204,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             include_id_token=True,
             code=code,
             grant_type=self.GRANT_TYPE,
+            dpop_jkt=jkt,
         )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
@@ -236,6 +240,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if user is None:
             raise InvalidGrantError("The account can't receive tokens now.")
         resource = audience_for_grant(client, requested_resource(self.request), old.resources)
+        jkt = jkt_for(client, bound_to=old.dpop_jkt)  # before rotation: a wrong key spends nothing
         if not consume_refresh_token(old):
             # Lost a race with a parallel use of the same token: that is a replay too.
             revoke_refresh_family(old.family_id)
@@ -252,6 +257,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             family_id=old.family_id,
             parent=old,
             grant_type=self.GRANT_TYPE,
+            dpop_jkt=jkt,
         )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 

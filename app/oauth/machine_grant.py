@@ -5,11 +5,12 @@ from __future__ import annotations
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidScopeError, UnauthorizedClientError
 
-from app.core.jwts import issue_access_token
+from app.core.jwts import issue_access_token, token_type
 from app.core.protocol import CONFIDENTIAL_AUTH_METHODS
 from app.core.resources import requested_resource, resources_for, scope_for_api
 from app.metrics import count_token_issued
 from app.models import OAuthClient
+from app.oauth.dpop_binding import jkt_for
 from app.oauth.usage import count_machine_token
 
 
@@ -31,8 +32,9 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         scope = scope_for_api(scope, resource) if resource else scope
         if self.request.payload.scope and not scope:
             raise InvalidScopeError("None of the requested scopes is available to this client.")  # RFC 6749 5.2
-        access = issue_access_token(client, scope, resource=resource)
+        jkt = jkt_for(client)
+        access = issue_access_token(client, scope, resource=resource, dpop_jkt=jkt)
         count_machine_token(client)
         count_token_issued(self.GRANT_TYPE, confidential=True)
-        token = {"access_token": access.token, "token_type": "Bearer", "expires_in": access.expires_in, "scope": scope}
+        token = {"access_token": access.token, "token_type": token_type(jkt), "expires_in": access.expires_in, "scope": scope}
         return 200, token, self.TOKEN_RESPONSE_HEADER

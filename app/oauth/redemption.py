@@ -100,8 +100,12 @@ def introspection_payload(token: object) -> dict[str, object]:
             "iat": int(token.issued_at.timestamp()),
             "token_type": "refresh_token",
             "iss": issuer,
+            **({"cnf": {"jkt": token.dpop_jkt}} if token.dpop_jkt else {}),
         }
     claims = token.claims
     payload = {key: claims[key] for key in ("scope", "client_id", "sub", "exp", "iat", "aud", "iss", "jti") if key in claims}
-    payload.update(active=True, token_type="Bearer")
+    # RFC 9449 6.2: a resource server learns the key a bound token needs, and that it is a DPoP token.
+    payload.update(active=True, token_type="DPoP" if isinstance(claims.get("cnf"), dict) else "Bearer")
+    if isinstance(claims.get("cnf"), dict):
+        payload["cnf"] = claims["cnf"]
     return payload

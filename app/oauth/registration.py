@@ -145,9 +145,18 @@ def _refuse_private_use_schemes(uris: list[str]) -> None:
 
 def requires_par(data: dict) -> bool:
     """RFC 9126 6: the client asks that its authorization requests be accepted only when pushed."""
-    value = data.get("require_pushed_authorization_requests", False)
+    return _flag(data, "require_pushed_authorization_requests")
+
+
+def requires_dpop(data: dict) -> bool:
+    """RFC 9449 5.2 dpop_bound_access_tokens: the client always uses DPoP, so a token request without it is refused."""
+    return _flag(data, "dpop_bound_access_tokens")
+
+
+def _flag(data: dict, name: str) -> bool:
+    value = data.get(name, False)
     if not isinstance(value, bool):
-        raise ClientSpecError("require_pushed_authorization_requests must be true or false.")
+        raise ClientSpecError(f"{name} must be true or false.")
     return value
 
 
@@ -184,9 +193,9 @@ def spec_from_metadata(data: Any) -> ClientSpec:
 def register_client(data: Any, *, origin: Origin) -> Registration:
     """Validate the metadata and add a flagged, non-first-party client. The caller commits."""
     spec = spec_from_metadata(data)
-    require_par = requires_par(data)
+    require_par, require_dpop = requires_par(data), requires_dpop(data)
     client, secret = create_client(spec)
-    client.require_pushed_authorization_requests = require_par
+    client.require_pushed_authorization_requests, client.require_dpop = require_par, require_dpop
     registration_token = new_token(REGISTRATION_TOKEN_PREFIX)
     client.registration_token_digest = token_digest(registration_token)
     client.is_dynamically_registered = True
@@ -226,7 +235,7 @@ def update_client(client: OAuthClient, data: Any, *, origin: Origin) -> None:
     if "client_secret" in data and not client.check_client_secret(data["client_secret"]):
         raise ClientSpecError("client_secret does not match; it can't be chosen by the client.", "invalid_request")
     spec = spec_from_metadata(data)
-    require_par = requires_par(data)
+    require_par, require_dpop = requires_par(data), requires_dpop(data)
     if spec.is_confidential != client.is_confidential:
         raise ClientSpecError("A client can't switch between public (none) and confidential; register a new one.")
     client.name = spec.name
@@ -239,7 +248,7 @@ def update_client(client: OAuthClient, data: Any, *, origin: Origin) -> None:
     client.grant_types = list(spec.grant_types)
     client.response_types = ["code"]
     client.scope = spec.scope
-    client.require_pushed_authorization_requests = require_par
+    client.require_pushed_authorization_requests, client.require_dpop = require_par, require_dpop
     record_event(
         "oauth.client_updated",
         origin=origin,
@@ -270,6 +279,7 @@ def client_information(client: OAuthClient, *, registration_token: str, client_s
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "scope": client.scope,
         "require_pushed_authorization_requests": bool(client.require_pushed_authorization_requests),
+        "dpop_bound_access_tokens": bool(client.require_dpop),
         "registration_client_uri": f"{issuer}/oauth/register/{client.client_id}",
         "registration_access_token": registration_token,
     }

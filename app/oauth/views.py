@@ -10,6 +10,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from app.core.consent import consent_state, grant_consent, record_consent_denied
+from app.core.dpop import DpopError
 from app.core.keys import keyring
 from app.core.resources import consent_groups, resources_for, scopes_outside_apis
 from app.core.scopes import describe_scope
@@ -26,6 +27,7 @@ from app.oauth.authorize import (
     validated_grant,
 )
 from app.oauth.discovery import DISCOVERY_MAX_AGE, JWKS_MAX_AGE, JWKS_PATH, WELL_KNOWN_PATHS, openid_configuration
+from app.oauth.dpop_binding import dpop_error_response, token_request_proof, with_nonce
 from app.oauth.forms import ConsentForm
 from app.oauth.grants import authorization_server
 from app.oauth.par import InvalidRequestUriError, authorization_params, pushed_authorization_response, spend
@@ -187,10 +189,16 @@ def pushed_authorization_request():
 def token():
     if not request.mimetype == "application/x-www-form-urlencoded":
         return jsonify(error="invalid_request", error_description="Send the request as application/x-www-form-urlencoded."), 400
+    try:
+        token_request_proof(request)  # RFC 9449: the grants bind the tokens to its key
+    except DpopError as error:
+        db.session.rollback()
+        return dpop_error_response(error)
+    db.session.commit()  # the proof's jti stays spent even if the grant then fails
     # Commits the issued tokens, or the revocations a replay triggered (a client-credentials token touched
     # nothing: no commit). A transaction PostgreSQL aborts (deadlock, serialization) runs again from the start.
     try:
-        return run_with_retry(lambda: authorization_server().create_token_response(request))
+        return with_nonce(run_with_retry(lambda: authorization_server().create_token_response(request)))
     except TransactionAborted:
         body = jsonify(error="temporarily_unavailable", error_description="The server is busy. Try again.")
         return body, 503, {"Retry-After": "1", "Cache-Control": "no-store"}

@@ -11,7 +11,7 @@ from sqlalchemy import Table, select
 from app.core.devices import SEEN_DEVICE_RETENTION
 from app.core.maintenance import GRACE, prune_expired
 from app.extensions import db
-from app.models import AuditEvent, ClientCredentialsUsage, PushedAuthorizationRequest, RevokedAccessToken
+from app.models import AuditEvent, ClientCredentialsUsage, PushedAuthorizationRequest, RevokedAccessToken, UsedDpopProof
 from app.models.base import utcnow
 from tests.conftest import audit_types, statements_recorded
 from tests.integration.maintenance import rows
@@ -68,6 +68,7 @@ def world(app, create_user) -> World:
     world.add_expiring("live_access_tokens", lambda at: rows.live_token(user, client, at))
     world.add_expiring("device_codes", lambda at: rows.device_code(client, at))
     world.add_expiring("client_assertions", lambda at: rows.client_assertion(client, at))
+    world.add_expiring("dpop_proofs", lambda at: UsedDpopProof(jti_digest=rows.unique() * 2, expires_at=at))
     world.add_expiring("webauthn_challenges", lambda at: rows.webauthn_challenge(user, at))
     world.add_expiring("sms_codes", lambda at: rows.sms_code(user, at))
     world.add_expiring("email_tokens", lambda at: rows.email_token(user, at))
