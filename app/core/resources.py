@@ -136,3 +136,13 @@ def introspection_allowed(audience: object) -> bool:
         return True  # the IdP's own tokens: no lookup on the hot path
     allowed = db.session.scalar(select(ApiResource.allow_introspection).where(ApiResource.identifier == audience))
     return allowed is not False
+
+
+def known_resources(identifiers: list[str]) -> list[ApiResource]:
+    """The APIs of identifiers checked earlier (a pending device request), in order; one deleted since is left out."""
+    if not identifiers:
+        return []
+    found = {
+        api.identifier: api for api in db.session.scalars(select(ApiResource).where(ApiResource.identifier.in_(identifiers)))
+    }
+    return [found[identifier] for identifier in identifiers if identifier in found]

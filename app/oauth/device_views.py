@@ -7,6 +7,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from app.core.issuance import user_can_receive_tokens
+from app.core.resources import consent_groups, known_resources, scopes_outside_apis
 from app.core.scopes import describe_scope
 from app.core.text import lazy_gettext
 from app.extensions import csrf, db, limiter
@@ -91,13 +92,14 @@ def device_entry():
 
 
 def _confirm_page(row: DeviceCode):
-    scopes = row.scope.split()
     code = device.format_user_code(row.user_code)
     form = DeviceDecisionForm(user_code=code)
+    apis = consent_groups(row.scope, known_resources(row.resources))
     return render_template(
         "oauth/device_confirm.html",
         client=row.client,
-        scopes=[(s, describe_scope(s)) for s in scopes],
+        scopes=[(s, describe_scope(s)) for s in scopes_outside_apis(row.scope)],
+        apis=[(api, [(s, describe_scope(s)) for s in names]) for api, names in apis],
         user_code=code,
         form=form,
     )

@@ -12,7 +12,7 @@ from app.core.protocol import DEVICE_CODE
 from app.extensions import db
 from app.models import ApiResource, AuthorizationCode, RefreshToken
 from tests.integration.oauth.conftest import count_rows, params_of, verify_jwt
-from tests.integration.oauth.test_device_flow import answer, poll, start
+from tests.integration.oauth.test_device_flow import decide, enter, poll, start
 
 PHOTOS = "https://photos.example/api"
 CALENDAR = "https://calendar.example/"
@@ -233,7 +233,15 @@ def test_the_device_flow_takes_resources_and_the_token_request_narrows_to_one(
     assert refused.status_code == 400 and refused.get_json()["error"] == "invalid_target"
 
     started = start(rp, tv, scope=SCOPE, resource=[PHOTOS, CALENDAR]).get_json()
-    answer(auth, user, started["user_code"])
+    assert auth.login(user.email).status_code == 303
+    confirm = enter(auth.client, started["user_code"])
+    page = confirm.get_data(as_text=True)
+    # The device page says what the device may do at each API, as the consent page does.
+    for identifier, words in ((PHOTOS, "See your photos"), (CALENDAR, "See your calendar")):
+        section = page[page.index(f'data-resource="{identifier}"') :]
+        assert words in section[: section.index("</section>")]
+    assert page.index('data-scope="openid"') < page.index(f'data-resource="{PHOTOS}"')
+    assert decide(auth.client, confirm, "approve").status_code == 303
     assert poll(rp, tv, started["device_code"]).get_json()["error"] == "invalid_target"  # which one?
     response = rp.post(
         "/oauth/token", tv, None, {"grant_type": DEVICE_CODE, "device_code": started["device_code"], "resource": PHOTOS}
