@@ -16,6 +16,8 @@ from app.admin.sorting import Sort, SortableColumns
 from app.core.audit import Origin, record_event
 from app.core.client_cache import client_cache
 from app.core.clients import CLIENT_SECRET_PREFIX, ClientSpec, ClientSpecError, create_client, validate_spec
+from app.core.response_encryption import FIELDS as ENCRYPTION_FIELDS
+from app.core.response_encryption import asks_for_encryption
 from app.core.revocation import delete_client_and_grants, revoke_client_tokens
 from app.core.text import lazy_gettext
 from app.extensions import db
@@ -123,6 +125,15 @@ def add_client(
     return client, secret
 
 
+def _kept_jwks(client: OAuthClient, spec: ClientSpec) -> dict | None:
+    """The form's keys for private_key_jwt; else the stored ones while the client has responses encrypted to them
+    (set by the CLI or registration: the console doesn't edit encryption, and must not strand it)."""
+    if spec.token_endpoint_auth_method == "private_key_jwt":
+        return spec.jwks
+    encrypted = asks_for_encryption({name: getattr(client, name) for name in ENCRYPTION_FIELDS})
+    return client.jwks if encrypted else None
+
+
 def update_client(
     client: OAuthClient, spec: ClientSpec, *, roles_claim: bool, require_par: bool = False, actor: User, origin: Origin
 ) -> list[str]:
@@ -143,7 +154,7 @@ def update_client(
         "logo_uri": spec.logo_uri,
         "tos_uri": spec.tos_uri,
         "policy_uri": spec.policy_uri,
-        "jwks": spec.jwks if spec.token_endpoint_auth_method == "private_key_jwt" else None,
+        "jwks": _kept_jwks(client, spec),
         "roles_claim": roles_claim,
         "require_pushed_authorization_requests": require_par,
     }

@@ -11,6 +11,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from app.core.protocol import GRANT_TYPES
+from app.core.response_encryption import EncryptionSettingsError, asks_for_encryption, check_encryption_keys, settings_from
 from app.extensions import db
 from app.models import OAuthClient
 from app.security import new_token, token_digest
@@ -43,6 +44,8 @@ class ClientSpec:
     policy_uri: str | None = None
     is_native: bool = False
     jwks: dict | None = None
+    # OIDC Registration 2 response encryption and UserInfo signing, by metadata name (= column name).
+    encryption: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def application_type(self) -> str:
@@ -93,6 +96,10 @@ def validate_spec(spec: ClientSpec) -> None:
     for uri in (spec.logo_uri, spec.tos_uri, spec.policy_uri):
         if uri and (urlsplit(uri).scheme != "https" or len(uri) > 500):
             raise ClientSpecError("logo_uri, tos_uri and policy_uri must be https URLs.")
+    try:
+        check_encryption_keys(settings_from(spec.encryption), spec.jwks)
+    except EncryptionSettingsError as error:
+        raise ClientSpecError(str(error)) from error
 
 
 def _check_jwks(jwks: dict | None) -> None:
@@ -109,6 +116,15 @@ def _check_jwks(jwks: dict | None) -> None:
         KeySet.import_key_set(jwks)
     except (JoseError, ValueError, TypeError) as exc:
         raise ClientSpecError("jwks could not be read as a JWK Set.") from exc
+
+
+def encryption_from_metadata(data: dict) -> dict:
+    """ClientSpec fields for OIDC Registration 2 encryption: settings, and the inline jwks only when they need it."""
+    try:
+        settings = settings_from(data)
+    except EncryptionSettingsError as error:
+        raise ClientSpecError(str(error)) from error
+    return {"encryption": settings, "jwks": data.get("jwks") if asks_for_encryption(settings) else None}
 
 
 def new_client_id() -> str:
@@ -139,6 +155,7 @@ def create_client(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
         scope=spec.scope,
         is_first_party=spec.is_first_party,
         jwks=spec.jwks,
+        **settings_from(spec.encryption),
     )
     db.session.add(client)
     db.session.flush()

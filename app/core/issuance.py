@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from app.core.audit import Origin, record_event
 from app.core.jwts import issue_access_token, issue_id_token, token_type
 from app.core.resources import scope_for_api
+from app.core.response_encryption import require_id_token_key
 from app.extensions import db
 from app.metrics import count_token_issued
 from app.models import ApiResource, AuthorizationCode, LiveAccessToken, OAuthClient, RefreshToken, User
@@ -59,6 +60,8 @@ def issue_person_tokens(
     jkt), the access token is bound to it, and so is a public client's refresh token (RFC 9449 5):
     a confidential client's refresh token is already bound to the client's own credentials.
     """
+    if include_id_token and "openid" in grant.scope.split():
+        require_id_token_key(grant.client)  # an unencryptable ID token: refuse before any row is written
     access_scope = scope_for_api(grant.scope, resource) if resource else grant.scope
     access = issue_access_token(
         grant.client, access_scope, user=grant.user, auth_time=grant.auth_time, resource=resource, dpop_jkt=dpop_jkt

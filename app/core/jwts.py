@@ -16,6 +16,7 @@ from app.core import deny_list
 from app.core.claims import role_claims, user_claims
 from app.core.keys import keyring
 from app.core.protocol import acr_for
+from app.core.response_encryption import encrypt_id_token
 from app.models import ApiResource, OAuthClient, User
 from app.models.base import utcnow
 
@@ -101,7 +102,7 @@ def issue_id_token(
     session_id: str | None,
     access_token: str | None,
 ) -> str:
-    """Sign an ID token with RS256 (the algorithm every OIDC client supports)."""
+    """Sign an ID token with RS256 (the algorithm every OIDC client supports); encrypt it if the client asked."""
     config = current_app.config
     now = int(utcnow().timestamp())
     signing = keyring().signing_key("RS256")
@@ -122,7 +123,18 @@ def issue_id_token(
     if access_token:
         claims["at_hash"] = _at_hash(access_token)
     claims.update(user_claims(user, scope, client))
-    return jwt.encode({"alg": "RS256", "kid": signing.kid, "typ": "JWT"}, claims, signing.key)
+    signed = jwt.encode({"alg": "RS256", "kid": signing.kid, "typ": "JWT"}, claims, signing.key)
+    return encrypt_id_token(client, signed)
+
+
+def sign_userinfo(client: OAuthClient, claims: dict) -> str:
+    """A signed UserInfo answer (OIDC Core 5.3.2): iss and aud added.
+
+    No typ and no exp, so it can never pass as an ID token (an id_token_hint) or an access token.
+    """
+    signing = keyring().signing_key("RS256")
+    payload = {**claims, "iss": current_app.config["ISSUER"], "aud": client.client_id}
+    return jwt.encode({"alg": "RS256", "kid": signing.kid}, payload, signing.key)
 
 
 class _ExpiryNotEnforced(jwt.JWTClaimsRegistry):

@@ -66,6 +66,12 @@ class OAuthClient(Base):
         server_default=false(),
         comment="RFC 9449 5.2 dpop_bound_access_tokens: token requests need a proof",
     )
+    # OIDC Registration 2: encryption for the key in jwks (alg null: not encrypted); userinfo_signed null: plain JSON.
+    id_token_encrypted_response_alg: Mapped[str | None] = mapped_column(String(32))
+    id_token_encrypted_response_enc: Mapped[str | None] = mapped_column(String(32))
+    userinfo_signed_response_alg: Mapped[str | None] = mapped_column(String(16))
+    userinfo_encrypted_response_alg: Mapped[str | None] = mapped_column(String(32))
+    userinfo_encrypted_response_enc: Mapped[str | None] = mapped_column(String(32))
     registration_token_digest: Mapped[str | None] = mapped_column(String(64), comment="RFC 7592 access token digest")
     is_dynamically_registered: Mapped[bool] = mapped_column(Boolean, default=False)
     is_metadata_document: Mapped[bool] = mapped_column(

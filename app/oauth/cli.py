@@ -16,6 +16,7 @@ from app.core.clients import APPLICATION_TYPES, ClientSpec, ClientSpecError, cre
 from app.core.durations import parse_duration
 from app.core.keys import ensure_keys, rotate_keys, rotate_keys_older_than
 from app.core.protocol import AUTH_METHODS, GRANT_TYPES
+from app.core.response_encryption import ENCRYPTION_ALGS, ENCRYPTION_ENCS, USERINFO_SIGNING_ALGS
 from app.core.revocation import delete_client_and_grants
 from app.extensions import db
 from app.models import OAuthClient, SigningKey
@@ -38,10 +39,15 @@ keys_cli = AppGroup("keys", help="Manage JWT signing keys.")
 @click.option("--grant", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES), help="Repeat for several.")
 @click.option("--scope", "scopes", multiple=True, help="Scopes the client may ask for; repeat or space-separate.")
 @click.option("--auth-method", default=None, type=click.Choice(AUTH_METHODS))
-@click.option("--jwks-file", type=click.File("r"), help="Public JWK Set for private_key_jwt.")
+@click.option("--jwks-file", type=click.File("r"), help="Public JWK Set: private_key_jwt and encryption keys.")
 @click.option("--first-party", is_flag=True, help="Skip the consent page for this client.")
 @click.option("--require-par", is_flag=True, help="Accept authorization requests only pushed to /oauth/par (RFC 9126).")
 @click.option("--require-dpop", is_flag=True, help="Refuse token requests without a DPoP proof (RFC 9449).")
+@click.option("--id-token-encryption", type=click.Choice(ENCRYPTION_ALGS), help="Encrypt ID tokens (key: --jwks-file).")
+@click.option("--id-token-encryption-enc", type=click.Choice(ENCRYPTION_ENCS), help="Default A128CBC-HS256.")
+@click.option("--userinfo-signed", type=click.Choice(USERINFO_SIGNING_ALGS), help="Answer UserInfo as a signed JWT.")
+@click.option("--userinfo-encryption", type=click.Choice(ENCRYPTION_ALGS), help="Encrypt UserInfo (key: --jwks-file).")
+@click.option("--userinfo-encryption-enc", type=click.Choice(ENCRYPTION_ENCS), help="Default A128CBC-HS256.")
 def create_client_command(
     name,
     client_type,
@@ -55,6 +61,7 @@ def create_client_command(
     first_party,
     require_par,
     require_dpop,
+    **encryption,
 ):
     """Register a client; prints one JSON object with client_id and (only now) client_secret."""
     spec = ClientSpec(
@@ -68,6 +75,7 @@ def create_client_command(
         is_first_party=first_party,
         is_native=application_type == "native",
         jwks=json.load(jwks_file) if jwks_file else None,
+        encryption=_encryption_metadata(**encryption),
     )
     try:
         client, secret = create_client(spec)
@@ -81,6 +89,19 @@ def create_client_command(
     if secret:
         output["client_secret"] = secret
     click.echo(json.dumps(output))
+
+
+def _encryption_metadata(
+    id_token_encryption, id_token_encryption_enc, userinfo_signed, userinfo_encryption, userinfo_encryption_enc
+) -> dict[str, str | None]:
+    """The options under their OIDC Registration 2 metadata names; create_client checks them with the keys."""
+    return {
+        "id_token_encrypted_response_alg": id_token_encryption,
+        "id_token_encrypted_response_enc": id_token_encryption_enc,
+        "userinfo_signed_response_alg": userinfo_signed,
+        "userinfo_encrypted_response_alg": userinfo_encryption,
+        "userinfo_encrypted_response_enc": userinfo_encryption_enc,
+    }
 
 
 @clients_cli.command("list")

@@ -20,6 +20,7 @@ from app.core.protocol import (
     PKCE_METHODS,
     RESPONSE_TYPES,
 )
+from app.core.response_encryption import ENCRYPTION_ALGS, ENCRYPTION_ENCS, USERINFO_SIGNING_ALGS
 from app.core.scopes import SCOPE_DESCRIPTIONS
 from app.oauth.registration import registration_enabled
 
@@ -56,7 +57,12 @@ def _metadata(issuer: str) -> dict[str, object]:
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "userinfo_signing_alg_values_supported": [],
+        "userinfo_signing_alg_values_supported": list(USERINFO_SIGNING_ALGS),
+        # OIDC Core 10.2: to the client's own key from its registered jwks (jwks_uri is not fetched)
+        "id_token_encryption_alg_values_supported": list(ENCRYPTION_ALGS),
+        "id_token_encryption_enc_values_supported": list(ENCRYPTION_ENCS),
+        "userinfo_encryption_alg_values_supported": list(ENCRYPTION_ALGS),
+        "userinfo_encryption_enc_values_supported": list(ENCRYPTION_ENCS),
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "introspection_endpoint_auth_methods_supported": list(CONFIDENTIAL_AUTH_METHODS),

@@ -10,8 +10,16 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.core.audit import Origin, record_event
-from app.core.clients import APPLICATION_TYPES, ClientSpec, ClientSpecError, create_client, validate_spec
+from app.core.clients import (
+    APPLICATION_TYPES,
+    ClientSpec,
+    ClientSpecError,
+    create_client,
+    encryption_from_metadata,
+    validate_spec,
+)
 from app.core.protocol import AUTHORIZATION_CODE, REFRESH_TOKEN
+from app.core.response_encryption import FIELDS as ENCRYPTION_FIELDS
 from app.core.revocation import delete_client_and_grants
 from app.core.scopes import INVALID_SCOPE_SYNTAX, is_valid_scope
 from app.extensions import db
@@ -33,12 +41,7 @@ SERVER_FIELDS = (
 )
 # Understood but only honoured at one value: refusing beats silently ignoring (OIDC Registration 3.3).
 FIXED_VALUES = {"id_token_signed_response_alg": "RS256", "subject_type": "public"}
-UNSUPPORTED = (
-    "id_token_encrypted_response_alg",
-    "userinfo_signed_response_alg",
-    "userinfo_encrypted_response_alg",
-    "request_object_encryption_alg",
-)
+UNSUPPORTED = ("request_object_encryption_alg",)
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ def spec_from_metadata(data: Any) -> ClientSpec:
         tos_uri=_string(data, "tos_uri"),
         policy_uri=_string(data, "policy_uri"),
         is_native=application_type == "native",
+        **encryption_from_metadata(data),
     )
     if application_type == "web":
         _refuse_private_use_schemes(spec.redirect_uris + spec.post_logout_redirect_uris)
@@ -249,6 +253,9 @@ def update_client(client: OAuthClient, data: Any, *, origin: Origin) -> None:
     client.response_types = ["code"]
     client.scope = spec.scope
     client.require_pushed_authorization_requests, client.require_dpop = require_par, require_dpop
+    client.jwks = spec.jwks
+    for name, value in spec.encryption.items():
+        setattr(client, name, value)
     record_event(
         "oauth.client_updated",
         origin=origin,
@@ -283,7 +290,7 @@ def client_information(client: OAuthClient, *, registration_token: str, client_s
         "registration_client_uri": f"{issuer}/oauth/register/{client.client_id}",
         "registration_access_token": registration_token,
     }
-    for name in ("logo_uri", "tos_uri", "policy_uri"):
+    for name in ("logo_uri", "tos_uri", "policy_uri", "jwks", *ENCRYPTION_FIELDS):
         if getattr(client, name):
             body[name] = getattr(client, name)
     if client.is_confidential:

@@ -6,6 +6,8 @@ and a ``DPoP`` header signed with the key the token names in ``cnf.jkt``.
 
 from __future__ import annotations
 
+import json
+
 from flask import Request, current_app, jsonify
 from werkzeug.wrappers import Response
 
@@ -13,9 +15,10 @@ from app.core.claims import user_claims
 from app.core.client_cache import find_client
 from app.core.dpop import ALGORITHMS, USE_NONCE, DpopError, current_nonce, endpoint_url, verify_proof
 from app.core.issuance import user_can_receive_tokens
-from app.core.jwts import subject_of, validate_access_token
+from app.core.jwts import sign_userinfo, subject_of, validate_access_token
+from app.core.response_encryption import USERINFO_ALG, USERINFO_ENC, USERINFO_SIGNED, MissingEncryptionKey, encrypt_for
 from app.extensions import db
-from app.models import User
+from app.models import OAuthClient, User
 
 USERINFO_PATH = "/oauth/userinfo"
 _INVALID_TOKEN = "The access token is invalid, expired or revoked."
@@ -78,7 +81,25 @@ def _claims_response(claims: dict | None, *, scheme: str) -> Response:
     user = db.session.get(User, int(claims["sub"])) if claims["sub"].isdigit() else None
     if not user_can_receive_tokens(user):
         return _challenge(scheme, "invalid_token", "The account is not available.", 401)
-    response = jsonify({"sub": subject_of(user), **user_claims(user, claims["scope"], client)})
+    response = _userinfo_body(client, {"sub": subject_of(user), **user_claims(user, claims["scope"], client)})
     if scheme == "DPoP" and current_app.config.get("DPOP_NONCE"):
         response.headers["DPoP-Nonce"] = current_nonce()
     return response
+
+
+def _userinfo_body(client: OAuthClient, claims: dict) -> Response:
+    """Plain JSON, or application/jwt: signed, encrypted, or both (nested) as the client registered (5.3.2)."""
+    signed, alg = getattr(client, USERINFO_SIGNED, None), getattr(client, USERINFO_ALG, None)
+    if not signed and not alg:
+        return jsonify(claims)
+    body = sign_userinfo(client, claims) if signed else json.dumps(claims)
+    if alg:
+        try:
+            body = encrypt_for(
+                client, body.encode("utf-8"), alg=alg, enc=getattr(client, USERINFO_ENC, None), nested=bool(signed)
+            )
+        except MissingEncryptionKey as error:  # never the claims in the clear when encryption was registered
+            response = jsonify(error=error.error, error_description=error.description)
+            response.status_code = 400
+            return response
+    return Response(body, mimetype="application/jwt")

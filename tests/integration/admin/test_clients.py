@@ -425,3 +425,25 @@ def test_a_client_whose_client_id_is_a_url_opens_and_can_be_disabled(console, cr
     path = f"/admin/clients/{client.client_id}/disable"
     assert post_form(console, path, CONFIRMED).status_code == 303
     assert client_row(client.client_id).is_disabled
+
+
+def test_editing_keeps_the_keys_a_client_has_its_id_tokens_encrypted_to(console, create_oauth_client):
+    """Encryption is set by the CLI or registration; a console edit of other settings must not strand it."""
+    from joserfc.jwk import RSAKey
+
+    public = RSAKey.generate_key(2048).as_dict(private=False)
+    client, _ = create_oauth_client(
+        name="Encrypted",
+        jwks={"keys": [public]},
+        id_token_encrypted_response_alg="RSA-OAEP-256",
+        id_token_encrypted_response_enc="A256GCM",
+    )
+
+    data = edit_data(client, name="Encrypted, renamed")
+    assert (
+        post_form(console, f"/admin/clients/{client.client_id}/edit", data, f"/admin/clients/{client.client_id}").status_code
+        == 303
+    )
+
+    row = client_row(client.client_id)
+    assert row.name == "Encrypted, renamed" and row.jwks == {"keys": [public]}

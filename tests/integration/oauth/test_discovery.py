@@ -54,6 +54,11 @@ def test_only_implemented_features_are_advertised(test_client, app):
     assert metadata["id_token_signing_alg_values_supported"] == ["RS256"]
     assert "none" not in metadata["id_token_signing_alg_values_supported"]
     assert metadata["subject_types_supported"] == ["public"]
+    assert metadata["userinfo_signing_alg_values_supported"] == ["RS256"]
+    for kind in ("id_token", "userinfo"):  # OIDC Core 10.2, to keys from the client's inline jwks only
+        assert metadata[f"{kind}_encryption_alg_values_supported"] == ["RSA-OAEP-256", "ECDH-ES", "ECDH-ES+A256KW"]
+        assert metadata[f"{kind}_encryption_enc_values_supported"] == ["A128CBC-HS256", "A256GCM"]
+        assert "RSA1_5" not in metadata[f"{kind}_encryption_alg_values_supported"]
     assert metadata["request_parameter_supported"] is False
     assert metadata["request_uri_parameter_supported"] is False
     assert not {"implicit", "password"} & set(metadata["grant_types_supported"])

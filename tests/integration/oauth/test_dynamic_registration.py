@@ -297,7 +297,7 @@ def test_the_code_flow_needs_a_proper_list_of_redirect_uris(open_registration, t
         {"id_token_signed_response_alg": "none"},
         {"id_token_signed_response_alg": "HS256"},
         {"subject_type": "pairwise"},
-        {"userinfo_signed_response_alg": "RS256"},
+        {"userinfo_signed_response_alg": "none"},
         {"id_token_encrypted_response_alg": "RSA-OAEP"},
     ],
 )
