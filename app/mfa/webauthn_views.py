@@ -22,7 +22,7 @@ from app.core.sessions import revoke_session
 from app.core.sign_in import KEEP_ONE, challenge_locked, is_fresh, may_remove
 from app.core.text import lazy_gettext
 from app.extensions import db, limiter
-from app.mfa import bp
+from app.mfa import bp, passkey_cookie
 from app.mfa import webauthn as service
 from app.mfa import webauthn_sign_in as proof
 from app.mfa.flow import after_enrolment, challenge_subject, complete_challenge, enrolment_subject, fail_challenge
@@ -202,7 +202,9 @@ def webauthn_authenticate_verify():
 @limiter.limit(configured("LIMIT_PASSKEY_OPTIONS_IP"), methods=["POST"])  # every sign-in page load asks (autofill)
 def passkey_options():
     options_json, row = proof.passkey_options()
-    return _options(options_json, row, ChallengePurpose.PASSKEY)
+    db.session.commit()
+    # Not in the Flask session: this answer must never rewrite the session cookie (see passkey_cookie).
+    return passkey_cookie.hold(current_app.response_class(options_json, mimetype="application/json"), row.id)
 
 
 @bp.post("/passkey/verify")
@@ -212,7 +214,7 @@ def passkey_verify():
     body = _body()
     origin = request_origin()
     try:
-        challenge, _held = _take_challenge(ChallengePurpose.PASSKEY, None)
+        challenge = service.consume_challenge(passkey_cookie.held_challenge_id(), ChallengePurpose.PASSKEY, None)
         credential = proof.verify_passkey(challenge, body.get("credential"), origin=origin)
         sign_in = proof.sign_in_with_passkey(credential, origin=origin)
         if sign_in is None:
@@ -228,7 +230,7 @@ def passkey_verify():
     after_sign_in(sign_in.user_session)
     db.session.commit()
     next_url = body.get("next") if isinstance(body.get("next"), str) else None
-    return jsonify(redirect=landing(next_url))
+    return passkey_cookie.forget(jsonify(redirect=landing(next_url)))
 
 
 # --- managing credentials (security page) -----------------------------------------------------

@@ -917,3 +917,27 @@ def test_the_challenge_page_offers_the_key_only_to_people_who_have_one(person, a
     person.auth.login("ada@example.com")
 
     assert 'id="webauthn-challenge-button"' not in person.open("/mfa/challenge")
+
+
+def test_the_sign_in_pages_passkey_options_never_rewrite_the_session_cookie(app, person):
+    """Every sign-in page load asks for passkey options. Had that answer rewritten the session cookie, it
+    could land after a "Sign in with GitHub" press and wipe that journey (CI saw it happen)."""
+    person.open("/login")
+
+    answer = person.post(PASSKEY_OPTIONS, {})
+
+    cookies = [header.split("=", 1)[0] for header in answer.headers.getlist("Set-Cookie")]
+    assert answer.status_code == 200 and cookies == ["idp_passkey"]
+    assert app.config["SESSION_COOKIE_NAME"] not in cookies
+
+
+def test_a_passkey_challenge_cookie_from_elsewhere_is_refused(new_person, ada):
+    person = new_person()
+    enrolled(person, ada, passkey=True)
+    person.open("/login")
+    options = person.post(PASSKEY_OPTIONS, {}).get_json()
+    person.client.set_cookie("idp_passkey", "forged.value.here", domain="localhost")
+
+    response = person.post(PASSKEY_VERIFY, {"credential": person.key.get(options)})
+
+    assert response.status_code == 401 and response.get_json()["error"] == ERRORS["expired"]
