@@ -701,8 +701,9 @@ def test_parallel_uses_of_one_passkey_answer_sign_in_once(app, person, ada):
     options = person.post(PASSKEY_OPTIONS, {}).get_json()
     body = json.dumps({"credential": person.key.get(options)})
     clients = [app.test_client() for _ in range(8)]
-    for client in clients:  # the same browser state (its challenge id, its CSRF token) sent eight times at once
-        client.set_cookie(app.config["SESSION_COOKIE_NAME"], person.client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value)
+    for client in clients:  # the same browser state (its challenge cookie, its CSRF token) sent eight times at once
+        for name in (app.config["SESSION_COOKIE_NAME"], "idp_passkey"):
+            client.set_cookie(name, person.client.get_cookie(name).value)
     barrier = threading.Barrier(len(clients))
 
     def send(client) -> int:
