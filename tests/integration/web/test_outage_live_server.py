@@ -72,14 +72,17 @@ def sign_in(server: LiveServer) -> requests.Session:
     return browser
 
 
-def assert_from_the_app(response: requests.Response, status: int) -> None:
-    """The app's own answer: its request id, and either RFC 6749 JSON or its error page naming that id."""
+def assert_from_the_app(response: requests.Response, status: int, *, json_error: str | None = None) -> None:
+    """The app's own answer: its request id, and the RFC 6749 JSON error expected, else its page naming that id."""
     assert response.status_code == status
     request_id = response.headers.get("X-Request-ID")
     assert request_id, "not answered by the app"  # gunicorn's own errors have none
-    if response.headers.get("Content-Type", "").startswith("application/json"):
-        assert response.json().get("error"), response.text
+    content_type = response.headers.get("Content-Type", "")
+    if json_error is not None:
+        assert content_type.startswith("application/json"), content_type
+        assert response.json()["error"] == json_error, response.text
     else:
+        assert content_type.startswith("text/html"), content_type
         assert f"reference {request_id}" in response.text, response.text[:500]  # not a bare fallback page
 
 
@@ -94,8 +97,7 @@ def test_postgresql_cut_and_restored_under_gunicorn(live, proxies):
     assert_from_the_app(page, 503)
     assert "Temporarily unavailable" in page.text and int(page.headers["Retry-After"]) > 0
     token = requests.post(f"{live.url}/oauth/token", data={"grant_type": "client_credentials"}, auth=("x", "y"), timeout=10)
-    assert_from_the_app(token, 503)
-    assert token.json()["error"] == "temporarily_unavailable"
+    assert_from_the_app(token, 503, json_error="temporarily_unavailable")
     assert not live.error_lines(start), live.log_text(start)
 
     db_proxy.restore()
