@@ -3,21 +3,21 @@
 Anyone may name any URL as a client_id, so this is an outbound request on a stranger's say-so, and it
 is guarded against server-side request forgery (draft-ietf-oauth-client-id-metadata-document,
 "Server-Side Request Forgery" and "Maximum Response Size"): a host whose every address is public, the
-connection made to that checked address, no redirects, a small JSON answer within a few seconds.
+connection made to that checked address (app/core/outbound.py), no redirects, a small JSON answer within
+a few seconds.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import socket
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import SplitResult
 
-import urllib3
 from urllib3.exceptions import HTTPError
+
+from app.core.outbound import OutboundRefused, pinned_pool, vetted_address
 
 TIMEOUT_SECONDS = 3.0  # to connect, and again for the whole answer
 MAX_DOCUMENT_BYTES = 5 * 1024  # the size the draft and MCP suggest
@@ -38,8 +38,11 @@ class Fetched:
 def fetch_document(parts: SplitResult, config) -> Fetched:
     started = time.monotonic()
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    address = _vetted_address(parts.hostname or "", port, allow_loopback=config["CLIENT_ID_METADATA_ALLOW_LOOPBACK"])
-    pool = _pool(parts, address, port)
+    try:
+        address = vetted_address(parts.hostname or "", port, allow_loopback=config["CLIENT_ID_METADATA_ALLOW_LOOPBACK"])
+    except OutboundRefused as refused:
+        raise MetadataError(str(refused)) from None
+    pool = pinned_pool(parts, address, port, timeout=TIMEOUT_SECONDS)
     try:
         response = pool.urlopen(
             "GET",
@@ -64,61 +67,6 @@ def fetch_document(parts: SplitResult, config) -> Fetched:
         return Fetched(json.loads(body.decode("utf-8")), lifetime)
     except ValueError:  # UnicodeDecodeError and JSONDecodeError both are
         raise MetadataError("document is not UTF-8 JSON") from None
-
-
-def _vetted_address(host: str, port: int, *, allow_loopback: bool) -> str:
-    """One address of the host, after checking that every address it has is public.
-
-    All of them, not just the one used: a name that answers both a public and a private address
-    is a name someone aimed at the inside.
-    """
-    try:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):  # socket.gaierror is an OSError
-        raise MetadataError("host does not resolve") from None
-    addresses = []
-    for *_, sockaddr in found:
-        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])  # without an IPv6 zone
-        if not _is_public(address) and not (allow_loopback and address.is_loopback):
-            raise MetadataError(f"host has a non-public address ({address})")
-        addresses.append(str(address))
-    if not addresses:
-        raise MetadataError("host has no address")
-    return addresses[0]
-
-
-def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if address.version == 6:
-        # An IPv4 address inside IPv6 (mapped, 6to4, Teredo) is judged as that IPv4 address.
-        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
-        if embedded is not None and not _is_public(embedded):
-            return False
-    # is_global already excludes private, loopback, link-local, unspecified, shared (100.64/10) and
-    # reserved ranges; it counts most multicast as global, so that is refused separately.
-    return address.is_global and not (address.is_multicast or address.is_reserved or address.is_link_local)
-
-
-def _pool(parts: SplitResult, address: str, port: int) -> urllib3.HTTPConnectionPool:
-    """A connection to the vetted address itself, never a second DNS lookup of the name.
-
-    Between the check and a connection by name, the name could be made to answer 127.0.0.1 (DNS
-    rebinding). urllib3 lets the pool connect to an IP while TLS still sends the hostname (SNI),
-    verifies the certificate for the hostname, and the Host header names the site: the server sees an
-    ordinary request, and nobody but the vetted address is ever reached.
-    """
-    timeout = urllib3.Timeout(connect=TIMEOUT_SECONDS, read=TIMEOUT_SECONDS)
-    if parts.scheme == "http":  # development only (IDP_CLIENT_ID_METADATA_ALLOW_HTTP, refused in production)
-        return urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1)
-    return urllib3.HTTPSConnectionPool(
-        address,
-        port,
-        timeout=timeout,
-        retries=False,
-        maxsize=1,
-        cert_reqs="CERT_REQUIRED",
-        server_hostname=parts.hostname,
-        assert_hostname=parts.hostname,
-    )
 
 
 def _read_body(response, *, deadline: float) -> bytes:

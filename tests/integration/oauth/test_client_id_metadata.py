@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from app.config import Config
-from app.core import client_metadata, client_metadata_fetch
+from app.core import client_metadata, client_metadata_fetch, outbound
 from app.extensions import db
 from app.models import AuthorizationCode, OAuthClient
 from app.models.base import utcnow
@@ -409,8 +409,8 @@ def test_hosts_with_a_non_public_address_are_refused(build, monkeypatch, address
         families = {4: socket.AF_INET, 6: socket.AF_INET6}
         return [(families[6 if ":" in a else 4], socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses]
 
-    monkeypatch.setattr(client_metadata_fetch.socket, "getaddrinfo", fake)
-    monkeypatch.setattr(client_metadata_fetch, "_pool", lambda *args: connected.append(args))
+    monkeypatch.setattr(outbound.socket, "getaddrinfo", fake)
+    monkeypatch.setattr(client_metadata_fetch, "pinned_pool", lambda *args, **kwargs: connected.append(args))
     rp = build(CLIENT_ID_METADATA_ALLOW_LOOPBACK=addresses != ["::1"])
 
     assert_unknown_client(rp.authorize(rp.request(as_client("https://agents.example/client.json"))))
@@ -418,11 +418,11 @@ def test_hosts_with_a_non_public_address_are_refused(build, monkeypatch, address
 
 
 def test_the_connection_goes_to_the_vetted_address_with_the_hostname_for_tls(monkeypatch):
-    monkeypatch.setattr(client_metadata_fetch.socket, "getaddrinfo", lambda *a, **k: [(2, 1, 6, "", ("93.184.215.14", 443))])
-    pool = client_metadata_fetch._pool(urlsplit("https://agents.example/c.json"), "93.184.215.14", 443)
+    monkeypatch.setattr(outbound.socket, "getaddrinfo", lambda *a, **k: [(2, 1, 6, "", ("93.184.215.14", 443))])
+    pool = outbound.pinned_pool(urlsplit("https://agents.example/c.json"), "93.184.215.14", 443, timeout=3)
     assert pool.host == "93.184.215.14"
     assert pool.conn_kw["server_hostname"] == "agents.example" and pool.assert_hostname == "agents.example"
-    assert client_metadata_fetch._vetted_address("agents.example", 443, allow_loopback=False) == "93.184.215.14"
+    assert outbound.vetted_address("agents.example", 443, allow_loopback=False) == "93.184.215.14"
 
 
 def test_private_key_jwt_with_inline_keys_makes_a_confidential_client(app):
