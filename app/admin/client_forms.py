@@ -12,7 +12,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.core.clients import APPLICATION_TYPES, ClientSpec
+from app.admin.clients import refusal_text
+from app.core.clients import APPLICATION_TYPES, ClientSpec, ClientSpecError, check_backchannel_logout_uri
 from app.core.protocol import AUTH_METHODS, GRANT_TYPES
 from app.core.scopes import scope_token_pattern
 from app.core.text import lazy_gettext
@@ -69,6 +70,14 @@ def _jwks(form: FlaskForm, field: TextAreaField) -> None:
         raise ValidationError(gettext("Paste the public keys as a JSON Web Key Set.")) from exc
 
 
+def _backchannel_logout_uri(_form: FlaskForm, field: StringField) -> None:
+    """The registration rule, run here so its refusal shows next to the field rather than above the form."""
+    try:
+        check_backchannel_logout_uri(field.data)
+    except ClientSpecError as error:
+        raise ValidationError(refusal_text(error)) from None
+
+
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
@@ -84,6 +93,12 @@ class _ClientSettingsForm(FlaskForm):
     post_logout_redirect_uris = TextAreaField(
         lazy_gettext("Post-logout redirect URIs (one per line)"), validators=[Length(max=6000), _uri_lines]
     )
+    backchannel_logout_uri = StringField(
+        lazy_gettext("Back-channel logout URI"),
+        filters=[_strip],
+        validators=[Optional(), Length(max=500), _backchannel_logout_uri],
+    )
+    backchannel_logout_session_required = BooleanField(lazy_gettext("The app needs the session ID (sid) in logout tokens"))
     grant_types = MultiCheckboxField(
         lazy_gettext("Grant types"),
         choices=[SelectChoice(g, GRANT_LABELS[g]) for g in GRANT_TYPES],
@@ -117,6 +132,8 @@ class _ClientSettingsForm(FlaskForm):
             is_confidential=is_confidential,
             redirect_uris=lines(self.redirect_uris.data),
             post_logout_redirect_uris=lines(self.post_logout_redirect_uris.data),
+            backchannel_logout_uri=self.backchannel_logout_uri.data or None,
+            backchannel_logout_session_required=self.backchannel_logout_session_required.data,
             grant_types=list(self.grant_types.data),
             scope=" ".join(dict.fromkeys((self.scope.data or "").split())),
             token_endpoint_auth_method=self.token_endpoint_auth_method.data,
@@ -154,6 +171,8 @@ def settings_of(client: OAuthClient) -> dict:
         "name": client.name,
         "redirect_uris": "\n".join(client.redirect_uris),
         "post_logout_redirect_uris": "\n".join(client.post_logout_redirect_uris),
+        "backchannel_logout_uri": client.backchannel_logout_uri or "",
+        "backchannel_logout_session_required": client.backchannel_logout_session_required,
         "grant_types": list(client.grant_types),
         "scope": client.scope,
         "token_endpoint_auth_method": client.token_endpoint_auth_method,

@@ -30,6 +30,8 @@ EDITABLE = (
     "name",
     "redirect_uris",
     "post_logout_redirect_uris",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
     "grant_types",
     "scope",
     "token_endpoint_auth_method",
@@ -61,6 +63,16 @@ _RULE_MESSAGES = {
     ),
     "a public client has no secret: token_endpoint_auth_method must be none.": lazy_gettext(
         "a public client has no secret: token_endpoint_auth_method must be none."
+    ),
+    "backchannel_logout_uri must be an absolute URI of at most 500 characters, without spaces.": lazy_gettext(
+        "backchannel_logout_uri must be an absolute URI of at most 500 characters, without spaces."
+    ),
+    "backchannel_logout_uri must not contain a fragment.": lazy_gettext("backchannel_logout_uri must not contain a fragment."),
+    "backchannel_logout_uri must not contain user information.": lazy_gettext(
+        "backchannel_logout_uri must not contain user information."
+    ),
+    "backchannel_logout_uri must use https (http only for loopback).": lazy_gettext(
+        "backchannel_logout_uri must use https (http only for loopback)."
     ),
     "logo_uri, tos_uri and policy_uri must be https URLs.": lazy_gettext("logo_uri, tos_uri and policy_uri must be https URLs."),
     "private_key_jwt needs jwks with 1 to 10 public keys.": lazy_gettext("private_key_jwt needs jwks with 1 to 10 public keys."),
@@ -119,6 +131,7 @@ def add_client(
         name=client.name,
         confidential=client.is_confidential,
         redirect_uris=client.redirect_uris,
+        backchannel_logout_uri=client.backchannel_logout_uri,
         grant_types=client.grant_types,
         scope=client.scope,
     )
@@ -146,6 +159,8 @@ def update_client(
         "name": spec.name,
         "redirect_uris": list(spec.redirect_uris),
         "post_logout_redirect_uris": list(spec.post_logout_redirect_uris),
+        "backchannel_logout_uri": spec.backchannel_logout_uri,
+        "backchannel_logout_session_required": spec.backchannel_logout_session_required,
         "grant_types": list(spec.grant_types),
         "scope": spec.scope,
         "token_endpoint_auth_method": spec.token_endpoint_auth_method or client.token_endpoint_auth_method,

@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import update
 
 from app.core.client_metadata_fetch import MetadataError, fetch_document
-from app.core.clients import ClientSpec, ClientSpecError, validate_spec
+from app.core.clients import ClientSpec, ClientSpecError, backchannel_from_metadata, validate_spec
 from app.core.inserts import insert_ignoring_duplicates
 from app.extensions import db
 from app.models import OAuthClient
@@ -119,6 +119,7 @@ def client_spec(document: object, url: str, host: str, config) -> ClientSpec:
         policy_uri=document.get("policy_uri"),
         is_native=application_type == "native",
         jwks=document.get("jwks") if method == "private_key_jwt" else None,
+        **backchannel_from_metadata(document),
     )
     if not spec.redirect_uris:
         raise MetadataError("redirect_uris must list at least one redirect URI")
@@ -183,6 +184,8 @@ def _store(url: str, spec: ClientSpec, expires_at: datetime) -> None:
         "application_type": spec.application_type,
         "redirect_uris": list(spec.redirect_uris),
         "post_logout_redirect_uris": list(spec.post_logout_redirect_uris),
+        "backchannel_logout_uri": spec.backchannel_logout_uri,
+        "backchannel_logout_session_required": spec.backchannel_logout_session_required,
         "grant_types": list(spec.grant_types),
         "response_types": ["code"],
         "scope": spec.scope,

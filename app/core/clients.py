@@ -37,6 +37,9 @@ class ClientSpec:
     grant_types: list[str]
     scope: str
     post_logout_redirect_uris: list[str] = field(default_factory=list)
+    # OIDC Back-Channel Logout 2.2: where the app is told, server to server, that a session here ended.
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
     token_endpoint_auth_method: str | None = None
     is_first_party: bool = False
     logo_uri: str | None = None
@@ -53,25 +56,69 @@ class ClientSpec:
         return "native" if self.is_native else "web"
 
 
-def check_redirect_uri(uri: str, *, native: bool = False) -> None:
-    """https, or http only on loopback; no fragment, userinfo or script schemes (OAuth 2.1 2.3.1)."""
+def _uri_fault(uri: object, *, private_use: bool = False) -> str | None:
+    """What is wrong with a URI this server sends people or requests to, or None: https, or http only on
+    loopback; no fragment, userinfo or script schemes (OAuth 2.1 2.3.1); private-use schemes only if allowed."""
     if not isinstance(uri, str) or not uri or len(uri) > 500 or any(ord(c) < 33 for c in uri):
-        raise ClientSpecError("redirect_uris must be absolute URIs without spaces.", "invalid_redirect_uri")
+        return "syntax"
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
     if parts.fragment or "#" in uri:
-        raise ClientSpecError("redirect_uris must not contain a fragment.", "invalid_redirect_uri")
+        return "fragment"
     if scheme in {"javascript", "data", "vbscript", "file"}:
-        raise ClientSpecError(f"the {scheme}: scheme is not allowed.", "invalid_redirect_uri")
+        return "scheme"
     if parts.username or parts.password or "@" in parts.netloc:
-        raise ClientSpecError("redirect_uris must not contain user information.", "invalid_redirect_uri")
+        return "userinfo"
     if scheme == "https" and parts.hostname:
-        return
+        return None
     if scheme == "http" and parts.hostname in _LOOPBACK_HOSTS:
-        return
-    if native and scheme not in {"http", "https"} and "." in scheme and not parts.netloc.startswith("/"):
-        return  # private-use scheme such as com.example.app:/callback (RFC 8252 7.1)
-    raise ClientSpecError("redirect_uris must use https (http only for loopback).", "invalid_redirect_uri")
+        return None
+    if private_use and scheme not in {"http", "https"} and "." in scheme and not parts.netloc.startswith("/"):
+        return None  # private-use scheme such as com.example.app:/callback (RFC 8252 7.1)
+    return "https"
+
+
+_REDIRECT_URI_FAULTS = {
+    "syntax": "redirect_uris must be absolute URIs without spaces.",
+    "fragment": "redirect_uris must not contain a fragment.",
+    "userinfo": "redirect_uris must not contain user information.",
+    "https": "redirect_uris must use https (http only for loopback).",
+}
+
+
+def check_redirect_uri(uri: str, *, native: bool = False) -> None:
+    """A redirect or post-logout redirect URI; native apps may also use private-use schemes (RFC 8252 7.1)."""
+    fault = _uri_fault(uri, private_use=native)
+    if fault == "scheme":
+        raise ClientSpecError(f"the {urlsplit(uri).scheme.lower()}: scheme is not allowed.", "invalid_redirect_uri")
+    if fault:
+        raise ClientSpecError(_REDIRECT_URI_FAULTS[fault], "invalid_redirect_uri")
+
+
+_BACKCHANNEL_URI_FAULTS = {
+    "syntax": "backchannel_logout_uri must be an absolute URI of at most 500 characters, without spaces.",
+    "fragment": "backchannel_logout_uri must not contain a fragment.",
+    "userinfo": "backchannel_logout_uri must not contain user information.",
+    "scheme": "backchannel_logout_uri must use https (http only for loopback).",
+    "https": "backchannel_logout_uri must use https (http only for loopback).",
+}
+
+
+def check_backchannel_logout_uri(uri: object) -> None:
+    """OIDC Back-Channel Logout 2.2: where this server POSTs logout tokens. The redirect URI rules without private-use
+    schemes (the spec: an absolute URI, never a fragment), and what a URI this server connects to must also be."""
+    fault = _uri_fault(uri) or _outbound_uri_fault(str(uri))
+    if fault:
+        raise ClientSpecError(_BACKCHANNEL_URI_FAULTS[fault])
+
+
+def _outbound_uri_fault(uri: str) -> str | None:
+    """Printable ASCII (an IRI would need encoding first) and a port that parses: else the request could not be made."""
+    try:
+        urlsplit(uri).port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return "syntax"
+    return None if uri.isascii() and uri.isprintable() else "syntax"
 
 
 def validate_spec(spec: ClientSpec) -> None:
@@ -86,6 +133,10 @@ def validate_spec(spec: ClientSpec) -> None:
         raise ClientSpecError("authorization_code needs at least one redirect URI.", "invalid_redirect_uri")
     for uri in spec.redirect_uris + spec.post_logout_redirect_uris:
         check_redirect_uri(uri, native=spec.is_native)
+    if spec.backchannel_logout_uri is not None:
+        check_backchannel_logout_uri(spec.backchannel_logout_uri)
+    if not isinstance(spec.backchannel_logout_session_required, bool):  # JSON metadata: true or false, never "yes"
+        raise ClientSpecError("backchannel_logout_session_required must be true or false.")
     method = spec.token_endpoint_auth_method
     if spec.is_confidential and method == "none":
         raise ClientSpecError("a confidential client authenticates: token_endpoint_auth_method can't be none.")
@@ -116,6 +167,22 @@ def _check_jwks(jwks: dict | None) -> None:
         KeySet.import_key_set(jwks)
     except (JoseError, ValueError, TypeError) as exc:
         raise ClientSpecError("jwks could not be read as a JWK Set.") from exc
+
+
+def refuse_private_use_schemes(uris: list[str]) -> None:
+    """Say why com.example.app:/cb fails for a web client (RFC 8252 7.1 schemes are for native apps only)."""
+    for uri in uris:
+        scheme = urlsplit(uri).scheme.lower() if isinstance(uri, str) else ""
+        if "." in scheme:
+            raise ClientSpecError(f"the private-use scheme {scheme[:40]}: needs application_type native.", "invalid_redirect_uri")
+
+
+def backchannel_from_metadata(data: dict) -> dict:
+    """ClientSpec fields for OIDC Back-Channel Logout 2.2 metadata, as sent: validate_spec checks them."""
+    return {
+        "backchannel_logout_uri": data.get("backchannel_logout_uri"),
+        "backchannel_logout_session_required": data.get("backchannel_logout_session_required", False),
+    }
 
 
 def encryption_from_metadata(data: dict) -> dict:
@@ -150,6 +217,8 @@ def create_client(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
         application_type=spec.application_type,
         redirect_uris=list(spec.redirect_uris),
         post_logout_redirect_uris=list(spec.post_logout_redirect_uris),
+        backchannel_logout_uri=spec.backchannel_logout_uri,
+        backchannel_logout_session_required=spec.backchannel_logout_session_required,
         grant_types=list(spec.grant_types),
         response_types=["code"] if "authorization_code" in spec.grant_types else [],
         scope=spec.scope,

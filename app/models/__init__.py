@@ -8,6 +8,7 @@ from app.models.dpop import UsedDpopProof
 from app.models.email_token import EmailToken, EmailTokenPurpose
 from app.models.federation import LinkedIdentity
 from app.models.keys import SigningKey
+from app.models.logout import PendingLogout, SessionApp
 from app.models.mfa import PhoneFactor, RecoveryCode, SmsCode, TotpFactor, WebAuthnChallenge, WebAuthnCredential
 from app.models.oauth import (
     AuthorizationCode,
@@ -34,7 +35,9 @@ __all__ = [
     "group_members",
     "group_roles",
     "user_roles",
+    "PendingLogout",
     "PhoneFactor",
+    "SessionApp",
     "PushedAuthorizationRequest",
     "RecoveryCode",
     "SmsCode",

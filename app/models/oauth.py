@@ -45,6 +45,10 @@ class OAuthClient(Base):
     application_type: Mapped[str] = mapped_column(String(8), default="web", server_default="web", comment="web or native")
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list, comment="compared byte for byte")
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500), comment="OIDC Back-Channel Logout: told of sign-outs")
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), comment="the app needs sid in its logout tokens"
+    )
     grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     response_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     scope: Mapped[str] = mapped_column(Text, default="", comment="space-separated scopes the client may ask for")

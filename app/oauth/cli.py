@@ -36,6 +36,8 @@ keys_cli = AppGroup("keys", help="Manage JWT signing keys.")
 )
 @click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact redirect URI; repeat for several.")
 @click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True)
+@click.option("--backchannel-logout-uri", help="Where the app is told, server to server, that a session here ended.")
+@click.option("--backchannel-logout-session-required", is_flag=True, help="The app needs sid in its logout tokens.")
 @click.option("--grant", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES), help="Repeat for several.")
 @click.option("--scope", "scopes", multiple=True, help="Scopes the client may ask for; repeat or space-separate.")
 @click.option("--auth-method", default=None, type=click.Choice(AUTH_METHODS))
@@ -54,6 +56,8 @@ def create_client_command(
     application_type,
     redirect_uris,
     post_logout_redirect_uris,
+    backchannel_logout_uri,
+    backchannel_logout_session_required,
     grant_types,
     scopes,
     auth_method,
@@ -69,6 +73,8 @@ def create_client_command(
         is_confidential=client_type == "confidential",
         redirect_uris=list(redirect_uris),
         post_logout_redirect_uris=list(post_logout_redirect_uris),
+        backchannel_logout_uri=backchannel_logout_uri,
+        backchannel_logout_session_required=backchannel_logout_session_required,
         grant_types=list(grant_types) or ["authorization_code", "refresh_token"],
         scope=" ".join(" ".join(scopes).split()) or "openid profile email",
         token_endpoint_auth_method=auth_method,
@@ -117,6 +123,8 @@ def list_clients():
                     "application_type": client.application_type,
                     "grant_types": client.grant_types,
                     "redirect_uris": client.redirect_uris,
+                    "backchannel_logout_uri": client.backchannel_logout_uri,
+                    "backchannel_logout_session_required": client.backchannel_logout_session_required,
                     "scope": client.scope,
                     "first_party": client.is_first_party,
                     "disabled": client.is_disabled,

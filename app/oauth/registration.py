@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import select
@@ -14,8 +13,10 @@ from app.core.clients import (
     APPLICATION_TYPES,
     ClientSpec,
     ClientSpecError,
+    backchannel_from_metadata,
     create_client,
     encryption_from_metadata,
+    refuse_private_use_schemes,
     validate_spec,
 )
 from app.core.protocol import AUTHORIZATION_CODE, REFRESH_TOKEN
@@ -138,14 +139,6 @@ def _application_type(data: dict) -> str:
     return value
 
 
-def _refuse_private_use_schemes(uris: list[str]) -> None:
-    """Say why com.example.app:/cb fails for a web client (RFC 8252 7.1 schemes are for native apps only)."""
-    for uri in uris:
-        scheme = urlsplit(uri).scheme.lower() if isinstance(uri, str) else ""
-        if "." in scheme:
-            raise ClientSpecError(f"the private-use scheme {scheme[:40]}: needs application_type native.", "invalid_redirect_uri")
-
-
 def requires_par(data: dict) -> bool:
     """RFC 9126 6: the client asks that its authorization requests be accepted only when pushed."""
     return _flag(data, "require_pushed_authorization_requests")
@@ -186,10 +179,11 @@ def spec_from_metadata(data: Any) -> ClientSpec:
         tos_uri=_string(data, "tos_uri"),
         policy_uri=_string(data, "policy_uri"),
         is_native=application_type == "native",
+        **backchannel_from_metadata(data),
         **encryption_from_metadata(data),
     )
     if application_type == "web":
-        _refuse_private_use_schemes(spec.redirect_uris + spec.post_logout_redirect_uris)
+        refuse_private_use_schemes(spec.redirect_uris + spec.post_logout_redirect_uris)
     validate_spec(spec)
     return spec
 
@@ -249,6 +243,9 @@ def update_client(client: OAuthClient, data: Any, *, origin: Origin) -> None:
     client.application_type = spec.application_type
     client.redirect_uris = list(spec.redirect_uris)
     client.post_logout_redirect_uris = list(spec.post_logout_redirect_uris)
+    # Omitted means none and false, like every other field of a replacing update.
+    client.backchannel_logout_uri = spec.backchannel_logout_uri
+    client.backchannel_logout_session_required = spec.backchannel_logout_session_required
     client.grant_types = list(spec.grant_types)
     client.response_types = ["code"]
     client.scope = spec.scope
@@ -281,6 +278,7 @@ def client_information(client: OAuthClient, *, registration_token: str, client_s
         "application_type": client.application_type,
         "redirect_uris": list(client.redirect_uris),
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "backchannel_logout_session_required": bool(client.backchannel_logout_session_required),
         "grant_types": list(client.grant_types),
         "response_types": list(client.response_types),
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
@@ -290,7 +288,7 @@ def client_information(client: OAuthClient, *, registration_token: str, client_s
         "registration_client_uri": f"{issuer}/oauth/register/{client.client_id}",
         "registration_access_token": registration_token,
     }
-    for name in ("logo_uri", "tos_uri", "policy_uri", "jwks", *ENCRYPTION_FIELDS):
+    for name in ("logo_uri", "tos_uri", "policy_uri", "backchannel_logout_uri", "jwks", *ENCRYPTION_FIELDS):
         if getattr(client, name):
             body[name] = getattr(client, name)
     if client.is_confidential:

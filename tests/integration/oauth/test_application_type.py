@@ -23,6 +23,7 @@ from app.models import AuthorizationCode, OAuthClient
 from tests.conftest import csrf_from
 from tests.integration.admin.conftest import admin, console  # noqa: F401 (fixtures for the console tests)
 from tests.integration.oauth.conftest import count_rows, params_of
+from tests.integration.oauth.registration_helpers import config_request, register, row_of
 
 NATIVE_SCHEME = "com.example.app:/oauth2redirect"
 WEB = {"client_name": "Web RP", "redirect_uris": ["https://rp.example/cb"]}
@@ -38,20 +39,6 @@ NATIVE = {
 def http(app, test_client):
     app.config["OPEN_CLIENT_REGISTRATION"] = True
     return test_client
-
-
-def register(http, metadata):
-    return http.post("/oauth/register", json=metadata)
-
-
-def config_request(http, registered: dict, method: str = "GET", body: dict | None = None):
-    headers = {"Authorization": f"Bearer {registered['registration_access_token']}"}
-    return http.open(f"/oauth/register/{registered['client_id']}", method=method, headers=headers, json=body)
-
-
-def row_of(client_id: str) -> OAuthClient:
-    db.session.expire_all()
-    return db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
 
 
 def assert_refused(response, error: str) -> None:
