@@ -64,3 +64,14 @@ def child_exit(server, worker):
 def on_exit(server):
     if _own_metrics_dir is not None:
         shutil.rmtree(_own_metrics_dir, ignore_errors=True)
+
+
+def post_worker_init(worker):
+    """In each worker, once the app is loaded: start the back-channel logout delivery thread.
+
+    Here rather than at import, so it runs in the forked worker (also with --preload) and never in a
+    `flask` command; it first delivers whatever an earlier worker left queued.
+    """
+    from app.core.logout_worker import start_logout_worker
+
+    start_logout_worker(worker.wsgi)

@@ -24,6 +24,7 @@ from app.cli import init_cli
 from app.config import PROJECT_ROOT, Config
 from app.core.deny_list import init_deny_list
 from app.core.factors import init_factors
+from app.core.logout_worker import init_logout_worker
 from app.core.protocol import MACHINE_PATH_PREFIXES
 from app.core.providers import init_providers
 from app.extensions import csrf, db, limiter, migrate
@@ -88,6 +89,7 @@ def _register_services(app: Flask) -> None:
     init_oauth_server(app)
     init_deny_list(app)
     init_providers(app)
+    init_logout_worker(app)
 
 
 def _register_cross_cutting(app: Flask) -> None:

@@ -6,14 +6,18 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
+from sqlalchemy import func, select
 
 from app.admin.apis_cli import apis_cli
 from app.admin.audit_cli import audit_cli
 from app.admin.roles_cli import roles_cli
 from app.admin.users_cli import seed_demo, users_cli
 from app.config import PROJECT_ROOT
+from app.core.logout_delivery import deliver_due
 from app.core.maintenance import AUDIT_KINDS, DEFAULT_BATCH_SIZE, prune_expired
 from app.core.schema import prepare
+from app.extensions import db
+from app.models import PendingLogout
 from app.oauth.cli import clients_cli, keys_cli
 
 MIGRATIONS = str(PROJECT_ROOT / "migrations")
@@ -35,6 +39,15 @@ def prune(batch_size: int, dry_run: bool):
     if not any(kind in counts for kind in AUDIT_KINDS):
         click.echo("audit_events: kept (IDP_AUDIT_RETENTION_DAYS is not set)")
     click.echo(f"total: {sum(counts.values())}" + (" (dry run: nothing deleted)" if dry_run else ""))
+
+
+@maintenance_cli.command("deliver-logouts")
+def deliver_logouts():
+    """Send the back-channel logout tokens that are due now (the server's own thread does this while it runs)."""
+    delivered = deliver_due()
+    waiting = db.session.scalar(select(func.count()).select_from(PendingLogout))
+    click.echo(f"delivered: {delivered}")
+    click.echo(f"waiting for a retry: {waiting}")
 
 
 @click.command("prepare")

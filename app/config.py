@@ -189,6 +189,9 @@ class Config:
         # Development only, refused in production: documents over plain http, and from loopback addresses.
         self.CLIENT_ID_METADATA_ALLOW_HTTP = _env_bool("CLIENT_ID_METADATA_ALLOW_HTTP", False)
         self.CLIENT_ID_METADATA_ALLOW_LOOPBACK = _env_bool("CLIENT_ID_METADATA_ALLOW_LOOPBACK", False)
+        # OIDC Back-Channel Logout (app/core/logout_delivery.py): one POST's time limit; a delivery thread per process.
+        self.BACKCHANNEL_LOGOUT_TIMEOUT = _env_int("BACKCHANNEL_LOGOUT_TIMEOUT_SECONDS", 5)
+        self.BACKCHANNEL_LOGOUT_WORKER = _env_bool("BACKCHANNEL_LOGOUT_WORKER", True)
 
         self.SMTP_HOST = _env("SMTP_HOST")
         self.SMTP_PORT = _env_int("SMTP_PORT", 587)
@@ -267,6 +270,7 @@ class TestConfig(Config):
         self.ARGON2_TIME_COST = 1
         self.SMTP_HOST = None
         self.MAIL_SYNC = True
+        self.BACKCHANNEL_LOGOUT_WORKER = False  # tests deliver with logout_delivery.deliver_due, time moved
         self.LOG_JSON = False
         self.SOCIAL_PROVIDERS = {}  # tests configure their own upstreams, never the caller's
         if "ISSUER" in overrides:

@@ -46,7 +46,7 @@ def change_password(user: User, user_session: UserSession, *, current: str | Non
         _check_current(user, current or "", origin)
     normalized = check_new_password(new, email=user.email, user=user)
     user.password_hash = hash_password(normalized)
-    ended = revoke_user_sessions(user, keep=user_session)
+    ended = revoke_user_sessions(user, keep=user_session, reason="password_changed")
     revoked = _revoke_tokens_outside(user, user_session)
     forget_trusted_browsers(user, origin=origin, reason="password_changed")  # whoever knew the old one trusted none
     record_event(

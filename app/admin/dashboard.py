@@ -151,7 +151,7 @@ def end_user_session(admin: User, target: UserSession, *, origin: Origin) -> int
     """Sign that browser out and revoke the refresh tokens issued in it; returns how many families died."""
     # The same two steps as the person's own "End session" (app/account/sessions.end_session), but
     # audited as the operator's act: the person's history must not claim they did it themselves.
-    revoke_session(target)
+    revoke_session(target, reason="ended_by_operator")
     families = revoke_user_tokens(target.user, session_id=target.id)
     record_event(
         "admin.session_ended",

@@ -188,7 +188,7 @@ def disable_user(user: User, *, actor: User | None, origin: Origin, keep: UserSe
     if is_last_admin(user):
         raise ActionRefused(LAST_ADMIN)
     user.is_disabled = True
-    sessions = revoke_user_sessions(user)
+    sessions = revoke_user_sessions(user, reason="account_disabled")
     forget_trusted_browsers(user, origin=origin, reason="account_disabled")
     families = revoke_user_tokens(user)
     record_event(
@@ -230,7 +230,7 @@ def reset_mfa(user: User, *, actor: User | None, origin: Origin, keep: UserSessi
     them to enrol a factor again before it lets them back in).
     """
     codes = delete_all_factors(user)["recovery"]
-    sessions = revoke_user_sessions(user, keep=keep)
+    sessions = revoke_user_sessions(user, keep=keep, reason="mfa_reset")
     forget_trusted_browsers(user, origin=origin, reason="mfa_reset")
     record_event(
         "admin.mfa_reset", origin=origin, actor=actor, subject=user, recovery_codes_deleted=codes, sessions_ended=sessions
@@ -258,7 +258,7 @@ def unlink_identity_for(user: User, link_id: int, *, actor: User | None, origin:
 
 def end_user_sessions(user: User, *, actor: User | None, origin: Origin, keep: UserSession | None = None) -> None:
     """Sign every browser out (the admin's own stays when they act on themselves)."""
-    sessions = revoke_user_sessions(user, keep=keep)
+    sessions = revoke_user_sessions(user, keep=keep, reason="ended_by_operator")
     record_event("admin.sessions_ended", origin=origin, actor=actor, subject=user, sessions_ended=sessions)
 
 

@@ -93,7 +93,7 @@ def finish_sign_in(sign_in: service.SignIn, next_url: str | None):
     to the second factor when one is owed, else to where the person was going."""
     for held in (current_user.session, pending_session()):
         if held is not None:
-            revoke_session(held)  # ASVS 7.2.4: the session this browser held ends with its cookie
+            revoke_session(held, reason="replaced")  # ASVS 7.2.4: the session this browser held ends with its cookie
     db.session.commit()
     attach_to_browser(sign_in.user, sign_in.user_session, sign_in.cookie_value)
     if sign_in.user_session.pending is not None:

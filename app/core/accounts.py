@@ -13,7 +13,7 @@ from app.core.factors import has_mfa
 from app.core.lockout import record_failed_attempt
 from app.core.password_policy import PasswordRules, normalize_password, password_problems
 from app.core.revocation import revoke_user_tokens
-from app.core.sessions import revoke_user_sessions, start_session
+from app.core.sessions import revoke_session, revoke_user_sessions, start_session
 from app.core.sign_in import sign_in_stage
 from app.core.trusted_browsers import forget_trusted_browsers
 from app.extensions import db
@@ -131,8 +131,7 @@ def authenticate(email: str, password: str, *, origin: Origin, keep_signed_in: b
 
 def sign_out(user_session: UserSession, *, origin: Origin) -> int:
     """End the session and the refresh tokens issued in it; returns how many token families were revoked."""
-    if user_session.revoked_at is None:
-        user_session.revoked_at = utcnow()
+    revoke_session(user_session, reason="signed_out")
     # An app connected through this browser loses its access with it, as on the sessions page.
     revoked = revoke_user_tokens(user_session.user, session_id=user_session.id)
     record_event("auth.logout", origin=origin, subject=user_session.user, session_id=user_session.id, app_grants_ended=revoked)
@@ -162,7 +161,7 @@ def reset_password(token: str, password: str, *, origin: Origin) -> User | None:
     user.password_hash = hash_password(normalized)
     user.failed_login_count = 0
     user.locked_until = None
-    ended = revoke_user_sessions(user)
+    ended = revoke_user_sessions(user, reason="password_reset")
     forget_trusted_browsers(user, origin=origin, reason="password_reset")
     # A reset means the password may have leaked: apps connected with it lose their tokens too.
     revoked_families = revoke_user_tokens(user)

@@ -55,6 +55,8 @@ EVENT_LABELS = {
     "oauth.code_replayed": lazy_gettext("An app's sign-in code was reused; its access was revoked"),
     "oauth.refresh_replayed": lazy_gettext("An app's old refresh token was reused; its access was revoked"),
     "oauth.rp_logout": lazy_gettext("Signed out from an app"),
+    "oauth.backchannel_logout_delivered": lazy_gettext("An app was told that a session ended"),
+    "oauth.backchannel_logout_failed": lazy_gettext("An app could not be told that a session ended"),
     "oauth.device_approved": lazy_gettext("Approved a device"),
     "oauth.device_denied": lazy_gettext("Declined a device"),
     "admin.user_created": lazy_gettext("Account created by an operator"),

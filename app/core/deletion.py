@@ -13,6 +13,7 @@ from sqlalchemy import delete, select, update
 from app.core.audit import Origin, record_event
 from app.core.factors import delete_all_factors
 from app.core.revocation import revoke_user_tokens
+from app.core.sessions import revoke_user_sessions
 from app.core.text import lazy_gettext
 from app.extensions import db
 from app.models import AuditEvent, User
@@ -59,6 +60,7 @@ def delete_account(user: User, *, origin: Origin) -> str:
     if is_last_admin(user):
         raise DeletionRefused(LAST_ADMIN)
     user_id = user.id
+    revoke_user_sessions(user, reason="account_deleted")  # apps signed in through them are told
     revoke_user_tokens(user)  # refresh families revoked, every live access token deny-listed
     db.session.flush()  # the deny-list rows are written before the rows they came from go
     _anonymise_events(user_id)

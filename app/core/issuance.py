@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app.core.audit import Origin, record_event
+from app.core.backchannel_logout import remember_app
 from app.core.jwts import issue_access_token, issue_id_token, token_type
 from app.core.resources import scope_for_api
 from app.core.response_encryption import require_id_token_key
@@ -120,6 +121,7 @@ def issue_person_tokens(
             session_id=grant.session_id,
             access_token=access.token,
         )
+        remember_app(grant.session_id, grant.client)  # told by back-channel logout when that session ends
     record_event(
         "oauth.token_issued",
         origin=origin,

@@ -106,7 +106,7 @@ def end_session(user: User, user_session: UserSession, *, current: UserSession, 
     """Sign that browser out and revoke the refresh tokens issued in it; returns how many families died.
 
     `details` go into the audit event (e.g. why it ended, when the person did not end it themselves)."""
-    revoke_session(user_session)
+    revoke_session(user_session, reason=str(details.get("reason", "ended_by_person")))
     # Tokens an app got through that browser go with it: ending a session you don't trust must
     # not leave whoever held it a way back in through a connected app.
     families = revoke_user_tokens(user, session_id=user_session.id)
@@ -144,5 +144,5 @@ def end_other_sessions(user: User, *, current: UserSession, origin: Origin) -> i
     for row in others:
         end_session(user, row, current=current, origin=origin)
     # Half-open ones too: a password typed in another browser must not stay at the second-factor step.
-    revoke_user_sessions(user, keep=current)
+    revoke_user_sessions(user, keep=current, reason="ended_by_person")
     return len(others)

@@ -48,6 +48,7 @@ from app.models import (
     RefreshToken,
     RevokedAccessToken,
     SeenDevice,
+    SessionApp,
     SmsCode,
     TrustedBrowser,
     UsedClientAssertion,
@@ -70,6 +71,11 @@ def dead_rows(config: Mapping, now: datetime) -> DeadRows:
     """(kind, table, condition) for every kind of row, in the order they are pruned."""
     cutoff = now - GRACE
     policy = SessionPolicy.from_config(config)
+    # Never NULL (revoked_at may be): its negation picks the sessions that stay.
+    dead_sessions = or_(
+        UserSession.revoked_at.is_not(None) & (UserSession.revoked_at < cutoff), _past_limits(config, policy, cutoff)
+    )
+    live_sessions = select(UserSession.id).where(~dead_sessions)
     kinds: DeadRows = [
         ("access_token_deny_list", RevokedAccessToken.__table__, RevokedAccessToken.expires_at < cutoff),
         ("live_access_tokens", LiveAccessToken.__table__, LiveAccessToken.expires_at < cutoff),
@@ -81,11 +87,9 @@ def dead_rows(config: Mapping, now: datetime) -> DeadRows:
         ("webauthn_challenges", WebAuthnChallenge.__table__, WebAuthnChallenge.expires_at < cutoff),
         ("sms_codes", SmsCode.__table__, SmsCode.expires_at < cutoff),
         ("email_tokens", EmailToken.__table__, EmailToken.expires_at < cutoff),
-        (
-            "sessions",
-            UserSession.__table__,
-            or_(UserSession.revoked_at < cutoff, _past_limits(config, policy, cutoff)),
-        ),
+        ("sessions", UserSession.__table__, dead_sessions),
+        # The apps to tell when a session ends (back-channel logout) go with their session (a dry run counts them too).
+        ("session_apps", SessionApp.__table__, SessionApp.session_id.not_in(live_sessions)),
         ("seen_devices", SeenDevice.__table__, SeenDevice.last_seen_at < cutoff - SEEN_DEVICE_RETENTION),
         ("trusted_browsers", TrustedBrowser.__table__, TrustedBrowser.expires_at < cutoff),
         (

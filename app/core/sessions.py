@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from app.core.audit import Origin
+from app.core.backchannel_logout import queue_logouts
 from app.extensions import db
 from app.models import User, UserSession
 from app.models.base import utcnow
@@ -86,19 +87,24 @@ def touch_session(user_session: UserSession, policy: SessionPolicy, now: datetim
     return True
 
 
-def revoke_session(user_session: UserSession) -> None:
+def revoke_session(user_session: UserSession, *, reason: str = "session_ended") -> None:
+    """End the session; apps signed in through it are told by back-channel logout (after the caller commits)."""
     if user_session.revoked_at is None:
         user_session.revoked_at = utcnow()
+        queue_logouts([user_session.id], reason=reason)
 
 
-def revoke_user_sessions(user: User, *, keep: UserSession | None = None) -> int:
-    """End every live session of the user (but ``keep``); returns how many ended."""
+def revoke_user_sessions(user: User, *, keep: UserSession | None = None, reason: str = "session_ended") -> int:
+    """End every live session of the user (but ``keep``); returns how many ended. Apps are told, as above."""
     statement = (
         update(UserSession)
         .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
+        .returning(UserSession.id)
         .execution_options(synchronize_session="fetch")
     )
     if keep is not None:
         statement = statement.where(UserSession.id != keep.id)
-    return db.session.execute(statement).rowcount
+    ended = db.session.scalars(statement).all()
+    queue_logouts(ended, reason=reason)
+    return len(ended)

@@ -224,7 +224,7 @@ def passkey_verify():
         return _error(refused.reason, 400 if refused.reason == "malformed" else 401)
     for held in (current_user.session, pending_session()):
         if held is not None:
-            revoke_session(held)  # ASVS 7.2.4: the session this browser held ends with its cookie
+            revoke_session(held, reason="replaced")  # ASVS 7.2.4: the session this browser held ends with its cookie
     db.session.commit()
     attach_to_browser(sign_in.user, sign_in.user_session, sign_in.cookie_value)
     after_sign_in(sign_in.user_session)

@@ -51,6 +51,9 @@ def _metadata(issuer: str) -> dict[str, object]:
         "revocation_endpoint": f"{issuer}/oauth/revoke",
         "introspection_endpoint": f"{issuer}/oauth/introspect",
         "end_session_endpoint": f"{issuer}/oauth/logout",
+        # OIDC Back-Channel Logout 1.0 2.1: logout tokens carry sid whenever the ID token did (always, in a session)
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "scopes_supported": list(SCOPE_DESCRIPTIONS),
         "response_types_supported": list(RESPONSE_TYPES),
         "response_modes_supported": ["query", "form_post"],

@@ -11,7 +11,14 @@ from sqlalchemy import Table, select
 from app.core.devices import SEEN_DEVICE_RETENTION
 from app.core.maintenance import GRACE, prune_expired
 from app.extensions import db
-from app.models import AuditEvent, ClientCredentialsUsage, PushedAuthorizationRequest, RevokedAccessToken, UsedDpopProof
+from app.models import (
+    AuditEvent,
+    ClientCredentialsUsage,
+    PushedAuthorizationRequest,
+    RevokedAccessToken,
+    SessionApp,
+    UsedDpopProof,
+)
 from app.models.base import utcnow
 from tests.conftest import audit_types, statements_recorded
 from tests.integration.maintenance import rows
@@ -125,7 +132,11 @@ def _add_sessions(world: World, idle: timedelta, absolute: timedelta) -> None:
         (ago(absolute), fresh, None, False),  # past the absolute lifetime within the grace
         (fresh, fresh, None, False),  # live
     ):
-        world.add("sessions", rows.user_session(user, created_at=created, last_seen_at=seen, revoked_at=revoked), dead=dead)
+        session = rows.user_session(user, created_at=created, last_seen_at=seen, revoked_at=revoked)
+        world.add("sessions", session, dead=dead)
+        # The apps a session signed in to (back-channel logout) go with the session's row, in the same run.
+        world.add("session_apps", SessionApp(session_id=session.id, client_id=world.client.id), dead=dead)
+    world.add("session_apps", SessionApp(session_id=rows.unique()[:32], client_id=world.client.id), dead=True)
 
 
 def test_prune_deletes_exactly_the_dead_rows_of_every_kind_and_nothing_on_a_second_run(app, world):
