@@ -8,8 +8,9 @@ import socket
 from datetime import timedelta
 
 import pytest
-from joserfc import jwt
-from joserfc.jwk import KeySet
+from joserfc import jwe, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet
 from sqlalchemy import select
 
 from app.account.password import change_password
@@ -259,3 +260,24 @@ def test_discovery_advertises_back_channel_logout_with_sid(test_client):
     metadata = test_client.get("/.well-known/openid-configuration").get_json()
     assert metadata["backchannel_logout_supported"] is True
     assert metadata["backchannel_logout_session_supported"] is True
+
+
+def test_an_app_with_encrypted_id_tokens_gets_its_logout_token_encrypted_the_same_way(
+    rp, auth, user, create_oauth_client, receiver
+):
+    key = ECKey.generate_key("P-256", parameters={"kid": "rp-enc"})
+    client, secret = create_oauth_client(
+        jwks={"keys": [key.as_dict(private=False)]},
+        encryption={"id_token_encrypted_response_alg": "ECDH-ES", "id_token_encrypted_response_enc": "A256GCM"},
+        backchannel_logout_uri=receiver.uri,
+    )
+    rp.tokens(client, secret, user)
+    auth.logout()
+    deliver_due()
+    [received] = receiver.received
+    decrypted = jwe.decrypt_compact(received.logout_token, key, algorithms=["ECDH-ES", "A256GCM"])
+    assert decrypted.protected["cty"] == "JWT"
+    header, claims = verify(decrypted.plaintext.decode(), client.client_id)
+    assert header["typ"] == "logout+jwt" and claims["events"] == {LOGOUT_EVENT: {}}
+    with pytest.raises(JoseError):
+        jwe.decrypt_compact(received.logout_token, ECKey.generate_key("P-256"), algorithms=["ECDH-ES", "A256GCM"])
