@@ -3,7 +3,7 @@ side by side with node oidc-provider as the reference.
 
     .venv/bin/python bench/run.py                          # everything, ~6 min
     .venv/bin/python bench/run.py --scenario token --scenario introspect --repeat 3
-    .venv/bin/python bench/run.py --no-reference --preload
+    .venv/bin/python bench/run.py --no-reference
 
 What it does, all on this machine and all undone at the end:
   1. installs ``wrk`` with apt-get when it is missing (needs root), and node oidc-provider with npm into
@@ -259,8 +259,6 @@ class Gunicorn:
             command += ["--threads", str(args.threads)]
         if args.reuse_port:
             command += ["--reuse-port"]
-        if args.preload:
-            command += ["--preload"]
         command += ["--backlog", "2048", "--no-control-socket", "--graceful-timeout", "5", "--chdir", str(chdir), app]
         self.log = log
         self._log_file = log.open("wb")
@@ -606,7 +604,6 @@ def parse_args() -> argparse.Namespace:
         action="store_false",
         help="share one listening socket (default: a socket per worker, SO_REUSEPORT, as gunicorn.conf.py)",
     )
-    parser.add_argument("--preload", action="store_true", help="gunicorn --preload (the app loaded once, before forking)")
     parser.add_argument("--no-reference", dest="reference", action="store_false", help="skip node oidc-provider")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
@@ -724,7 +721,6 @@ def main() -> int:
                 label = f"{args.workers} {worker_class} workers" + (
                     f" x {args.threads} threads" if worker_class == "gthread" else ""
                 )
-                label += " (preloaded)" if args.preload else ""
                 print(f"\n== {label}", flush=True)
                 bare = Gunicorn("bare_app:app", BENCH_DIR, env, args, worker_class, workdir / f"bare-{worker_class}.log")
                 idp = Gunicorn("wsgi:app", PROJECT_ROOT, env, args, worker_class, workdir / f"idp-{worker_class}.log")
