@@ -190,11 +190,12 @@ def token():
     if not request.mimetype == "application/x-www-form-urlencoded":
         return jsonify(error="invalid_request", error_description="Send the request as application/x-www-form-urlencoded."), 400
     try:
-        token_request_proof(request)  # RFC 9449: the grants bind the tokens to its key
+        proof = token_request_proof(request)  # RFC 9449: the grants bind the tokens to its key
     except DpopError as error:
         db.session.rollback()
         return dpop_error_response(error)
-    db.session.commit()  # the proof's jti stays spent even if the grant then fails
+    if proof is not None:
+        db.session.commit()  # the proof's jti stays spent even if the grant then fails
     # Commits the issued tokens, or the revocations a replay triggered (a client-credentials token touched
     # nothing: no commit). A transaction PostgreSQL aborts (deadlock, serialization) runs again from the start.
     try:
