@@ -569,6 +569,7 @@ def server_env(database_url: str, redis_url: str, instance_dir: Path) -> dict[st
         IDP_SECRET_KEY=secrets.token_urlsafe(48),
         IDP_INSTANCE_DIR=str(instance_dir),
         IDP_LOG_JSON="1",
+        GLIBC_TUNABLES="glibc.malloc.hugetlb=1",  # as the Dockerfile runs it
         # Production refuses to start without mail; nothing listens there, and no scenario sends any.
         IDP_SMTP_HOST="127.0.0.1",
         IDP_SMTP_PORT=str(free_port()),
