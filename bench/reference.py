@@ -37,6 +37,14 @@ def install(workdir: Path) -> Path:
     return folder
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes a server's master (gunicorn's, node's primary) started: its workers."""
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 class NodeReference:
     """The reference server, shaped like bench/run.py's Gunicorn: url, cpu(), worker_pids(), stop()."""
 
@@ -80,11 +88,7 @@ class NodeReference:
         raise RuntimeError(f"the reference is not ready after {READY_SECONDS:.0f}s:\n{self.log.read_text()[-4000:]}")
 
     def worker_pids(self) -> list[int]:
-        pid = self.process.pid
-        try:
-            return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-        except OSError:
-            return []
+        return child_pids(self.process.pid)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import signin
-from reference import API, NodeReference, install
+from reference import API, NodeReference, child_pids, install
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = PROJECT_ROOT / "bench"
@@ -282,11 +282,7 @@ class Gunicorn:
         raise RuntimeError(f"gunicorn not ready after {READY_SECONDS:.0f}s:\n{self.log.read_text()[-4000:]}")
 
     def worker_pids(self) -> list[int]:
-        pid = self.process.pid
-        try:
-            return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-        except OSError:
-            return []
+        return child_pids(self.process.pid)
 
     def error_lines(self) -> list[str]:
         markers = ("Traceback", '"level": "ERROR"', '"level": "CRITICAL"', "[ERROR]", "[CRITICAL]", "WORKER TIMEOUT")

@@ -73,8 +73,7 @@ def start_logout_worker(app: Flask) -> None:
     """In a serving process: pick up what an earlier process left queued (a restart, a crash)."""
     worker = app.extensions.get(_EXTENSION)
     if worker is not None:
-        worker.ensure_running()
-        worker.wake()
+        worker.wake()  # starts this process's thread, which first sends what is due
 
 
 def _after_commit(session: Session) -> None:

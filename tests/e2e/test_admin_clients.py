@@ -72,3 +72,40 @@ def test_an_admin_creates_a_client_whose_one_time_secret_works(page: Page, live_
     page.goto("/admin/clients")
     expect(page.locator(f"#client-{client_id}")).to_contain_text("Nightly billing job")
     expect(page.get_by_text(secret)).to_have_count(0)
+
+
+def test_an_admin_sets_a_clients_back_channel_logout_uri_and_a_bad_one_is_refused_at_the_field(
+    page: Page, live_server: LiveServer
+) -> None:
+    email = new_email()
+    register(page, email)
+    totp = make_admin_with_totp(live_server, email)
+    submit_sign_in(page, email, PASSWORD)
+    page.locator("#challenge-totp").get_by_label("6-digit code").fill(totp.now())
+    page.locator("#challenge-totp").get_by_role("button", name="Verify").click()
+    expect(page).to_have_url(ACCOUNT_URL)
+
+    page.goto("/admin/clients/new")
+    page.get_by_label("Name").fill("Notes with its own sessions")
+    page.get_by_label("Confidential (a server that keeps a secret)").check()
+    page.get_by_label("Redirect URIs (one per line)", exact=True).fill("https://notes.example/callback")
+    page.get_by_label("Authorization code (people sign in)").check()
+    page.get_by_label("Scopes (space-separated)").fill("openid profile")
+    page.get_by_label("Back-channel logout URI").fill("https://notes.example/logout#fragment")
+    page.get_by_role("button", name="Create client").click()
+    # Refused next to its field, the form kept, nothing created.
+    error = page.locator("#backchannel_logout_uri-errors")
+    expect(error).to_contain_text("fragment")
+    expect(page.get_by_label("Back-channel logout URI")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Name")).to_have_value("Notes with its own sessions")
+
+    page.get_by_label("Back-channel logout URI").fill("https://notes.example/backchannel-logout")
+    page.get_by_label("The app needs the session ID (sid) in logout tokens").check()
+    page.get_by_role("button", name="Create client").click()
+    expect(page.get_by_role("heading", name="Client created")).to_be_visible()
+    page.get_by_role("link", name="I've saved it, go to the client").click()
+    expect(page.locator("#client-backchannel")).to_have_text(
+        "https://notes.example/backchannel-logout, with the session ID (sid)"
+    )
+    page.goto("/admin/clients")
+    expect(page.get_by_text("Notes with its own sessions")).to_have_count(1)  # created once, not at the refusal
